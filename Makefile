@@ -1,0 +1,48 @@
+# zing: `make demo` runs the product, `make test` runs the tests. Both set up
+# everything they need on a fresh machine (Python 3.11 with venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test crash bench bench-ingest bench-rpc bench-scale bench-tui system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# neonize loads libmagic at import; install it where it is missing (Debian/Ubuntu).
+system-deps:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('magic') else 1)" \
+	  || { echo "installing libmagic1"; \
+	       SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	       $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libmagic1; }
+
+demo: $(STAMP)
+	@$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+crash: $(STAMP)
+	ZING_CRASH_ROUNDS=60 $(BIN)/python -m pytest -q -m slow tests/integration/test_crash.py
+
+bench: bench-rpc bench-ingest bench-scale
+
+bench-ingest: $(STAMP)
+	$(BIN)/python -m bench.ingest
+
+bench-rpc: $(STAMP)
+	$(BIN)/python -m bench.rpc
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale
+
+bench-tui: $(STAMP)
+	$(BIN)/python -m bench.tui
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,63 @@
+"""``zingd``: parse flags, load settings, run the daemon until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from zingd import __version__, config
+from zingd.paths import default_config_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zingd", description="zing daemon: WhatsApp helpdesk core")
+    p.add_argument("--config", type=Path, help=f"TOML settings (default {default_config_path()})")
+    p.add_argument("--socket", help="Unix socket path (env ZING_SOCKET)")
+    p.add_argument("--data-dir", help="database, media and sessions (env ZING_DATA_DIR)")
+    p.add_argument("--demo", action="store_true", help="seed a demo company with simulated customers")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (env ZING_LOG_LEVEL)")
+    p.add_argument("--version", action="version", version=f"zingd {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides: dict = {"socket": args.socket, "data_dir": args.data_dir, "log_level": args.log_level}
+    if args.demo:
+        overrides["demo"] = True
+        if "ZING_SIM__RANDOM_CUSTOMERS" not in os.environ:  # the demo has customers writing in
+            overrides["sim"] = {"random_customers": True}
+    try:
+        settings = config.load(args.config or default_config_path(), overrides)
+    except ValueError as e:
+        print(f"zingd: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+    )
+    from zingd.app import Daemon, DataDirLocked
+    from zingd.store.migrations import SchemaTooNew
+
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        runner(Daemon(settings).run())
+    except (DataDirLocked, SchemaTooNew) as e:
+        print(f"zingd: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Builds and wires every part of zingd; owns start and stop order.
+
+Start: lock the data dir -> database (migrations) -> demo seed -> channels ->
+outbox -> scheduler -> socket. Stop runs the other way round, after letting
+the outbox drain what is due, so a clean stop leaves nothing half-sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from zingd import __version__
+from zingd.bus import Bus
+from zingd.channels.manager import Channels
+from zingd.config import Settings
+from zingd.outbox import Outbox
+from zingd.rpc import methods  # noqa: F401 - registers the RPC methods
+from zingd.rpc.server import RpcServer
+from zingd.services.actor import Actor
+from zingd.services.auth import Auth
+from zingd.services.events import EventLog
+from zingd.services.inbound import Inbound
+from zingd.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class DataDirLocked(RuntimeError):
+    pass
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = time.time
+        self.bus = Bus()
+        s = settings.database
+        self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max)
+        self.auth = Auth(self)
+        self.events = EventLog(self)
+        self.inbound = Inbound(self)
+        self.channels = Channels(self)
+        self.outbox = Outbox(self)
+        self.rpc = RpcServer(self, settings.socket_path)
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.started_at = 0.0
+        self._lock_fd: int | None = None
+        self._stopping = asyncio.Event()
+
+    def media_dir(self, tenant_id: int) -> Path:
+        return self.settings.data_path / "media" / str(tenant_id)
+
+    def _lock(self) -> None:
+        data = self.settings.data_path
+        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(data / "zingd.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DataDirLocked(f"another zingd is using {data}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    async def start(self) -> None:
+        self._lock()
+        self.started_at = time.time()
+        await self.db.open()
+        if self.settings.demo:
+            from zingd.demo import seed
+
+            await seed(self)
+        await self.channels.start_all()
+        self.outbox.start()
+        self.scheduler.add_job(self.events.prune, "interval", hours=1, id="prune-events",
+                               next_run_time=None, coalesce=True)
+        self.scheduler.start()
+        await self.rpc.start()
+        log.info("zingd %s serving on %s (data in %s)", __version__, self.settings.socket_path,
+                 self.settings.data_path)
+
+    async def stop(self) -> None:
+        log.info("stopping: draining the outbox")
+        await self.rpc.stop()
+        await self.outbox.drain(timeout=5.0)
+        await self.outbox.stop()
+        await self.channels.stop_all()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        log.info("stopped cleanly")
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+    async def status(self, actor: Actor) -> dict[str, Any]:
+        rows = await self.db.all("SELECT id, name, kind, status, status_reason FROM connections WHERE tenant_id = ? "
+                                 "ORDER BY id", (actor.tenant_id,))
+        db_size = sum(p.stat().st_size for p in self.settings.data_path.glob("zing.db*") if p.is_file())
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "socket": str(self.settings.socket_path),
+            "data_dir": str(self.settings.data_path),
+            "connections": [{**r, "running": self.channels.get(r["id"]) is not None} for r in rows],
+            "outbox": await self.outbox.depth(),
+            "subscribers": self.bus.subscriber_count,
+            "sessions": len(self.rpc.sessions),
+            "database_bytes": db_size,
+            "event_seq": self.bus.last_seq,
+            "inbound": {"stored": self.inbound.ingested, "duplicates_ignored": self.inbound.duplicates},
+            "writes": {"units": self.db.units, "commits": self.db.commits},
+            "you": {"user_id": actor.user_id, "role": actor.role, "tenant_id": actor.tenant_id},
+        }

@@ -1,0 +1,159 @@
+"""The seam between the helpdesk and a messaging network.
+
+A channel turns network traffic into the normalized events below and hands them
+to its ``ChannelSink`` (the daemon's inbound service). ``sink.message(...)``
+returns only after the message is committed: a channel acknowledges a message to
+the network after that call returns, never before, so a crash in between means
+redelivery (harmless: message ids are stored once), never loss.
+
+Outbound, the daemon's outbox calls ``send(...)`` with a message id it fixed
+before the first attempt; a channel must send under that id so a retry can't
+make two different messages.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+MessageType = Literal[
+    "text", "image", "audio", "video", "document", "sticker", "location", "contact",
+    "reaction", "system", "unsupported", "undecryptable",
+]
+
+# Connection states shared by every channel (DESIGN "Connection lifecycle").
+STATES = ("pairing", "connecting", "connected", "degraded", "disconnected", "logged_out", "banned", "outdated")
+FINAL_STATES = ("logged_out", "banned", "outdated")  # stop retrying; an admin must act
+
+
+@dataclass(slots=True)
+class Media:
+    """Media already saved by the channel (path) or a failure to fetch it (error)."""
+
+    mime: str = ""
+    path: str | None = None
+    size: int | None = None
+    filename: str = ""
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class InboundMessage:
+    wa_id: str
+    chat: str                     # the conversation JID: a person, or a group
+    sender: str                   # who wrote it (the participant in a group)
+    ts: float
+    type: MessageType = "text"
+    body: str = ""
+    push_name: str = ""
+    from_me: bool = False         # written from the company's own phone
+    is_group: bool = False
+    sender_alt: str = ""          # the other address of the sender (phone <-> LID)
+    media: Media | None = None
+    quoted_wa_id: str | None = None
+    edit_of: str | None = None    # an edit: the id of the edited message
+    revoke_of: str | None = None  # delete-for-everyone: the id of the revoked message
+    reaction_to: str | None = None  # a reaction: the id of the message reacted to (body = emoji)
+
+
+@dataclass(slots=True)
+class Receipt:
+    chat: str
+    wa_ids: list[str]
+    type: Literal["delivered", "read", "played"]
+    ts: float
+
+
+@dataclass(slots=True)
+class StateChange:
+    state: str
+    reason: str = ""
+    qr: str | None = None          # a new pairing QR code to show
+    pair_code: str | None = None   # a pairing code to type on the phone
+    phone: str | None = None       # the number, once paired
+
+
+@dataclass(slots=True)
+class OutboundMessage:
+    wa_id: str                     # fixed before the first attempt
+    chat: str
+    type: MessageType = "text"
+    body: str = ""
+    media_path: str | None = None
+    media_mime: str | None = None
+    filename: str = ""
+    quoted_wa_id: str | None = None
+    quoted_body: str = ""
+    quoted_sender: str = ""
+    reaction_to: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SendResult:
+    wa_id: str
+    ts: float
+
+
+class SendError(Exception):
+    """A send that failed; ``retryable`` says whether another attempt can help."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ChannelSink(Protocol):
+    """What the daemon gives a channel to report to."""
+
+    async def message(self, connection_id: int, msg: InboundMessage) -> None: ...
+    async def receipt(self, connection_id: int, receipt: Receipt) -> None: ...
+    async def state(self, connection_id: int, change: StateChange) -> None: ...
+
+
+class Channel(abc.ABC):
+    """One WhatsApp number (or its simulation)."""
+
+    kind: str = ""
+
+    def __init__(self, connection_id: int, sink: ChannelSink) -> None:
+        self.connection_id = connection_id
+        self.sink = sink
+        self.state = "disconnected"
+        self.reason = ""
+
+    async def _set_state(self, state: str, reason: str = "", **extra: str | None) -> None:
+        self.state, self.reason = state, reason
+        await self.sink.state(self.connection_id, StateChange(state, reason, **extra))
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect (or start pairing); return quickly, keep working in tasks."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Disconnect cleanly; keep the session for the next start."""
+
+    @abc.abstractmethod
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        """Send under ``msg.wa_id``; raise SendError on failure."""
+
+    @abc.abstractmethod
+    async def mark_read(self, chat: str, wa_ids: list[str], sender: str = "") -> None:
+        """Tell the network the agent read these messages."""
+
+    async def pair(self, phone: str | None = None) -> None:
+        """Start pairing: QR codes (or a pairing code for ``phone``) arrive as StateChange."""
+        raise SendError(f"{self.kind} connections do not pair", retryable=False)
+
+    async def logout(self) -> None:
+        """Unlink the device; the session is gone and must be paired again."""
+        await self.stop()
+        await self._set_state("logged_out", "logged out by an admin")
+
+    async def typing(self, chat: str, composing: bool) -> None:
+        """Show (or stop showing) 'typing…' to the customer; optional."""
+
+    def health(self) -> dict:
+        return {"state": self.state, "reason": self.reason}

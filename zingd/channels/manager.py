@@ -1,0 +1,91 @@
+"""Owns the running channel of every connection: build, start, stop, restart."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from zingd.channels.base import Channel, StateChange
+from zingd.channels.sim import SimChannel
+from zingd.errors import ChannelDown, NotFound
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+
+
+class Channels:
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+        self._channels: dict[int, Channel] = {}
+        self._tenants: dict[int, int] = {}
+        self.last_change: dict[int, StateChange] = {}
+
+    def ids(self) -> list[int]:
+        return list(self._channels)
+
+    def get(self, connection_id: int) -> Channel | None:
+        return self._channels.get(connection_id)
+
+    def require(self, connection_id: int) -> Channel:
+        channel = self._channels.get(connection_id)
+        if channel is None:
+            raise ChannelDown(f"connection {connection_id} is not running", id=connection_id)
+        return channel
+
+    def tenant_of(self, connection_id: int) -> int:
+        return self._tenants[connection_id]
+
+    def is_connected(self, connection_id: int) -> bool:
+        channel = self._channels.get(connection_id)
+        return channel is not None and channel.state == "connected"
+
+    def note_state(self, connection_id: int, change: StateChange) -> None:
+        self.last_change[connection_id] = change
+
+    def _build(self, row: dict[str, Any]) -> Channel:
+        data = self.app.settings.data_path
+        media = self.app.media_dir(row["tenant_id"])
+        if row["kind"] == "sim":
+            return SimChannel(row["id"], self.app.inbound, data / "sim" / f"connection-{row['id']}.jsonl", media,
+                              self.app.settings.sim)
+        from zingd.channels.neonize_channel import NeonizeChannel  # loads the Go library only when needed
+
+        return NeonizeChannel(row["id"], self.app.inbound, data / "sessions" / f"connection-{row['id']}.db", media)
+
+    async def start_all(self) -> None:
+        for row in await self.app.db.all("SELECT id, tenant_id, kind FROM connections ORDER BY id"):
+            await self.start(row)
+
+    async def start(self, row: dict[str, Any]) -> Channel:
+        if row["id"] in self._channels:
+            return self._channels[row["id"]]
+        channel = self._build(row)
+        self._channels[row["id"]] = channel
+        self._tenants[row["id"]] = row["tenant_id"]
+        try:
+            await channel.start()
+        except Exception as e:  # one broken number must not stop the daemon
+            log.exception("connection %s failed to start", row["id"])
+            await self.app.inbound.state(row["id"], StateChange("disconnected", f"failed to start: {e}"))
+        return channel
+
+    async def stop(self, connection_id: int) -> None:
+        channel = self._channels.pop(connection_id, None)
+        if channel is not None:
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("connection %s did not stop cleanly", connection_id)
+
+    async def restart(self, connection_id: int) -> Channel:
+        row = await self.app.db.one("SELECT id, tenant_id, kind FROM connections WHERE id = ?", (connection_id,))
+        if row is None:
+            raise NotFound(f"no connection {connection_id}", id=connection_id)
+        await self.stop(connection_id)
+        return await self.start(row)
+
+    async def stop_all(self) -> None:
+        for connection_id in list(self._channels):
+            await self.stop(connection_id)

@@ -1,0 +1,134 @@
+"""Settings: TOML file, then ``ZING_*`` environment, then command-line flags.
+
+Every setting has a default here and is documented in config.example.toml.
+Environment overrides: ``ZING_SOCKET``, ``ZING_DATA_DIR``, ``ZING_LOG_LEVEL`` and,
+for any other key, ``ZING_<SECTION>__<KEY>`` (e.g. ``ZING_OUTBOX__MAX_ATTEMPTS=5``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from zingd.paths import default_data_dir, default_socket_path
+
+
+class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True):
+    synchronous: str = "NORMAL"
+    busy_timeout_ms: int = 5000
+    group_commit_max: int = 256
+
+
+class RpcSettings(msgspec.Struct, forbid_unknown_fields=True):
+    frame_limit: int = 1 << 20
+    subscriber_buffer: int = 4 << 20
+    subscriber_hard_limit: int = 32 << 20
+    max_inflight_per_client: int = 64
+    session_ttl_hours: int = 24 * 14
+
+
+class OutboxSettings(msgspec.Struct, forbid_unknown_fields=True):
+    max_attempts: int = 3
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 300.0
+    rate_per_connection: float = 20.0
+    burst: int = 20
+    send_timeout_s: float = 30.0
+
+
+class TicketSettings(msgspec.Struct, forbid_unknown_fields=True):
+    reopen_window_minutes: int = 0
+    event_retention_days: int = 14
+
+
+class SimSettings(msgspec.Struct, forbid_unknown_fields=True):
+    random_customers: bool = False
+    inbound_interval_s: float = 8.0
+    delivery_delay_s: float = 0.5
+    read_delay_s: float = 2.0
+    send_failure_rate: float = 0.0
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8737
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    data_dir: str = ""
+    socket: str = ""
+    log_level: str = "INFO"
+    demo: bool = False
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    rpc: RpcSettings = msgspec.field(default_factory=RpcSettings)
+    outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
+    tickets: TicketSettings = msgspec.field(default_factory=TicketSettings)
+    sim: SimSettings = msgspec.field(default_factory=SimSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(self.socket)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "zing.db"
+
+
+_TOP_LEVEL_ENV = {"ZING_SOCKET": "socket", "ZING_DATA_DIR": "data_dir", "ZING_LOG_LEVEL": "log_level"}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name in _TOP_LEVEL_ENV:
+            out[_TOP_LEVEL_ENV[name]] = value
+        elif name.startswith("ZING_") and "__" in name:
+            section, _, key = name[5:].lower().partition("__")
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif value is not None:
+            merged[key] = value
+    return merged
+
+
+def load(
+    path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build settings; a bad file or value raises ValueError naming the key."""
+    raw: dict[str, Any] = {}
+    if path is not None and path.exists():
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: {e}") from e
+    raw = _merge(raw, _env_overrides(dict(os.environ if environ is None else environ)))
+    raw = _merge(raw, overrides or {})
+    try:
+        # strict=False lets env strings like "5" or "true" convert to their types
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as e:
+        raise ValueError(f"bad setting: {e}") from e
+    if not settings.data_dir:
+        settings.data_dir = str(default_data_dir())
+    if not settings.socket:
+        settings.socket = str(default_socket_path())
+    return settings

@@ -1,0 +1,193 @@
+"""The durable send queue's worker: one sender per connection.
+
+A message reaches the channel only after its ``queued`` row and outbox row are
+committed, always under the WhatsApp id fixed then. Sent -> the outbox row goes
+and the ack moves to ``sent``. A retryable failure backs off exponentially
+(jittered, capped); after ``max_attempts`` the message is ``failed`` and the
+agent can retry it. A crash between the network send and the commit means the
+same id is sent again on restart, which the network shows once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from zingd.bus import Event
+from zingd.channels.base import OutboundMessage, SendError
+from zingd.store import messages as M
+from zingd.store.db import Tx
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+
+DUE = (
+    "SELECT o.message_id, o.attempts, m.wa_id, m.type, m.body, m.media_path, m.media_mime, m.contact_id, "
+    "q.wa_id AS quoted_wa_id, q.body AS quoted_body, "
+    "(SELECT jid FROM contact_ids i WHERE i.contact_id = m.contact_id "
+    " ORDER BY CASE WHEN jid LIKE '%@g.us' THEN 0 WHEN jid LIKE '%@s.whatsapp.net' THEN 1 ELSE 2 END LIMIT 1) AS jid, "
+    "c.number FROM outbox o JOIN messages m ON m.id = o.message_id JOIN contacts c ON c.id = m.contact_id "
+    "LEFT JOIN messages q ON q.id = m.quoted_id "
+    "WHERE o.connection_id = ? AND o.next_attempt_at <= ? ORDER BY o.message_id LIMIT 100"
+)
+
+
+class TokenBucket:
+    """Per-connection send rate: ``rate`` per second with bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    async def take(self) -> None:
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+def mark_sent(tx: Tx, message_id: int) -> None:
+    tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+    msg = M.get(tx, message_id)
+    if msg is not None:
+        M.advance_ack(tx, msg, "sent")
+
+
+def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, max_attempts: int,
+                        base: float, cap: float) -> bool:
+    """Count a failed attempt; True when the message has failed for good."""
+    attempts = (tx.value("SELECT attempts FROM outbox WHERE message_id = ?", (message_id,)) or 0) + 1
+    if retryable and attempts < max_attempts:
+        delay = min(cap, base * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+        tx.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE message_id = ?",
+                   (attempts, tx.now + delay, error, message_id))
+        return False
+    tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+    msg = M.get(tx, message_id)
+    if msg is not None:
+        M.advance_ack(tx, msg, "failed", f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+    return True
+
+
+class Outbox:
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+        self.settings = app.settings.outbox
+        self._wake: dict[int, asyncio.Event] = {}
+        self._senders: dict[int, asyncio.Task] = {}
+        self._buckets: dict[int, TokenBucket] = {}
+        self.sent = 0
+        self.failed = 0
+        self.inflight = 0
+
+    def start(self) -> None:
+        self.app.bus.tap(self._on_event)
+        for connection_id in self.app.channels.ids():
+            self.wake(connection_id)
+
+    def _on_event(self, event: Event) -> None:
+        if event.type == "message.created":
+            msg = event.data["message"]
+            if msg["ack"] == "queued":
+                self.wake(msg["connection_id"])
+        elif event.type == "message.ack" and event.data["ack"] == "queued":
+            self.wake(event.data["connection_id"])
+        elif event.type == "connection.updated" and event.data["status"] == "connected":
+            self.wake(event.data["id"])
+
+    def wake(self, connection_id: int | None) -> None:
+        if connection_id is None:
+            return
+        if connection_id not in self._senders:
+            self._wake[connection_id] = asyncio.Event()
+            self._buckets[connection_id] = TokenBucket(self.settings.rate_per_connection, self.settings.burst)
+            self._senders[connection_id] = asyncio.create_task(self._sender(connection_id))
+        self._wake[connection_id].set()
+
+    async def stop(self) -> None:
+        for task in self._senders.values():
+            task.cancel()
+        await asyncio.gather(*self._senders.values(), return_exceptions=True)
+        self._senders.clear()
+
+    async def depth(self) -> dict[str, Any]:
+        row = await self.app.db.one("SELECT count(*) AS n, min(m.created_at) AS oldest FROM outbox o "
+                                    "JOIN messages m ON m.id = o.message_id")
+        age = time.time() - row["oldest"] if row["oldest"] else 0.0
+        return {"queued": row["n"], "oldest_age_s": round(age, 1), "sent": self.sent, "failed": self.failed}
+
+    async def drain(self, timeout: float) -> None:
+        """Give due messages on live connections a chance to leave before shutdown."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = [cid for cid in self.app.channels.ids() if self.app.channels.is_connected(cid)]
+            if not live:
+                return
+            marks = ",".join("?" * len(live))
+            due = await self.app.db.value(
+                f"SELECT count(*) FROM outbox WHERE connection_id IN ({marks}) AND next_attempt_at <= ?",
+                (*live, time.time()))
+            if not due and not self.inflight:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _sender(self, connection_id: int) -> None:
+        wake = self._wake[connection_id]
+        while True:
+            wake.clear()
+            channel = self.app.channels.get(connection_id)
+            if channel is None or channel.state != "connected":
+                await wake.wait()
+                continue
+            rows = await self.app.db.all(DUE, (connection_id, time.time()))
+            if not rows:
+                nxt = await self.app.db.value(
+                    "SELECT min(next_attempt_at) FROM outbox WHERE connection_id = ?", (connection_id,))
+                timeout = None if nxt is None else max(0.01, nxt - time.time())
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+                continue
+            for row in rows:
+                await self._buckets[connection_id].take()
+                if channel.state != "connected":
+                    break
+                await self._attempt(channel, row)
+
+    async def _attempt(self, channel, row: dict[str, Any]) -> None:
+        out = OutboundMessage(
+            wa_id=row["wa_id"], chat=row["jid"] or f"{row['number']}@s.whatsapp.net", type=row["type"],
+            body=row["body"], media_path=row["media_path"], media_mime=row["media_mime"],
+            quoted_wa_id=row["quoted_wa_id"], quoted_body=row["quoted_body"] or "",
+        )
+        s = self.settings
+        self.inflight += 1
+        try:
+            await asyncio.wait_for(channel.send(out), s.send_timeout_s)
+        except (SendError, TimeoutError) as e:
+            retryable = getattr(e, "retryable", True)
+            error = str(e) or "send timed out"
+            final = await self.app.db.write(mark_failed_attempt, row["message_id"], error, retryable,
+                                            s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
+            self.failed += final
+            log.info("send of message %s failed (%s)%s", row["message_id"], error, " for good" if final else "")
+            return
+        except Exception:
+            log.exception("channel %s crashed sending message %s", channel.connection_id, row["message_id"])
+            await self.app.db.write(mark_failed_attempt, row["message_id"], "internal channel error", True,
+                                    s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
+            return
+        finally:
+            self.inflight -= 1
+        await self.app.db.write(mark_sent, row["message_id"])
+        self.sent += 1

@@ -1,0 +1,66 @@
+"""auth.*: log in with a password or a token, bootstrap the first admin."""
+
+from __future__ import annotations
+
+import msgspec
+
+from zingd.rpc.registry import REGISTRY
+from zingd.rpc.server import Call
+from zingd.services.auth import public_user
+
+
+class LoginParams(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    password: str
+
+
+class TokenParams(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+
+
+class BootstrapParams(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    password: str
+    name: str = ""
+    tenant: str = "Default"
+    link_os_user: bool = True
+
+
+@REGISTRY.method("auth.login", LoginParams)
+async def login(call: Call, p: LoginParams) -> dict:
+    """Exchange email and password for a session token (shown once) and log this connection in."""
+    actor, out = await call.app.auth.login(p.email, p.password)
+    call.session.actor = actor
+    return out
+
+
+@REGISTRY.method("auth.token", TokenParams)
+async def token(call: Call, p: TokenParams) -> dict:
+    """Log this connection in with a session or API token."""
+    actor, user = await call.app.auth.from_token(p.token)
+    call.session.actor = actor
+    return {**user, "role": actor.role}
+
+
+@REGISTRY.method("auth.bootstrap", BootstrapParams)
+async def bootstrap(call: Call, p: BootstrapParams) -> dict:
+    """Create the first tenant and superadmin; only the daemon's OS user, only on an empty database."""
+    user = await call.app.auth.bootstrap(call.session.peer_uid, p.tenant, p.email, p.name, p.password,
+                                         p.link_os_user)
+    call.session.actor = await call.app.auth.actor_for_uid(call.session.peer_uid) if p.link_os_user else None
+    return user
+
+
+@REGISTRY.method("auth.whoami")
+async def whoami(call: Call, p) -> dict:
+    """The user this connection acts as."""
+    row = await call.app.db.one("SELECT * FROM users WHERE id = ?", (call.actor.user_id,))
+    return {**public_user(row), "role": call.actor.role, "via": "token" if call.actor.token_id else "os_user"}
+
+
+@REGISTRY.method("auth.logout")
+async def logout(call: Call, p) -> dict:
+    """Revoke this connection's token."""
+    revoked = await call.app.auth.logout(call.actor)
+    call.session.actor = None
+    return {"revoked": revoked}

@@ -1,0 +1,70 @@
+"""ticket.*: the queue and its transitions."""
+
+from __future__ import annotations
+
+import msgspec
+
+from zingd.rpc.registry import REGISTRY, ById
+from zingd.rpc.server import Call
+from zingd.services import tickets as svc
+
+
+class TicketList(msgspec.Struct, forbid_unknown_fields=True):
+    status: str | None = None
+    mine: bool = False
+    queue_id: int | None = None
+    user_id: int | None = None
+    connection_id: int | None = None
+    contact_id: int | None = None
+    before: tuple[float, int] | None = None
+    limit: int = 50
+    counts: bool = False
+
+
+class Transfer(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    user_id: int | None = None
+    queue_id: int | None = None
+
+
+@REGISTRY.method("ticket.list", TicketList)
+async def list_(call: Call, p: TicketList) -> dict:
+    """Tickets the caller may see, newest activity first; page with ``before``."""
+    rows = await svc.list_tickets(call.app, call.actor, p.status, p.mine, p.queue_id, p.user_id,
+                                  p.connection_id, p.contact_id, p.before, p.limit)
+    out: dict = {"tickets": rows}
+    if rows and len(rows) >= p.limit:
+        out["next"] = [rows[-1]["last_message_at"], rows[-1]["id"]]
+    if p.counts:
+        out["counts"] = await svc.counts(call.app, call.actor)
+    return out
+
+
+@REGISTRY.method("ticket.get", ById)
+async def get(call: Call, p: ById) -> dict:
+    """One ticket with its contact, queue and agent names."""
+    return await svc.get_ticket(call.app, call.actor, p.id)
+
+
+@REGISTRY.method("ticket.accept", ById)
+async def accept(call: Call, p: ById) -> dict:
+    """Take a pending ticket; if someone took it a moment ago, a conflict says who."""
+    return await call.app.db.write(svc.accept, call.actor, p.id)
+
+
+@REGISTRY.method("ticket.transfer", Transfer)
+async def transfer(call: Call, p: Transfer) -> dict:
+    """Hand a ticket to another agent and/or queue."""
+    return await call.app.db.write(svc.transfer, call.actor, p.id, p.user_id, p.queue_id)
+
+
+@REGISTRY.method("ticket.close", ById)
+async def close(call: Call, p: ById) -> dict:
+    """Close a ticket."""
+    return await call.app.db.write(svc.close, call.actor, p.id)
+
+
+@REGISTRY.method("ticket.reopen", ById)
+async def reopen(call: Call, p: ById) -> dict:
+    """Reopen a closed ticket (unless the contact already has an active one)."""
+    return await call.app.db.write(svc.reopen, call.actor, p.id)

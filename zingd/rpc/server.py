@@ -1,0 +1,324 @@
+"""The Unix-socket JSON-RPC server: framing, dispatch, auth, event delivery.
+
+Each client connection is a ``Session``. Requests run as tasks (bounded per
+session), so one slow call never blocks the client's other calls, and a client
+that disconnects mid-request only loses its own answer. Events are written
+straight to the transport; a subscriber whose unread output grows past a bound
+is told it lagged, and past a hard bound is dropped alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from zingd.bus import Event, Subscriber
+from zingd.errors import (
+    INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
+    Forbidden, Unauthenticated, ZingError,
+)
+from zingd.rpc import protocol
+from zingd.rpc.registry import REGISTRY, Registry
+from zingd.services.actor import PUBLIC, RANK, Actor
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+_session_ids = itertools.count(1)
+_sub_ids = itertools.count(1)
+
+
+class Call:
+    """What a method handler gets: the daemon, the session and the actor."""
+
+    __slots__ = ("app", "session", "after_response")
+
+    def __init__(self, app: Daemon, session: Session) -> None:
+        self.app = app
+        self.session = session
+        self.after_response = None  # run once the response is written (event replay)
+
+    @property
+    def actor(self) -> Actor:
+        return self.session.actor  # type: ignore[return-value]
+
+
+class Subscription:
+    def __init__(self, session: Session, sid: int, subscriber: Subscriber) -> None:
+        self.session = session
+        self.id = sid
+        self.subscriber = subscriber
+        self.replaying: list[Event] | None = []  # live events held back during replay
+        self.last_seq = 0
+        self.lagged_from: int | None = None
+
+    def deliver(self, event: Event) -> None:
+        if self.replaying is not None:
+            self.replaying.append(event)
+            return
+        self.session.send_event(self, event)
+
+
+class Session:
+    def __init__(self, server: RpcServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.id = next(_session_ids)
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.actor: Actor | None = None
+        self.peer_uid: int | None = None
+        self.subscriptions: dict[int, Subscription] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.slots = asyncio.Semaphore(server.app.settings.rpc.max_inflight_per_client)
+        self.closed = False
+
+    # -- output ------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > self.server.app.settings.rpc.subscriber_hard_limit:
+            log.warning("session %d stopped reading; dropping it", self.id)
+            self.close()
+            return
+        self.writer.write(data)
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.write(protocol.encode(msg))
+
+    def send_event(self, sub: Subscription, event: Event) -> None:
+        if self.closed:
+            return
+        buffered = self.writer.transport.get_write_buffer_size()
+        limit = self.server.app.settings.rpc.subscriber_buffer
+        if sub.lagged_from is not None:
+            if buffered > limit // 2:
+                return
+            notice = Event(0, event.tenant_id, None, "lagged", event.ts,
+                           {"missed_from": sub.lagged_from, "missed_to": event.seq - 1,
+                            "hint": "resubscribe with since_seq to catch up"})
+            self.write(notice.frame(sub.id))
+            sub.lagged_from = None
+        elif buffered > limit:
+            sub.lagged_from = event.seq
+            return
+        sub.last_seq = event.seq
+        self.write(event.frame(sub.id))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for sub in self.subscriptions.values():
+            self.server.app.bus.unsubscribe(sub.subscriber)
+        self.subscriptions.clear()
+        self.writer.transport.abort()
+
+    # -- subscriptions -----------------------------------------------------
+    async def subscribe(self, call: Call, tenant_id: int, topics: frozenset[str], since_seq: int | None,
+                        visible=None) -> dict[str, Any]:
+        sub = Subscription(self, next(_sub_ids), None)  # type: ignore[arg-type]
+        sub.subscriber = Subscriber(tenant_id, topics, sub.deliver, visible)
+        self.subscriptions[sub.id] = sub
+        bus = self.server.app.bus
+        bus.subscribe(sub.subscriber)
+        head = bus.last_seq
+        replay: list[Event] = []
+        resync = False
+        if since_seq is not None:
+            replay, resync = await self.server.app.events.replay(tenant_id, since_seq, head)
+        # Runs after this call's response is written: the response, then replay, then live.
+        def flush() -> None:
+            held, sub.replaying = sub.replaying or [], None
+            if resync:
+                self.write(Event(0, tenant_id, None, "lagged", 0.0, {
+                    "missed_from": since_seq + 1, "resync": True,
+                    "hint": "events before this point were pruned; reload your view",
+                }).frame(sub.id))
+            last = since_seq or 0
+            for event in (*replay, *held):
+                if event.seq > last and sub.subscriber.wants(event):
+                    self.send_event(sub, event)
+                    last = event.seq
+        call.after_response = flush
+        return {"subscription": sub.id, "seq": head}
+
+    def unsubscribe(self, sid: int) -> bool:
+        sub = self.subscriptions.pop(sid, None)
+        if sub is None:
+            return False
+        self.server.app.bus.unsubscribe(sub.subscriber)
+        return True
+
+
+class RpcServer:
+    def __init__(self, app: Daemon, path: Path, registry: Registry = REGISTRY) -> None:
+        self.app = app
+        self.path = path
+        self.registry = registry
+        self.sessions: set[Session] = set()
+        self._server: asyncio.base_events.Server | None = None
+        self.calls = 0
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path.parent, 0o700)
+        if self.path.exists():  # a stale socket from a crash (the data-dir lock proves nobody owns it)
+            self.path.unlink()
+        limit = self.app.settings.rpc.frame_limit
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for session in list(self.sessions):
+            for task in list(session.tasks):
+                task.cancel()
+            session.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        self.path.unlink(missing_ok=True)
+
+    # -- per connection ----------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer)
+        self.sessions.add(session)
+        try:
+            session.peer_uid = _peer_uid(writer)
+            session.actor = await self.app.auth.actor_for_uid(session.peer_uid)
+            while not session.closed:
+                frame = await self._read_frame(reader)
+                if frame is None:
+                    break
+                if frame is _TOO_LARGE:
+                    session.send(protocol.error(
+                        None, INVALID_REQUEST,
+                        f"frame larger than {self.app.settings.rpc.frame_limit} bytes; send media by path",
+                        {"kind": "frame_too_large", "limit": self.app.settings.rpc.frame_limit}))
+                    continue
+                if not frame.strip():
+                    continue
+                await session.slots.acquire()
+                task = asyncio.create_task(self._frame(session, frame))
+                session.tasks.add(task)
+                task.add_done_callback(session.tasks.discard)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.sessions.discard(session)
+            session.close()
+
+    async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | object | None:
+        try:
+            return await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as e:
+            return e.partial or None
+        except asyncio.LimitOverrunError as e:
+            # Throw the oversized frame away up to its newline, then answer with an error.
+            await reader.readexactly(e.consumed)
+            while True:
+                try:
+                    await reader.readuntil(b"\n")
+                    return _TOO_LARGE
+                except asyncio.LimitOverrunError as more:
+                    await reader.readexactly(more.consumed)
+                except asyncio.IncompleteReadError:
+                    return None
+
+    async def _frame(self, session: Session, frame: bytes) -> None:
+        try:
+            try:
+                msg = protocol.decoder.decode(frame)
+            except msgspec.DecodeError as e:
+                session.send(protocol.error(None, PARSE_ERROR, f"parse error: {e}"))
+                return
+            if isinstance(msg, list):
+                if not msg:
+                    session.send(protocol.error(None, INVALID_REQUEST, "empty batch"))
+                    return
+                outcomes = [await self._dispatch(session, m) for m in msg]
+                replies = [reply for reply, _ in outcomes if reply is not None]
+                if replies:
+                    session.write(protocol.encoder.encode(replies) + b"\n")
+                hooks = [hook for _, hook in outcomes if hook is not None]
+            else:
+                reply, hook = await self._dispatch(session, msg)
+                if reply is not None:
+                    session.send(reply)
+                hooks = [hook] if hook is not None else []
+            for hook in hooks:
+                hook()
+        finally:
+            session.slots.release()
+
+    async def _dispatch(self, session: Session, msg: Any) -> tuple[dict[str, Any] | None, Any]:
+        """Run one request; return its reply (None for a notification) and any after-response hook."""
+        if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0" or not isinstance(msg.get("method"), str):
+            rid = msg.get("id") if isinstance(msg, dict) else None
+            return protocol.error(rid if isinstance(rid, (int, str)) else None, INVALID_REQUEST,
+                                  "not a JSON-RPC 2.0 request: need jsonrpc '2.0' and a method name"), None
+        is_notification = "id" not in msg
+        rid = msg.get("id")
+        if not is_notification and not (rid is None or isinstance(rid, (int, str))):
+            return protocol.error(None, INVALID_REQUEST, "id must be a string, a number or null"), None
+        call = Call(self.app, session)
+        reply = await self._call(call, rid, msg["method"], msg.get("params"))
+        return (None if is_notification else reply), call.after_response
+
+    async def _call(self, call: Call, rid: Any, name: str, params: Any) -> dict[str, Any]:
+        session = call.session
+        method = self.registry.methods.get(name)
+        if method is None:
+            return protocol.error(rid, METHOD_NOT_FOUND, f"no method {name!r}; rpc.discover lists them",
+                                  {"kind": "method_not_found"})
+        self.calls += 1
+        try:
+            if method.role != PUBLIC:
+                if session.actor is None:
+                    raise Unauthenticated("log in first: auth.login or auth.token")
+                if RANK[session.actor.role] < RANK[method.role]:
+                    raise Forbidden(f"{name} needs the {method.role} role; you are {session.actor.role}",
+                                    need=method.role)
+            if params is None:
+                params = {}
+            if not isinstance(params, dict):
+                return protocol.error(rid, INVALID_PARAMS, "params must be an object (by name)",
+                                      {"kind": "invalid_params"})
+            try:
+                args = msgspec.convert(params, method.params)
+            except msgspec.ValidationError as e:
+                return protocol.error(rid, INVALID_PARAMS, f"invalid params: {e}", {"kind": "invalid_params"})
+            value = await method.handler(call, args)
+            return protocol.result(rid, value)
+        except ZingError as e:
+            return protocol.app_error(rid, e)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("method %s failed", name)
+            return protocol.error(rid, INTERNAL_ERROR, f"internal error in {name}; see the daemon log",
+                                  {"kind": "internal"})
+
+
+_TOO_LARGE = object()
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", creds)[1]

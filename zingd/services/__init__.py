@@ -1,0 +1,1 @@
+"""The helpdesk's rules. Every function takes the acting user explicitly."""

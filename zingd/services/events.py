@@ -1,0 +1,61 @@
+"""The persisted event log: replay for reconnecting subscribers, and pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from zingd.bus import Event
+from zingd.services.actor import Actor
+from zingd.store.db import Tx
+from zingd.store.rows import loads
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+REPLAY_MAX = 10_000
+
+
+class EventLog:
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+
+    async def replay(self, tenant_id: int, since_seq: int, head: int) -> tuple[list[Event], bool]:
+        """Events after ``since_seq`` up to ``head``; True when the client must reload instead."""
+        # Sequence numbers start at 1 and are never reused, so a gap below the oldest means pruning.
+        oldest = await self.app.db.value("SELECT min(seq) FROM events")
+        if oldest is not None and oldest > max(1, since_seq + 1):
+            return [], True
+        rows = await self.app.db.all(
+            "SELECT * FROM events WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (tenant_id, since_seq, head, REPLAY_MAX + 1))
+        if len(rows) > REPLAY_MAX:
+            return [], True
+        return [Event(r["seq"], r["tenant_id"], r["ticket_id"], r["type"], r["ts"], loads(r["data"])) for r in rows], False
+
+    async def prune(self) -> int:
+        cutoff = self.app.clock() - self.app.settings.tickets.event_retention_days * 86400
+
+        def unit(tx: Tx) -> int:
+            return tx.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
+
+        return await self.app.db.write(unit)
+
+
+def visible_to(actor: Actor) -> Callable[[Event], bool] | None:
+    """Which live events an agent may receive: those of tickets they may see.
+
+    Ticket-scoped events carry the ticket's view, so the rule is applied to it as
+    the daemon sees it now; ack events carry only ids and states.
+    """
+    if actor.sees_all_tickets:
+        return None
+
+    def visible(event: Event) -> bool:
+        ticket = event.data.get("ticket")
+        if ticket is not None:
+            return ticket["user_id"] == actor.user_id or (
+                ticket["status"] == "pending" and (ticket["queue_id"] is None or ticket["queue_id"] in actor.queue_ids))
+        return event.ticket_id is None or event.type == "message.ack"
+
+    return visible

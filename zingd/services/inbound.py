@@ -1,0 +1,151 @@
+"""Inbound flow: a channel event becomes a contact, a ticket and a message.
+
+This is the ChannelSink every channel reports to. ``message`` returns only
+after the message is committed, which is what lets a channel acknowledge it to
+the network; a redelivered WhatsApp id changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from zingd.channels.base import InboundMessage, Receipt, StateChange
+from zingd.store import contacts as C
+from zingd.store import messages as M
+from zingd.store import tickets as T
+from zingd.store.db import Tx
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+
+
+def _preview(msg: InboundMessage) -> str:
+    return (msg.body or f"[{msg.type}]")[:200]
+
+
+def _find_or_open_ticket(tx: Tx, tenant_id: int, connection_id: int, contact: dict[str, Any],
+                         reopen_window_s: float) -> tuple[dict[str, Any], bool]:
+    ticket = T.active(tx, connection_id, contact["id"])
+    if ticket is not None:
+        return ticket, False
+    if reopen_window_s > 0:
+        last = tx.one("SELECT * FROM tickets WHERE connection_id = ? AND contact_id = ? AND status = 'closed' "
+                      "AND closed_at >= ? ORDER BY closed_at DESC LIMIT 1",
+                      (connection_id, contact["id"], tx.now - reopen_window_s))
+        if last is not None:
+            status = "open" if last["user_id"] else "pending"
+            tx.execute("UPDATE tickets SET status = ?, closed_at = NULL, updated_at = ? WHERE id = ?",
+                       (status, tx.now, last["id"]))
+            T.log(tx, last, None, "reopen", by="customer")
+            last["status"] = status
+            return last, False
+    tid = tx.insert("tickets", {
+        "tenant_id": tenant_id, "connection_id": connection_id, "contact_id": contact["id"], "status": "pending",
+        "is_group": contact["is_group"], "last_message_at": tx.now, "created_at": tx.now, "updated_at": tx.now,
+    })
+    return tx.one("SELECT * FROM tickets WHERE id = ?", (tid,)), True
+
+
+def _apply_change(tx: Tx, connection_id: int, msg: InboundMessage) -> bool:
+    """Edits and deletes touch the message they name; False if that message is unknown."""
+    target = M.by_wa_id(tx, connection_id, msg.edit_of or msg.revoke_of)
+    if target is None:
+        return False
+    if msg.edit_of:
+        tx.execute("UPDATE messages SET body = ?, edited = 1, updated_at = ? WHERE id = ?",
+                   (msg.body, tx.now, target["id"]))
+    else:
+        tx.execute("UPDATE messages SET deleted = 1, updated_at = ? WHERE id = ?", (tx.now, target["id"]))
+    tx.emit(target["tenant_id"], "message.updated",
+            {"message": M.get(tx, target["id"]), "ticket": T.get(tx, target["tenant_id"], target["ticket_id"])},
+            ticket_id=target["ticket_id"])
+    return True
+
+
+def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
+           reopen_window_s: float) -> dict[str, Any] | None:
+    """One inbound message, one unit of work. None when it was already stored."""
+    if M.by_wa_id(tx, connection_id, msg.wa_id) is not None:
+        return None
+    if (msg.edit_of or msg.revoke_of) and _apply_change(tx, connection_id, msg):
+        return None
+    alt = "" if msg.is_group else msg.sender_alt
+    contact = C.resolve(tx, tenant_id, msg.chat, alt, "" if msg.from_me else msg.push_name, msg.is_group)
+    ticket, created = _find_or_open_ticket(tx, tenant_id, connection_id, contact, reopen_window_s)
+    quoted = M.by_wa_id(tx, connection_id, msg.quoted_wa_id) if msg.quoted_wa_id else None
+    reacted = M.by_wa_id(tx, connection_id, msg.reaction_to) if msg.reaction_to else None
+    media = msg.media
+    row = M.insert(tx, {
+        "tenant_id": tenant_id, "ticket_id": ticket["id"], "connection_id": connection_id,
+        "contact_id": contact["id"], "wa_id": msg.wa_id, "direction": "out" if msg.from_me else "in",
+        "from_device": int(msg.from_me), "type": msg.type, "body": msg.body,
+        "media_path": media.path if media else None, "media_mime": media.mime if media else None,
+        "media_size": media.size if media else None, "media_error": media.error if media else None,
+        "quoted_id": quoted["id"] if quoted else None, "reaction_to": reacted["id"] if reacted else None,
+        "participant": msg.sender if msg.is_group else None, "ack": "sent" if msg.from_me else "received",
+        "edited": int(bool(msg.edit_of)), "deleted": int(bool(msg.revoke_of)),
+    })
+    unread = 0 if msg.from_me else 1
+    tx.execute(
+        "UPDATE tickets SET last_message = ?, last_message_at = ?, unread = unread + ?, updated_at = ?, "
+        "last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END WHERE id = ?",
+        (_preview(msg), tx.now, unread, tx.now, unread, tx.now, ticket["id"]))
+    view = T.get(tx, tenant_id, ticket["id"])
+    if created:
+        tx.emit(tenant_id, "ticket.created", {"ticket": view}, ticket_id=ticket["id"])
+    tx.emit(tenant_id, "message.created", {"message": row, "ticket": view}, ticket_id=ticket["id"])
+    return row
+
+
+def apply_receipt(tx: Tx, connection_id: int, receipt: Receipt) -> int:
+    moved = 0
+    for wa_id in receipt.wa_ids:
+        msg = M.by_wa_id(tx, connection_id, wa_id)
+        if msg is not None and msg["direction"] == "out" and M.advance_ack(tx, msg, receipt.type):
+            moved += 1
+    return moved
+
+
+def apply_state(tx: Tx, connection_id: int, change: StateChange) -> None:
+    row = tx.one("SELECT tenant_id, status, status_reason FROM connections WHERE id = ?", (connection_id,))
+    if row is None:
+        return
+    if change.phone:
+        tx.execute("UPDATE connections SET phone = ? WHERE id = ?", (change.phone, connection_id))
+    if (row["status"], row["status_reason"]) != (change.state, change.reason):
+        tx.execute("UPDATE connections SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
+                   (change.state, change.reason, tx.now, connection_id))
+    data = {"id": connection_id, "status": change.state, "reason": change.reason}
+    if change.qr:
+        data["qr"] = change.qr
+    if change.pair_code:
+        data["pair_code"] = change.pair_code
+    tx.emit(row["tenant_id"], "connection.updated", data)
+
+
+class Inbound:
+    """The daemon's ChannelSink."""
+
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+        self.ingested = 0
+        self.duplicates = 0
+
+    async def message(self, connection_id: int, msg: InboundMessage) -> None:
+        tenant_id = self.app.channels.tenant_of(connection_id)
+        window = self.app.settings.tickets.reopen_window_minutes * 60.0
+        row = await self.app.db.write(ingest, tenant_id, connection_id, msg, window)
+        if row is None:
+            self.duplicates += 1
+        else:
+            self.ingested += 1
+
+    async def receipt(self, connection_id: int, receipt: Receipt) -> None:
+        await self.app.db.write(apply_receipt, connection_id, receipt)
+
+    async def state(self, connection_id: int, change: StateChange) -> None:
+        self.app.channels.note_state(connection_id, change)
+        await self.app.db.write(apply_state, connection_id, change)

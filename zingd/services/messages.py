@@ -1,0 +1,174 @@
+"""Sending, listing and searching messages.
+
+Outbound messages are stored as ``queued`` with their WhatsApp id and an outbox
+row in one transaction; only then does the outbox worker send them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zingd.errors import Conflict, Invalid, NotFound
+from zingd.services.actor import Actor
+from zingd.services.tickets import require_owner, require_visible
+from zingd.store import messages as M
+from zingd.store import tickets as T
+from zingd.store.db import Tx
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+MAX_BODY = 65536
+MAX_MEDIA = 64 << 20
+SEARCH_SCAN = 5000  # newest FTS candidates examined per search: bounds the work for common words
+
+
+def media_type(mime: str) -> str:
+    kind = mime.split("/")[0]
+    return {"image": "image", "audio": "audio", "video": "video"}.get(kind, "document")
+
+
+def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str, type_: str = "text",
+                   media: dict[str, Any] | None = None, quoted_id: int | None = None) -> dict[str, Any]:
+    """Store an outbound message as queued, with its outbox row, in the caller's transaction."""
+    msg = M.insert(tx, {
+        "tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"], "connection_id": ticket["connection_id"],
+        "contact_id": ticket["contact_id"], "wa_id": M.new_wa_id(), "direction": "out", "type": type_,
+        "body": body, "quoted_id": quoted_id, "user_id": actor.user_id if actor else None, "ack": "queued",
+        **(media or {}),
+    })
+    tx.insert("outbox", {"message_id": msg["id"], "tenant_id": ticket["tenant_id"],
+                         "connection_id": ticket["connection_id"], "next_attempt_at": tx.now})
+    preview = body or f"[{type_}]"
+    tx.execute(
+        "UPDATE tickets SET last_message = ?, last_message_at = ?, unread = 0, updated_at = ?, "
+        "first_response_at = CASE WHEN ? IS NOT NULL THEN ifnull(first_response_at, ?) END WHERE id = ?",
+        (preview[:200], tx.now, tx.now, actor and actor.user_id, tx.now, ticket["id"]))
+    view = T.get(tx, ticket["tenant_id"], ticket["id"])
+    tx.emit(ticket["tenant_id"], "message.created", {"message": msg, "ticket": view}, ticket_id=ticket["id"])
+    return msg
+
+
+def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | None,
+              media: dict[str, Any] | None) -> dict[str, Any]:
+    t = require_visible(tx, actor, ticket_id)
+    if t["status"] == "closed":
+        raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
+    require_owner(actor, t, "answer")
+    if quoted_id is not None and not tx.value("SELECT 1 FROM messages WHERE id = ? AND ticket_id = ?",
+                                              (quoted_id, ticket_id)):
+        raise NotFound(f"no message {quoted_id} in ticket {ticket_id} to quote", id=quoted_id)
+    if t["status"] == "pending":  # answering a pending ticket takes it
+        tx.execute("UPDATE tickets SET status = 'open', user_id = ?, accepted_at = ?, updated_at = ? WHERE id = ?",
+                   (actor.user_id, tx.now, tx.now, ticket_id))
+        T.log(tx, t, actor, "accept", by="reply")
+    type_ = media_type(media["media_mime"]) if media else "text"
+    msg = queue_outbound(tx, t, actor, body, type_, media, quoted_id)
+    tx.audit(actor, "message.send", "message", msg["id"], ticket_id=ticket_id)
+    return msg
+
+
+async def stage_media(app: Daemon, tenant_id: int, path: str) -> dict[str, Any]:
+    """Copy a file the caller named into the media dir, so retries don't depend on it staying put."""
+    src = Path(path).expanduser()
+    if not src.is_file():
+        raise Invalid(f"no readable file at {path}", field="media_path")
+    size = src.stat().st_size
+    if size > MAX_MEDIA:
+        raise Invalid(f"{src.name} is {size} bytes; the limit is {MAX_MEDIA}", field="media_path")
+    mime = mimetypes.guess_type(src.name)[0] or "application/octet-stream"
+    dest_dir = app.media_dir(tenant_id)
+    dest = dest_dir / f"{int(time.time() * 1000)}-{re.sub(r'[^A-Za-z0-9._-]', '_', src.name)}"
+    try:
+        await asyncio.to_thread(lambda: (dest_dir.mkdir(parents=True, exist_ok=True), shutil.copyfile(src, dest)))
+    except OSError as e:
+        raise Invalid(f"cannot read {path}: {e.strerror}", field="media_path") from e
+    return {"media_path": str(dest), "media_mime": mime, "media_size": size}
+
+
+async def send(app: Daemon, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
+               media_path: str | None = None) -> dict[str, Any]:
+    body = body.strip()
+    if not body and not media_path:
+        raise Invalid("a message needs a body or a media_path", field="body")
+    if len(body) > MAX_BODY:
+        raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
+    media = await stage_media(app, actor.tenant_id, media_path) if media_path else None
+    return await app.db.write(send_unit, actor, ticket_id, body, quoted_id, media)
+
+
+def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
+    msg = M.get(tx, message_id)
+    if msg is None or msg["tenant_id"] != actor.tenant_id:
+        raise NotFound(f"no message {message_id}", id=message_id)
+    t = require_visible(tx, actor, msg["ticket_id"])
+    require_owner(actor, t, "retry a message of")
+    if msg["ack"] != "failed" or msg["direction"] != "out":
+        raise Conflict(f"message {message_id} is {msg['ack']}; only failed outbound messages can be retried")
+    # Same message, same WhatsApp id: a retry can never become a second, different message.
+    tx.execute("UPDATE messages SET ack = 'queued', error = NULL, updated_at = ? WHERE id = ?", (tx.now, message_id))
+    tx.insert("outbox", {"message_id": message_id, "tenant_id": msg["tenant_id"],
+                         "connection_id": msg["connection_id"], "next_attempt_at": tx.now})
+    msg.update(ack="queued", error=None)
+    tx.emit(msg["tenant_id"], "message.ack", {"id": message_id, "ticket_id": msg["ticket_id"],
+                                              "connection_id": msg["connection_id"], "ack": "queued",
+                                              "error": None}, ticket_id=msg["ticket_id"])
+    tx.audit(actor, "message.retry", "message", message_id)
+    return msg
+
+
+async def list_messages(app: Daemon, actor: Actor, ticket_id: int, before_id: int | None = None,
+                        limit: int = 50) -> dict[str, Any]:
+    """A page of a ticket's messages, oldest first; page back with ``before_id``."""
+    cond, params = T.visibility(actor)
+    if not await app.db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
+                              (actor.tenant_id, ticket_id, *params)):
+        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+    limit = max(1, min(limit, 500))
+    rows = await app.db.all(
+        f"SELECT {M.COLUMNS} FROM messages WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        (ticket_id, before_id if before_id is not None else 2**62, limit + 1))
+    more = len(rows) > limit
+    return {"messages": rows[:limit][::-1], "more": more}
+
+
+def fts_query(text: str) -> str:
+    """Turn what a user typed into a safe FTS5 query: every word must match; ``word*`` is a prefix."""
+    terms = []
+    for word in text.split():
+        prefix = word.endswith("*")
+        core = re.sub(r"[^\w]", " ", word).strip()
+        for part in core.split():
+            terms.append('"' + part.replace('"', '""') + '"' + ("*" if prefix else ""))
+    if not terms:
+        raise Invalid("search needs at least one word", field="query")
+    return " ".join(terms)
+
+
+async def search(app: Daemon, actor: Actor, query: str, status: str | None = None, ticket_id: int | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """Newest matches first. Ranking by relevance costs ~300 ms on a common word; recency is bounded."""
+    match = f'tenant_id : "{actor.tenant_id}" AND body : ({fts_query(query)})'
+    cond, params = T.visibility(actor)
+    where, args = [cond], list(params)
+    if status is not None:
+        where.append("t.status = ?")
+        args.append(status)
+    if ticket_id is not None:
+        where.append("t.id = ?")
+        args.append(ticket_id)
+    sql = (
+        "SELECT m.id, m.ticket_id, m.direction, m.type, m.body, m.created_at, t.status AS ticket_status, "
+        "c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number "
+        "FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f "
+        "JOIN messages m ON m.id = f.rowid JOIN tickets t ON t.id = m.ticket_id "
+        f"JOIN contacts c ON c.id = m.contact_id WHERE m.tenant_id = ? AND {' AND '.join(where)} "
+        "ORDER BY m.id DESC LIMIT ?"
+    )
+    return await app.db.all(sql, (match, SEARCH_SCAN, actor.tenant_id, *args, max(1, min(limit, 200))))

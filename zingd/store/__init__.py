@@ -1,0 +1,1 @@
+"""SQLite storage: connection setup, migrations, and one module per aggregate."""

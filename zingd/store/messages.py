@@ -1,0 +1,50 @@
+"""Messages: insert with idempotency by WhatsApp id, acks that only move forward."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from zingd.store.db import Tx
+
+ACK_RANK = {"received": 0, "failed": 0, "queued": 1, "sent": 2, "server": 3, "delivered": 4, "read": 5, "played": 6}
+
+COLUMNS = (
+    "id, tenant_id, ticket_id, connection_id, contact_id, wa_id, direction, from_device, type, body, media_path, "
+    "media_mime, media_size, media_error, quoted_id, participant, user_id, ack, error, edited, deleted, "
+    "reaction_to, created_at, updated_at"
+)
+
+
+def new_wa_id() -> str:
+    """A WhatsApp-shaped message id, fixed before the first send attempt."""
+    return "3EB0" + secrets.token_hex(8).upper()
+
+
+def get(tx: Tx, message_id: int) -> dict[str, Any] | None:
+    return tx.one(f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,))
+
+
+def by_wa_id(tx: Tx, connection_id: int, wa_id: str) -> dict[str, Any] | None:
+    return tx.one(f"SELECT {COLUMNS} FROM messages WHERE connection_id = ? AND wa_id = ?", (connection_id, wa_id))
+
+
+def insert(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
+    row.setdefault("created_at", tx.now)
+    row.setdefault("updated_at", tx.now)
+    row["id"] = tx.insert("messages", row)
+    return get(tx, row["id"])
+
+
+def advance_ack(tx: Tx, message: dict[str, Any], ack: str, error: str | None = None) -> bool:
+    """Move an ack forward (read never goes back to delivered); emit it. False if nothing changed."""
+    if ack != "failed" and ACK_RANK[ack] <= ACK_RANK[message["ack"]]:
+        return False
+    tx.execute("UPDATE messages SET ack = ?, error = ?, updated_at = ? WHERE id = ?",
+               (ack, error, tx.now, message["id"]))
+    message.update(ack=ack, error=error, updated_at=tx.now)
+    tx.emit(message["tenant_id"], "message.ack",
+            {"id": message["id"], "ticket_id": message["ticket_id"], "connection_id": message["connection_id"],
+             "ack": ack, "error": error},
+            ticket_id=message["ticket_id"])
+    return True

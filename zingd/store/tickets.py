@@ -1,0 +1,63 @@
+"""Tickets: the joined view clients show, visibility by role, and the log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zingd.services.actor import Actor
+from zingd.store.db import Tx
+from zingd.store.rows import dumps, in_list, with_json
+
+VIEW = (
+    "SELECT t.*, c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number, "
+    "q.name AS queue_name, u.name AS user_name, cn.name AS connection_name "
+    "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
+    "JOIN connections cn ON cn.id = t.connection_id "
+    "LEFT JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.user_id"
+)
+
+
+def view(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    return with_json(row, "chatbot_state")
+
+
+def visibility(actor: Actor) -> tuple[str, list[Any]]:
+    """SQL (over alias t) that limits an agent to own tickets and pending ones of own queues."""
+    if actor.sees_all_tickets:
+        return "1", []
+    queues = sorted(actor.queue_ids)
+    return (
+        f"(t.user_id = ? OR (t.status = 'pending' AND (t.queue_id IS NULL OR t.queue_id IN {in_list(queues)})))",
+        [actor.user_id, *queues],
+    )
+
+
+def get(tx: Tx, tenant_id: int, ticket_id: int) -> dict[str, Any] | None:
+    return view(tx.one(f"{VIEW} WHERE t.tenant_id = ? AND t.id = ?", (tenant_id, ticket_id)))
+
+
+def get_visible(tx: Tx, actor: Actor, ticket_id: int, tenant_id: int | None = None) -> dict[str, Any] | None:
+    cond, params = visibility(actor)
+    return view(tx.one(f"{VIEW} WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
+                       (tenant_id or actor.tenant_id, ticket_id, *params)))
+
+
+def active(tx: Tx, connection_id: int, contact_id: int) -> dict[str, Any] | None:
+    return tx.one(
+        "SELECT * FROM tickets WHERE connection_id = ? AND contact_id = ? AND status IN ('pending', 'open')",
+        (connection_id, contact_id),
+    )
+
+
+def log(tx: Tx, ticket: dict[str, Any], actor: Actor | None, action: str, **data: Any) -> None:
+    tx.insert("ticket_log", {
+        "tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"],
+        "user_id": actor.user_id if actor else None, "action": action, "data": dumps(data), "created_at": tx.now,
+    })
+
+
+def emit_updated(tx: Tx, ticket_id: int, tenant_id: int, type_: str = "ticket.updated") -> dict[str, Any]:
+    """Re-read the joined ticket and publish it, so clients can redraw the row as is."""
+    row = get(tx, tenant_id, ticket_id)
+    tx.emit(tenant_id, type_, {"ticket": row}, ticket_id=ticket_id)
+    return row
