@@ -29,6 +29,7 @@ from zingd.services.actor import Actor
 from zingd.services.auth import Auth
 from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
+from zingd.services.tickets import auto_close_unit
 from zingd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,9 @@ class Daemon:
             await seed(self)
         await self.channels.start_all()
         self.outbox.start()
-        self.scheduler.add_job(self.events.prune, "interval", hours=1, id="prune-events",
-                               next_run_time=None, coalesce=True)
+        self.scheduler.add_job(self.events.prune, "interval", hours=1, id="prune-events", coalesce=True)
+        self.scheduler.add_job(self.db.write, "interval", args=[auto_close_unit], id="auto-close", coalesce=True,
+                               seconds=self.settings.tickets.auto_close_interval_s, max_instances=1)
         self.scheduler.start()
         await self.rpc.start()
         log.info("zingd %s serving on %s (data in %s)", __version__, self.settings.socket_path,

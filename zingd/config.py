@@ -43,6 +43,7 @@ class OutboxSettings(msgspec.Struct, forbid_unknown_fields=True):
 class TicketSettings(msgspec.Struct, forbid_unknown_fields=True):
     reopen_window_minutes: int = 0
     event_retention_days: int = 14
+    auto_close_interval_s: float = 60.0
 
 
 class SimSettings(msgspec.Struct, forbid_unknown_fields=True):

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 ADMIN = ("admin@demo.zing", "Demo Admin", "demo-admin")
 AGENTS = [("ana@demo.zing", "Ana Agent"), ("bruno@demo.zing", "Bruno Agent")]
 AGENT_PASSWORD = "demo-agent"
+GREETING = "Olá! Bem-vindo à Demo Co. Escolha um setor / Hi! Welcome to Demo Co. Pick a department:"
+FAREWELL = "Atendimento encerrado, {{first_name}}. Protocolo {{protocol}}. Obrigado!"
 QUEUES = [("Vendas", "#2f9e44", "Sales"), ("Suporte", "#1c7ed6", "Support")]
 
 
@@ -37,7 +39,7 @@ def _seed(tx: Tx, admin_hash: str, agent_hash: str, uid: int) -> bool:
         for agent in agents:
             tx.insert("queue_members", {"queue_id": qid, "user_id": agent})
     tx.insert("connections", {"tenant_id": tenant, "name": "Demo WhatsApp", "kind": "sim", "is_default": 1,
-                              "created_at": tx.now, "updated_at": tx.now})
+                              "greeting": GREETING, "farewell": FAREWELL, "created_at": tx.now, "updated_at": tx.now})
     return True
 
 

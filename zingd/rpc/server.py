@@ -178,6 +178,13 @@ class RpcServer:
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
         os.chmod(self.path, 0o600)
 
+    def drop(self, match) -> int:
+        """Close the sessions whose actor matches (a revoked token, a disabled user)."""
+        hit = [s for s in self.sessions if s.actor is not None and match(s.actor)]
+        for session in hit:
+            session.close()
+        return len(hit)
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()

@@ -6,10 +6,11 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
+from zingd.services import routing
 from zingd.services.actor import RANK, Actor
 from zingd.services.auth import check_password_rules, create_user_row, hash_password, public_user
 from zingd.store.db import Tx
-from zingd.store.rows import with_json
+from zingd.store.rows import dumps, with_json
 
 if TYPE_CHECKING:
     from zingd.app import Daemon
@@ -114,6 +115,8 @@ def set_status(tx: Tx, actor: Actor, status: str) -> dict[str, Any]:
         raise Invalid(f"status must be one of {', '.join(USER_STATUSES)}", field="status")
     tx.execute("UPDATE users SET status = ?, updated_at = ? WHERE id = ?", (status, tx.now, actor.user_id))
     tx.audit(actor, "user.set_status", "user", actor.user_id, status=status)
+    if status == "online":
+        routing.rebalance(tx, actor.tenant_id)  # tickets waiting for someone like them
     tx.emit(actor.tenant_id, "user.updated", {"user": {"id": actor.user_id, "name": actor.name, "status": status}})
     return public_user(_user(tx, actor.tenant_id, actor.user_id))
 
@@ -136,3 +139,24 @@ async def password_hash(password: str) -> str:
     check_password_rules(password)
     return await asyncio.to_thread(hash_password, password)
 
+
+
+def update_me(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
+    """What every user may change of themselves: name, signature, password."""
+    if changes:
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        tx.execute(f"UPDATE users SET {sets}, updated_at = ? WHERE id = ?", (*changes.values(), tx.now, actor.user_id))
+    tx.audit(actor, "user.update_me", "user", actor.user_id, fields=sorted(changes))
+    return public_user(_user(tx, actor.tenant_id, actor.user_id))
+
+
+TENANT_SETTINGS = ("rating", "rating_prompt", "rating_thanks", "region")
+
+
+def tenant_settings(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
+    """Company-wide behaviour an admin controls: the rating survey and the default phone region."""
+    tenant = _tenant(tx, actor.tenant_id)
+    settings = {**tenant["settings"], **changes}
+    tx.execute("UPDATE tenants SET settings = ? WHERE id = ?", (dumps(settings), actor.tenant_id))
+    tx.audit(actor, "tenant.settings", "tenant", actor.tenant_id, **changes)
+    return settings

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.actor import Actor
 from zingd.store.db import Tx
-from zingd.store.rows import with_json
+from zingd.store.rows import dumps, with_json
 
 if TYPE_CHECKING:
     from zingd.app import Daemon
@@ -51,8 +51,40 @@ def create(tx: Tx, actor: Actor, tenant_id: int, name: str, kind: str, is_defaul
     return row
 
 
-def update(tx: Tx, actor: Actor, connection_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+def _check_settings(tx: Tx, tenant_id: int, settings: dict[str, Any]) -> None:
+    if settings.get("groups") not in (None, "ignore", "route"):
+        raise Invalid("groups must be ignore or route", field="settings.groups")
+    if settings.get("menu_max_retries") is not None and not 1 <= settings["menu_max_retries"] <= 10:
+        raise Invalid("menu_max_retries must be 1 to 10", field="settings.menu_max_retries")
+    queue_ids = [settings["default_queue_id"]] if settings.get("default_queue_id") else []
+
+    def walk(options: list, depth: int) -> None:
+        if not isinstance(options, list) or not options or depth > 3:
+            raise Invalid("menu: a non-empty list of {label, queue_id} or {label, options}, at most 3 levels",
+                          field="settings.menu")
+        for opt in options:
+            if not isinstance(opt, dict) or not str(opt.get("label", "")).strip():
+                raise Invalid("menu: every option needs a label", field="settings.menu")
+            if "options" in opt:
+                walk(opt["options"], depth + 1)
+            elif isinstance(opt.get("queue_id"), int):
+                queue_ids.append(opt["queue_id"])
+            else:
+                raise Invalid(f"menu: option {opt['label']!r} needs a queue_id or options", field="settings.menu")
+
+    if settings.get("menu"):
+        walk(settings["menu"], 1)
+    for qid in queue_ids:
+        if not tx.value("SELECT 1 FROM queues WHERE id = ? AND tenant_id = ?", (qid, tenant_id)):
+            raise NotFound(f"no queue {qid}", id=qid)
+
+
+def update(tx: Tx, actor: Actor, connection_id: int, changes: dict[str, Any],
+           settings: dict[str, Any] | None = None) -> dict[str, Any]:
     row = _get(tx, actor.tenant_id, connection_id)
+    if settings is not None:
+        _check_settings(tx, row["tenant_id"], settings)
+        changes["settings"] = dumps({**row["settings"], **settings})
     if changes.get("is_default"):
         tx.execute("UPDATE connections SET is_default = 0 WHERE tenant_id = ?", (row["tenant_id"],))
     if changes:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zingd.errors import Invalid, NotFound
+from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.actor import Actor
+from zingd.services.contact_import import Parsed
 from zingd.services.messages import fts_query
+from zingd.services.tags import ensure, set_contact_tags
 from zingd.store import contacts as C
 from zingd.store.db import Tx
-from zingd.store.rows import dumps, with_json
+from zingd.store.rows import dumps, in_list, loads, with_json
 
 if TYPE_CHECKING:
     from zingd.app import Daemon
@@ -36,6 +38,11 @@ async def get(app: Daemon, actor: Actor, contact_id: int) -> dict[str, Any]:
         raise NotFound(f"no contact {contact_id}", id=contact_id)
     row["ids"] = [r["jid"] for r in await app.db.all(
         "SELECT jid FROM contact_ids WHERE contact_id = ? ORDER BY jid", (contact_id,))]
+    row["tags"] = [r["name"] for r in await app.db.all(
+        "SELECT g.name FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id WHERE ct.contact_id = ? ORDER BY g.name",
+        (contact_id,))]
+    row["owner"] = await app.db.one("SELECT id, name FROM users WHERE id = ?", (row["owner_user_id"],)) \
+        if row["owner_user_id"] else None
     row["tickets"] = await app.db.all(
         "SELECT id, status, connection_id, user_id, created_at, closed_at, last_message FROM tickets "
         "WHERE contact_id = ? ORDER BY created_at DESC LIMIT 50", (contact_id,))
@@ -53,6 +60,11 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
         changes["custom_fields"] = dumps({**row["custom_fields"], **fields})
     if "opted_out" in changes:
         changes["opted_out"] = int(changes["opted_out"])
+    if changes.get("owner_user_id") is not None and not tx.value(
+            "SELECT 1 FROM users WHERE id = ? AND tenant_id = ?", (changes["owner_user_id"], actor.tenant_id)):
+        raise NotFound(f"no user {changes['owner_user_id']}", id=changes["owner_user_id"])
+    if changes.get("owner_user_id") == 0:  # 0 clears the wallet owner
+        changes["owner_user_id"] = None
     if changes:
         sets = ", ".join(f"{k} = ?" for k in changes)
         tx.execute(f"UPDATE contacts SET {sets}, updated_at = ? WHERE id = ?", (*changes.values(), tx.now, contact_id))
@@ -60,3 +72,93 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
     updated = C.get(tx, actor.tenant_id, contact_id)
     tx.emit(actor.tenant_id, "contact.updated", {"contact": updated})
     return with_json(updated, "custom_fields")
+
+
+def _insert(tx: Tx, tenant_id: int, row: dict[str, Any]) -> int:
+    cid = tx.insert("contacts", {
+        "tenant_id": tenant_id, "number": row["number"], "name": row.get("name", ""), "email": row.get("email", ""),
+        "custom_fields": dumps(row.get("custom_fields") or {}), "created_at": tx.now, "updated_at": tx.now,
+    })
+    C.map_jid(tx, tenant_id, f"{row['number']}@s.whatsapp.net", cid)
+    return cid
+
+
+def create(tx: Tx, actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
+    if tx.value("SELECT 1 FROM contacts WHERE tenant_id = ? AND number = ?", (actor.tenant_id, row["number"])):
+        raise Conflict(f"a contact with number {row['number']} exists", field="number")
+    cid = _insert(tx, actor.tenant_id, row)
+    if row.get("tags"):
+        set_contact_tags(tx, actor, cid, row["tags"])
+    tx.audit(actor, "contact.create", "contact", cid, number=row["number"])
+    return C.get(tx, actor.tenant_id, cid)
+
+
+def import_rows(tx: Tx, actor: Actor, parsed: Parsed, dry_run: bool, skip_invalid: bool) -> dict[str, Any]:
+    """Create or merge every valid row in one transaction; with invalid rows, nothing unless skip_invalid."""
+    existing = {r["number"]: r for r in tx.all(
+        f"SELECT * FROM contacts WHERE tenant_id = ? AND number IN {in_list([r['number'] for r in parsed.rows])}",
+        (actor.tenant_id, *[r["number"] for r in parsed.rows]))} if parsed.rows else {}
+    report = {
+        "rows": parsed.total, "valid": len(parsed.rows) + parsed.duplicates, "invalid": parsed.errors,
+        "merged_in_file": parsed.duplicates, "to_create": sum(r["number"] not in existing for r in parsed.rows),
+        "to_update": sum(r["number"] in existing for r in parsed.rows), "dry_run": dry_run, "imported": False,
+    }
+    if dry_run:
+        return report
+    if parsed.errors and not skip_invalid:
+        raise Invalid(f"{len(parsed.errors)} invalid row(s); nothing imported (fix them, or skip_invalid)",
+                      report=report)
+    for row in parsed.rows:
+        current = existing.get(row["number"])
+        if current is None:
+            cid = _insert(tx, actor.tenant_id, row)
+        else:
+            cid = current["id"]
+            fields = {**loads(current["custom_fields"]), **row["custom_fields"]}
+            tx.execute("UPDATE contacts SET name = ?, email = ?, custom_fields = ?, updated_at = ? WHERE id = ?",
+                       (row["name"] or current["name"], row["email"] or current["email"], dumps(fields), tx.now, cid))
+        if row["tags"]:
+            for tag_id in ensure(tx, actor.tenant_id, row["tags"]):
+                tx.execute("INSERT OR IGNORE INTO contact_tags (contact_id, tag_id) VALUES (?, ?)", (cid, tag_id))
+    tx.audit(actor, "contact.import", "contact", None, created=report["to_create"], updated=report["to_update"],
+             skipped=len(parsed.errors))
+    report["imported"] = True
+    return report
+
+
+def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any]:
+    """Fold one contact into another: tickets, messages, WhatsApp ids and tags follow."""
+    if source_id == target_id:
+        raise Invalid("a contact can't be merged into itself")
+    source, target = C.get(tx, actor.tenant_id, source_id), C.get(tx, actor.tenant_id, target_id)
+    if source is None or target is None:
+        missing = source_id if source is None else target_id
+        raise NotFound(f"no contact {missing}", id=missing)
+    clash = tx.one("SELECT a.id AS a, b.id AS b FROM tickets a JOIN tickets b ON a.connection_id = b.connection_id "
+                   "WHERE a.contact_id = ? AND b.contact_id = ? AND a.status != 'closed' AND b.status != 'closed'",
+                   (source_id, target_id))
+    if clash:
+        raise Conflict(f"both contacts have an active ticket on the same number ({clash['a']}, {clash['b']}); "
+                       "close one first", tickets=[clash["a"], clash["b"]])
+    for table in ("tickets", "messages", "campaign_recipients", "schedules"):
+        tx.execute(f"UPDATE {table} SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
+    tx.execute("UPDATE contact_ids SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
+    tx.execute("INSERT OR IGNORE INTO contact_tags (contact_id, tag_id) SELECT ?, tag_id FROM contact_tags "
+               "WHERE contact_id = ?", (target_id, source_id))
+    fields = {**source["custom_fields"], **target["custom_fields"]}
+    tx.execute("UPDATE contacts SET custom_fields = ?, name = CASE WHEN name = '' THEN ? ELSE name END, "
+               "updated_at = ? WHERE id = ?", (dumps(fields), source["name"], tx.now, target_id))
+    tx.execute("DELETE FROM contacts WHERE id = ?", (source_id,))
+    tx.audit(actor, "contact.merge", "contact", target_id, merged=source_id, number=source["number"])
+    merged = C.get(tx, actor.tenant_id, target_id)
+    tx.emit(actor.tenant_id, "contact.updated", {"contact": merged, "merged": source_id})
+    return merged
+
+
+async def export(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
+    rows = await app.db.all(
+        "SELECT c.id, c.number, c.name, c.push_name, c.email, c.opted_out, c.custom_fields, c.created_at, "
+        "(SELECT group_concat(g.name, ';') FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id "
+        " WHERE ct.contact_id = c.id) AS tags FROM contacts c WHERE c.tenant_id = ? ORDER BY c.id",
+        (actor.tenant_id,))
+    return [C.view(r) for r in rows]

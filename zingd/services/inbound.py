@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zingd.channels.base import InboundMessage, Receipt, StateChange
+from zingd.services import routing
 from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from zingd.app import Daemon
 
 log = logging.getLogger(__name__)
+RATING_THANKS = "Obrigado pela avaliação! / Thanks for your rating!"
 
 
 def _preview(msg: InboundMessage) -> str:
@@ -65,16 +67,48 @@ def _apply_change(tx: Tx, connection_id: int, msg: InboundMessage) -> bool:
     return True
 
 
+RATING_WINDOW_S = 24 * 3600
+
+
+def _rating_ticket(tx: Tx, connection_id: int, contact_id: int) -> dict[str, Any] | None:
+    """A recently closed ticket of this contact that asked for a 1-5 rating and got none yet."""
+    return tx.one(
+        "SELECT * FROM tickets WHERE connection_id = ? AND contact_id = ? AND status = 'closed' "
+        "AND json_extract(chatbot_state, '$.stage') = 'rating' AND closed_at >= ? ORDER BY closed_at DESC LIMIT 1",
+        (connection_id, contact_id, tx.now - RATING_WINDOW_S))
+
+
+def _take_rating(tx: Tx, ticket: dict[str, Any], body: str) -> bool:
+    """Store a 1-5 answer on the closed ticket (True); anything else cancels the survey (False)."""
+    answer = body.strip()
+    tx.execute("UPDATE tickets SET chatbot_state = '{}' WHERE id = ?", (ticket["id"],))
+    if answer not in ("1", "2", "3", "4", "5"):
+        return False
+    tx.execute("UPDATE tickets SET rating = ?, updated_at = ? WHERE id = ?", (int(answer), tx.now, ticket["id"]))
+    T.log(tx, ticket, None, "rated", rating=int(answer))
+    return True
+
+
 def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
            reopen_window_s: float) -> dict[str, Any] | None:
-    """One inbound message, one unit of work. None when it was already stored."""
+    """One inbound message, one unit of work. None when it was already stored (or ignored)."""
     if M.by_wa_id(tx, connection_id, msg.wa_id) is not None:
         return None
     if (msg.edit_of or msg.revoke_of) and _apply_change(tx, connection_id, msg):
         return None
+    if msg.is_group and routing.connection_settings(tx, connection_id)[1].get("groups") == "ignore":
+        return None
     alt = "" if msg.is_group else msg.sender_alt
     contact = C.resolve(tx, tenant_id, msg.chat, alt, "" if msg.from_me else msg.push_name, msg.is_group)
-    ticket, created = _find_or_open_ticket(tx, tenant_id, connection_id, contact, reopen_window_s)
+    rated = None
+    if not msg.from_me:
+        pending = _rating_ticket(tx, connection_id, contact["id"])
+        if pending is not None and _take_rating(tx, pending, msg.body):
+            rated = pending
+    if rated is not None:
+        ticket, created = rated, False
+    else:
+        ticket, created = _find_or_open_ticket(tx, tenant_id, connection_id, contact, reopen_window_s)
     quoted = M.by_wa_id(tx, connection_id, msg.quoted_wa_id) if msg.quoted_wa_id else None
     reacted = M.by_wa_id(tx, connection_id, msg.reaction_to) if msg.reaction_to else None
     media = msg.media
@@ -88,7 +122,7 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
         "participant": msg.sender if msg.is_group else None, "ack": "sent" if msg.from_me else "received",
         "edited": int(bool(msg.edit_of)), "deleted": int(bool(msg.revoke_of)),
     })
-    unread = 0 if msg.from_me else 1
+    unread = 0 if msg.from_me or rated else 1
     tx.execute(
         "UPDATE tickets SET last_message = ?, last_message_at = ?, unread = unread + ?, updated_at = ?, "
         "last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END WHERE id = ?",
@@ -97,6 +131,11 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     if created:
         tx.emit(tenant_id, "ticket.created", {"ticket": view}, ticket_id=ticket["id"])
     tx.emit(tenant_id, "message.created", {"message": row, "ticket": view}, ticket_id=ticket["id"])
+    if rated is not None:
+        routing.send_bot(tx, ticket, routing.tenant_settings(tx, tenant_id).get("rating_thanks", RATING_THANKS))
+        T.emit_updated(tx, ticket["id"], tenant_id)
+    elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created):
+        T.emit_updated(tx, ticket["id"], tenant_id)
     return row
 
 

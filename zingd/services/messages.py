@@ -7,6 +7,7 @@ row in one transaction; only then does the outbox worker send them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import re
 import shutil
@@ -16,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.actor import Actor
+from zingd.services.quickreplies import expand
 from zingd.services.tickets import require_owner, require_visible
+from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Tx
@@ -24,6 +27,7 @@ from zingd.store.db import Tx
 if TYPE_CHECKING:
     from zingd.app import Daemon
 
+log = logging.getLogger(__name__)
 MAX_BODY = 65536
 MAX_MEDIA = 64 << 20
 SEARCH_SCAN = 5000  # newest FTS candidates examined per search: bounds the work for common words
@@ -46,17 +50,26 @@ def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: st
     tx.insert("outbox", {"message_id": msg["id"], "tenant_id": ticket["tenant_id"],
                          "connection_id": ticket["connection_id"], "next_attempt_at": tx.now})
     preview = body or f"[{type_}]"
+    # An agent's answer clears unread and may be the first response; zing's own messages do neither.
     tx.execute(
-        "UPDATE tickets SET last_message = ?, last_message_at = ?, unread = 0, updated_at = ?, "
-        "first_response_at = CASE WHEN ? IS NOT NULL THEN ifnull(first_response_at, ?) END WHERE id = ?",
-        (preview[:200], tx.now, tx.now, actor and actor.user_id, tx.now, ticket["id"]))
+        "UPDATE tickets SET last_message = ?, last_message_at = ?, updated_at = ?, "
+        "unread = CASE WHEN ? THEN 0 ELSE unread END, "
+        "first_response_at = CASE WHEN ? THEN ifnull(first_response_at, ?) ELSE first_response_at END WHERE id = ?",
+        (preview[:200], tx.now, tx.now, actor is not None, actor is not None, tx.now, ticket["id"]))
     view = T.get(tx, ticket["tenant_id"], ticket["id"])
     tx.emit(ticket["tenant_id"], "message.created", {"message": msg, "ticket": view}, ticket_id=ticket["id"])
     return msg
 
 
+def sign(tx: Tx, actor: Actor, body: str, signature: bool | None) -> str:
+    """Prefix the agent's name when they (or their setting) ask for a signature."""
+    if signature is None:
+        signature = bool(tx.value("SELECT signature FROM users WHERE id = ?", (actor.user_id,)))
+    return f"*{actor.name}:*\n{body}" if signature and body else body
+
+
 def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | None,
-              media: dict[str, Any] | None) -> dict[str, Any]:
+              media: dict[str, Any] | None, signature: bool | None = None) -> dict[str, Any]:
     t = require_visible(tx, actor, ticket_id)
     if t["status"] == "closed":
         raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
@@ -69,6 +82,7 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
                    (actor.user_id, tx.now, tx.now, ticket_id))
         T.log(tx, t, actor, "accept", by="reply")
     type_ = media_type(media["media_mime"]) if media else "text"
+    body = sign(tx, actor, expand(tx, t, actor, body), signature)
     msg = queue_outbound(tx, t, actor, body, type_, media, quoted_id)
     tx.audit(actor, "message.send", "message", msg["id"], ticket_id=ticket_id)
     return msg
@@ -93,14 +107,57 @@ async def stage_media(app: Daemon, tenant_id: int, path: str) -> dict[str, Any]:
 
 
 async def send(app: Daemon, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
-               media_path: str | None = None) -> dict[str, Any]:
+               media_path: str | None = None, signature: bool | None = None) -> dict[str, Any]:
     body = body.strip()
     if not body and not media_path:
         raise Invalid("a message needs a body or a media_path", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
     media = await stage_media(app, actor.tenant_id, media_path) if media_path else None
-    return await app.db.write(send_unit, actor, ticket_id, body, quoted_id, media)
+    return await app.db.write(send_unit, actor, ticket_id, body, quoted_id, media, signature)
+
+
+def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[str]]:
+    """Clear the ticket's unread count; return the chat and the message ids to mark read on WhatsApp."""
+    t = require_visible(tx, actor, ticket_id)
+    ids = [r["wa_id"] for r in tx.all("SELECT wa_id FROM messages WHERE ticket_id = ? AND direction = 'in' "
+                                       "ORDER BY id DESC LIMIT ?", (ticket_id, t["unread"]))] if t["unread"] else []
+    if ids:
+        tx.execute("UPDATE tickets SET unread = 0 WHERE id = ?", (ticket_id,))
+        T.emit_updated(tx, ticket_id, t["tenant_id"])
+    contact = tx.one("SELECT * FROM contacts WHERE id = ?", (t["contact_id"],))
+    return C.chat_jid(tx, contact), ids
+
+
+async def mark_read(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]:
+    chat, ids = await app.db.write(read_unit, actor, ticket_id)
+    connection_id = (await app.db.one("SELECT connection_id FROM tickets WHERE id = ?", (ticket_id,)))["connection_id"]
+    channel = app.channels.get(connection_id)
+    if ids and channel is not None and channel.state == "connected":
+        try:
+            await channel.mark_read(chat, ids)
+        except Exception as e:  # the network can be told later; the agent's read state is stored
+            log.warning("mark_read on connection %s failed: %s", connection_id, e)
+    return {"ticket_id": ticket_id, "marked": len(ids)}
+
+
+async def typing(app: Daemon, actor: Actor, ticket_id: int, composing: bool) -> dict[str, Any]:
+    """Show the customer 'typing…' while the agent composes; best effort."""
+    cond, params = T.visibility(actor)
+    row = await app.db.one(
+        f"SELECT t.connection_id, (SELECT jid FROM contact_ids i WHERE i.contact_id = t.contact_id LIMIT 1) AS jid "
+        f"FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}", (actor.tenant_id, ticket_id, *params))
+    if row is None:
+        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+    channel = app.channels.get(row["connection_id"])
+    sent = bool(channel is not None and channel.state == "connected" and row["jid"])
+    if sent:
+        try:
+            await channel.typing(row["jid"], composing)
+        except Exception as e:
+            log.debug("typing presence failed: %s", e)
+            sent = False
+    return {"sent": sent}
 
 
 def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
+from zingd.services import routing
 from zingd.services.actor import Actor
+from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
 from zingd.store.db import Tx
+from zingd.store.rows import with_json
 
 if TYPE_CHECKING:
     from zingd.app import Daemon
+
+
+def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str) -> None:
+    from zingd.services.messages import queue_outbound as queue  # messages builds on this module
+
+    queue(tx, ticket, actor, body)
 
 STATUSES = ("pending", "open", "closed")
 
@@ -41,7 +50,8 @@ def accept(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
     return T.emit_updated(tx, ticket_id, t["tenant_id"])
 
 
-def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id: int | None) -> dict[str, Any]:
+def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id: int | None,
+             message: str | None = None) -> dict[str, Any]:
     if user_id is None and queue_id is None:
         raise Invalid("transfer needs a user_id, a queue_id or both")
     t = require_visible(tx, actor, ticket_id)
@@ -61,18 +71,49 @@ def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id
     T.log(tx, t, actor, "transfer", from_user=t["user_id"], to_user=user_id, from_queue=t["queue_id"],
           to_queue=new_queue)
     tx.audit(actor, "ticket.transfer", "ticket", ticket_id, user_id=user_id, queue_id=queue_id)
+    if message and message.strip():
+        queue_outbound(tx, t, actor, expand(tx, t, actor, message))
+    if t["user_id"] is not None and t["user_id"] != user_id:
+        routing.rebalance(tx, t["tenant_id"])  # the previous agent has a free slot
     return T.emit_updated(tx, ticket_id, t["tenant_id"])
 
 
-def close(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
-    t = require_visible(tx, actor, ticket_id)
+RATING_PROMPT = ("Como você avalia nosso atendimento? Responda de 1 a 5. / "
+                 "How would you rate our service? Reply 1 to 5.")
+
+
+def close(tx: Tx, actor: Actor | None, ticket_id: int, farewell: bool = True,
+          message: str | None = None, tenant_id: int | None = None) -> dict[str, Any]:
+    """Close; with ``farewell`` send the connection's farewell and, if the tenant asks, the rating survey.
+
+    ``actor`` None is zing itself (auto-close), which passes ``tenant_id``.
+    """
+    if actor is None:
+        t = T.get(tx, tenant_id, ticket_id)
+    else:
+        t = require_visible(tx, actor, ticket_id)
+        require_owner(actor, t, "close")
+    if t is None:
+        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
     if t["status"] == "closed":
         raise Conflict(f"ticket {ticket_id} is already closed", status="closed")
-    require_owner(actor, t, "close")
-    tx.execute("UPDATE tickets SET status = 'closed', closed_at = ?, unread = 0, updated_at = ? WHERE id = ?",
-               (tx.now, tx.now, ticket_id))
-    T.log(tx, t, actor, "close")
-    tx.audit(actor, "ticket.close", "ticket", ticket_id)
+    tx.execute("UPDATE tickets SET status = 'closed', closed_at = ?, unread = 0, chatbot_state = '{}', "
+               "updated_at = ? WHERE id = ?", (tx.now, tx.now, ticket_id))
+    T.log(tx, t, actor, "close", auto=actor is None)
+    if actor is not None:
+        tx.audit(actor, "ticket.close", "ticket", ticket_id)
+    if message:
+        queue_outbound(tx, t, None, expand(tx, t, actor, message))
+    if farewell:
+        conn = tx.one("SELECT farewell FROM connections WHERE id = ?", (t["connection_id"],))
+        if conn["farewell"]:
+            queue_outbound(tx, t, None, expand(tx, t, actor, conn["farewell"]))
+        settings = routing.tenant_settings(tx, t["tenant_id"])
+        if settings.get("rating") and not t["is_group"]:
+            queue_outbound(tx, t, None, settings.get("rating_prompt", RATING_PROMPT))
+            tx.execute("UPDATE tickets SET chatbot_state = ? WHERE id = ?", ('{"stage": "rating"}', ticket_id))
+    if t["user_id"] is not None:
+        routing.rebalance(tx, t["tenant_id"])  # the agent has a free slot
     return T.emit_updated(tx, ticket_id, t["tenant_id"])
 
 
@@ -134,3 +175,24 @@ async def get_ticket(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any
     if row is None:
         raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
     return T.view(row)
+
+
+async def history(app: Daemon, actor: Actor, ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's timeline: status changes, assignments, transfers, notes, ratings."""
+    await get_ticket(app, actor, ticket_id)
+    rows = await app.db.all(
+        "SELECT l.action, l.user_id, u.name AS user_name, l.data, l.created_at FROM ticket_log l "
+        "LEFT JOIN users u ON u.id = l.user_id WHERE l.ticket_id = ? ORDER BY l.id", (ticket_id,))
+    return [with_json(r, "data") for r in rows]
+
+
+def auto_close_unit(tx: Tx, limit: int = 200) -> int:
+    """Close tickets of queues with auto_close_hours whose customer has been silent that long."""
+    rows = tx.all(
+        "SELECT t.id, t.tenant_id, q.auto_close_message FROM tickets t JOIN queues q ON q.id = t.queue_id "
+        "WHERE q.auto_close_hours IS NOT NULL AND t.status IN ('pending', 'open') "
+        "AND ifnull(t.last_inbound_at, t.created_at) + q.auto_close_hours * 3600 < ? LIMIT ?", (tx.now, limit))
+    for row in rows:
+        close(tx, None, row["id"], farewell=False, message=row["auto_close_message"] or None,
+              tenant_id=row["tenant_id"])
+    return len(rows)

@@ -14,9 +14,11 @@ from importlib import resources
 
 import sqlite_utils
 
+from zingd.store.migrations_002 import add_round_robin_cursor
+
 Migration = str | Callable[[sqlite_utils.Database], None]
 
-MIGRATIONS: list[Migration] = ["schema_001.sql"]
+MIGRATIONS: list[Migration] = ["schema_001.sql", add_round_robin_cursor]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,5 +1,6 @@
 """Importing this package registers every RPC method in zingd.rpc.registry.REGISTRY."""
 
 from zingd.rpc.methods import (  # noqa: F401
-    auth, connections, contacts, daemon, events, messages, sim, tenants, tickets, users,
+    admin, auth, connections, contacts, conversation, daemon, events, messages, queues, sim, tenants, tickets,
+    users,
 )

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from zingd.errors import Conflict
 from zingd.rpc.registry import REGISTRY, ById
 from zingd.rpc.server import Call
 from zingd.services import connections as svc
+
+
+class ConnectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Chatbot and group behaviour (see zingd.services.routing)."""
+
+    menu: list[dict[str, Any]] | None = None
+    menu_max_retries: int | None = None
+    default_queue_id: int | None = None
+    groups: str | None = None
 
 
 class Create(msgspec.Struct, forbid_unknown_fields=True):
@@ -25,6 +36,7 @@ class Update(msgspec.Struct, forbid_unknown_fields=True):
     is_default: bool | None = None
     greeting: str | None = None
     farewell: str | None = None
+    settings: ConnectionSettings | None = None
 
 
 class Pair(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,10 +69,11 @@ async def create(call: Call, p: Create) -> dict:
 @REGISTRY.method("connection.update", Update)
 async def update(call: Call, p: Update) -> dict:
     """Rename, make default, set greeting or farewell."""
-    changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k != "id" and v is not None}
+    changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k not in ("id", "settings") and v is not None}
     if "is_default" in changes:
         changes["is_default"] = int(changes["is_default"])
-    return await call.app.db.write(svc.update, call.actor, p.id, changes)
+    settings = msgspec.to_builtins(p.settings) if p.settings is not None else None
+    return await call.app.db.write(svc.update, call.actor, p.id, changes, settings)
 
 
 @REGISTRY.method("connection.delete", ById)

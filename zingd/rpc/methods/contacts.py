@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import msgspec
 
+import asyncio
+from pathlib import Path
+
+from zingd.errors import Invalid
 from zingd.rpc.registry import REGISTRY, ById
 from zingd.rpc.server import Call
 from zingd.services import contacts as svc
+from zingd.services.contact_import import normalize_number, parse_csv, parse_vcard
 
 
 class ContactList(msgspec.Struct, forbid_unknown_fields=True):
@@ -21,6 +26,28 @@ class ContactUpdate(msgspec.Struct, forbid_unknown_fields=True):
     email: str | None = None
     custom_fields: dict[str, str | int | float | bool] | None = None
     opted_out: bool | None = None
+    owner_user_id: int | None = None
+
+
+class ContactCreate(msgspec.Struct, forbid_unknown_fields=True):
+    number: str
+    name: str = ""
+    email: str = ""
+    custom_fields: dict[str, str | int | float | bool] = {}
+    tags: list[str] = []
+
+
+class ContactImport(msgspec.Struct, forbid_unknown_fields=True):
+    format: str = "csv"
+    path: str | None = None
+    data: str | None = None
+    dry_run: bool = False
+    skip_invalid: bool = False
+
+
+class Merge(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    into_id: int
 
 
 @REGISTRY.method("contact.list", ContactList)
@@ -37,6 +64,55 @@ async def get(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("contact.update", ContactUpdate)
 async def update(call: Call, p: ContactUpdate) -> dict:
-    """Edit name, email, custom fields (merged) or the opt-out flag."""
+    """Edit name, email, custom fields (merged), the opt-out flag or the wallet owner (0 clears)."""
     changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k != "id" and v is not None}
     return await call.app.db.write(svc.update, call.actor, p.id, changes)
+
+
+async def _region(call: Call) -> str:
+    from zingd.store.rows import loads
+
+    settings = loads(await call.app.db.value("SELECT settings FROM tenants WHERE id = ?", (call.actor.tenant_id,)))
+    return settings.get("region", "BR")
+
+
+@REGISTRY.method("contact.create", ContactCreate)
+async def create(call: Call, p: ContactCreate) -> dict:
+    """Add a contact by phone number (normalized to E.164)."""
+    try:
+        number = normalize_number(p.number, await _region(call))
+    except Invalid as e:
+        raise Invalid(e.message, field="number") from None
+    row = {"number": number, "name": p.name.strip(), "email": p.email.strip(),
+           "custom_fields": dict(p.custom_fields), "tags": p.tags}
+    return await call.app.db.write(svc.create, call.actor, row)
+
+
+@REGISTRY.method("contact.import", ContactImport)
+async def import_(call: Call, p: ContactImport) -> dict:
+    """Import CSV or vCard (by path or inline data): per-row errors, duplicates merged, all or nothing."""
+    if p.format not in ("csv", "vcard"):
+        raise Invalid("format must be csv or vcard", field="format")
+    if (p.path is None) == (p.data is None):
+        raise Invalid("give either path or data", field="path")
+    text = p.data
+    if p.path is not None:
+        try:
+            text = await asyncio.to_thread(Path(p.path).expanduser().read_text, encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise Invalid(f"cannot read {p.path}: {e}", field="path") from None
+    region = await _region(call)
+    parsed = await asyncio.to_thread(parse_csv if p.format == "csv" else parse_vcard, text, region)
+    return await call.app.db.write(svc.import_rows, call.actor, parsed, p.dry_run, p.skip_invalid)
+
+
+@REGISTRY.method("contact.export")
+async def export(call: Call, p) -> list:
+    """Every contact with custom fields and tags (zingctl writes CSV or JSON)."""
+    return await svc.export(call.app, call.actor)
+
+
+@REGISTRY.method("contact.merge", Merge)
+async def merge(call: Call, p: Merge) -> dict:
+    """Fold contact id into into_id: its tickets, messages, WhatsApp ids and tags follow."""
+    return await call.app.db.write(svc.merge, call.actor, p.id, p.into_id)

@@ -20,6 +20,7 @@ class Send(msgspec.Struct, forbid_unknown_fields=True):
     body: str = ""
     quoted_id: int | None = None
     media_path: str | None = None
+    signature: bool | None = None
 
 
 class Retry(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,7 +43,7 @@ async def list_(call: Call, p: MessageList) -> dict:
 @REGISTRY.method("message.send", Send)
 async def send(call: Call, p: Send) -> dict:
     """Queue a message (text, or a file by path); it is stored before anything is sent."""
-    return await svc.send(call.app, call.actor, p.ticket_id, p.body, p.quoted_id, p.media_path)
+    return await svc.send(call.app, call.actor, p.ticket_id, p.body, p.quoted_id, p.media_path, p.signature)
 
 
 @REGISTRY.method("message.retry", Retry)

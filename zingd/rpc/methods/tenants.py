@@ -55,3 +55,17 @@ async def update(call: Call, p: TenantUpdate) -> dict:
     """Rename, suspend or change a tenant's limits."""
     changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k != "id" and v is not None}
     return await call.app.db.write(admin.update_tenant, call.actor, p.id, changes)
+
+
+class TenantSettings(msgspec.Struct, forbid_unknown_fields=True):
+    rating: bool | None = None
+    rating_prompt: str | None = None
+    rating_thanks: str | None = None
+    region: str | None = None
+
+
+@REGISTRY.method("tenant.settings", TenantSettings)
+async def settings(call: Call, p: TenantSettings) -> dict:
+    """Turn the rating survey on or off, word it, set the default phone region (e.g. BR)."""
+    changes = {k: v for k, v in msgspec.structs.asdict(p).items() if v is not None}
+    return await call.app.db.write(admin.tenant_settings, call.actor, changes)

@@ -25,6 +25,13 @@ class Transfer(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     user_id: int | None = None
     queue_id: int | None = None
+    message: str | None = None
+
+
+class Close(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    farewell: bool = True
+    message: str | None = None
 
 
 @REGISTRY.method("ticket.list", TicketList)
@@ -54,14 +61,14 @@ async def accept(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("ticket.transfer", Transfer)
 async def transfer(call: Call, p: Transfer) -> dict:
-    """Hand a ticket to another agent and/or queue."""
-    return await call.app.db.write(svc.transfer, call.actor, p.id, p.user_id, p.queue_id)
+    """Hand a ticket to another agent and/or queue, optionally telling the customer."""
+    return await call.app.db.write(svc.transfer, call.actor, p.id, p.user_id, p.queue_id, p.message)
 
 
-@REGISTRY.method("ticket.close", ById)
-async def close(call: Call, p: ById) -> dict:
-    """Close a ticket."""
-    return await call.app.db.write(svc.close, call.actor, p.id)
+@REGISTRY.method("ticket.close", Close)
+async def close(call: Call, p: Close) -> dict:
+    """Close a ticket; with farewell, the number's farewell and the rating survey (if on) are sent."""
+    return await call.app.db.write(svc.close, call.actor, p.id, p.farewell, p.message)
 
 
 @REGISTRY.method("ticket.reopen", ById)

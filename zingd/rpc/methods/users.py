@@ -39,6 +39,12 @@ class SetStatus(msgspec.Struct, forbid_unknown_fields=True):
     status: str
 
 
+class UpdateMe(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    signature: bool | None = None
+    password: str | None = None
+
+
 @REGISTRY.method("user.list", UserList)
 async def list_(call: Call, p: UserList) -> list:
     """The tenant's users."""
@@ -67,10 +73,26 @@ async def update(call: Call, p: UserUpdate) -> dict:
         changes["enabled"] = int(changes["enabled"])
     if p.password is not None:
         changes["password_hash"] = await admin.password_hash(p.password)
-    return await call.app.db.write(admin.update_user, call.actor, p.id, changes)
+    row = await call.app.db.write(admin.update_user, call.actor, p.id, changes)
+    if changes.get("enabled") == 0:
+        call.app.rpc.drop(lambda actor: actor.user_id == p.id)
+    return row
 
 
 @REGISTRY.method("user.set_status", SetStatus)
 async def set_status(call: Call, p: SetStatus) -> dict:
     """Set one's own status: online, away or offline."""
     return await call.app.db.write(admin.set_status, call.actor, p.status)
+
+
+@REGISTRY.method("user.update_me", UpdateMe)
+async def update_me(call: Call, p: UpdateMe) -> dict:
+    """Change one's own name, signature setting or password."""
+    changes: dict = {}
+    if p.name is not None:
+        changes["name"] = p.name.strip() or call.actor.name
+    if p.signature is not None:
+        changes["signature"] = int(p.signature)
+    if p.password is not None:
+        changes["password_hash"] = await admin.password_hash(p.password)
+    return await call.app.db.write(admin.update_me, call.actor, changes)

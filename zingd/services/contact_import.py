@@ -1,0 +1,121 @@
+"""Contact files in: CSV and vCard parsed into rows with E.164 numbers and per-row errors.
+
+Parsing is pure (no database) so a dry run and a real import report the same thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+
+from zingd.errors import Invalid
+
+NUMBER_COLUMNS = ("number", "phone", "telefone", "numero", "número", "whatsapp", "celular", "mobile")
+NAME_COLUMNS = ("name", "nome", "full_name")
+MAX_ROWS = 100_000
+
+
+def normalize_number(raw: str, region: str = "BR") -> str:
+    """E.164 digits without '+' (what WhatsApp uses in JIDs); raises Invalid with the reason."""
+    text = raw.strip()
+    if not text:
+        raise Invalid("empty number")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
+    except phonenumbers.NumberParseException as e:
+        raise Invalid(f"not a phone number: {raw!r} ({e})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        # a full international number without '+' ("5511999990001") is common in exports
+        digits = "".join(ch for ch in text if ch.isdigit())
+        retry = phonenumbers.parse("+" + digits) if digits and not text.startswith("+") else None
+        if retry is None or not phonenumbers.is_valid_number(retry):
+            raise Invalid(f"not a valid phone number: {raw!r}")
+        parsed = retry
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+@dataclass
+class Parsed:
+    rows: list[dict[str, Any]] = field(default_factory=list)   # valid, merged by number
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"row": n, "error": "..."}
+    total: int = 0
+    duplicates: int = 0
+
+    def add(self, line: int, raw_number: str, name: str, email: str, tags: list[str],
+            custom: dict[str, str], region: str) -> None:
+        self.total += 1
+        try:
+            number = normalize_number(raw_number, region)
+        except Invalid as e:
+            self.errors.append({"row": line, "error": e.message})
+            return
+        for row in self.rows:
+            if row["number"] == number:  # the same person twice in one file: merge, later values win
+                self.duplicates += 1
+                row["name"] = name or row["name"]
+                row["email"] = email or row["email"]
+                row["tags"] = sorted(set(row["tags"]) | set(tags))
+                row["custom_fields"].update(custom)
+                return
+        self.rows.append({"number": number, "name": name, "email": email, "tags": tags, "custom_fields": custom})
+
+
+def parse_csv(text: str, region: str) -> Parsed:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise Invalid("the CSV has no header row; it needs at least a number column")
+    header = {h: (h or "").strip().lower() for h in reader.fieldnames}
+    number_col = next((h for h, low in header.items() if low in NUMBER_COLUMNS), None)
+    if number_col is None:
+        raise Invalid(f"no number column; name one of: {', '.join(NUMBER_COLUMNS)}")
+    name_col = next((h for h, low in header.items() if low in NAME_COLUMNS), None)
+    email_col = next((h for h, low in header.items() if low == "email"), None)
+    tags_col = next((h for h, low in header.items() if low in ("tags", "etiquetas")), None)
+    parsed = Parsed()
+    for line, rec in enumerate(reader, start=2):
+        if parsed.total >= MAX_ROWS:
+            raise Invalid(f"at most {MAX_ROWS} rows per import; split the file")
+        if None in rec:  # more cells than headers
+            parsed.total += 1
+            parsed.errors.append({"row": line, "error": "more cells than header columns"})
+            continue
+        custom = {header[h]: (v or "").strip() for h, v in rec.items()
+                  if h not in (number_col, name_col, email_col, tags_col) and (v or "").strip()}
+        tags = [t.strip() for t in (rec.get(tags_col) or "").replace(",", ";").split(";") if t.strip()] if tags_col else []
+        parsed.add(line, rec.get(number_col) or "", (rec.get(name_col) or "").strip() if name_col else "",
+                   (rec.get(email_col) or "").strip() if email_col else "", tags, custom, region)
+    return parsed
+
+
+def parse_vcard(text: str, region: str) -> Parsed:
+    parsed = Parsed()
+    card: dict[str, Any] | None = None
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        key, _, value = line.partition(":")
+        key = key.split(";")[0].upper()
+        if key == "BEGIN" and value.upper() == "VCARD":
+            card = {"line": line_no, "name": "", "tel": "", "email": ""}
+        elif key == "END" and card is not None:
+            if card["tel"]:
+                parsed.add(card["line"], card["tel"], card["name"], card["email"], [], {}, region)
+            else:
+                parsed.total += 1
+                parsed.errors.append({"row": card["line"], "error": "vCard without TEL"})
+            card = None
+        elif card is not None:
+            if key == "FN":
+                card["name"] = value.strip()
+            elif key == "TEL" and not card["tel"]:
+                card["tel"] = value.strip()
+            elif key == "EMAIL" and not card["email"]:
+                card["email"] = value.strip()
+    if parsed.total == 0:
+        raise Invalid("no vCards found (BEGIN:VCARD ... END:VCARD)")
+    return parsed

@@ -1,0 +1,72 @@
+"""Business hours: per weekday up to two intervals, a time zone, holidays.
+
+Spec (JSON): {"timezone": "America/Sao_Paulo",
+              "days": {"mon": [["08:00", "12:00"], ["13:00", "18:00"]], ...},
+              "holidays": ["2026-12-25"]}
+An empty spec means always open. Days not listed are closed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from zingd.errors import Invalid
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def _minutes(text: str) -> int:
+    h, m = text.split(":")
+    return int(h) * 60 + int(m)
+
+
+def validate(spec: dict[str, Any]) -> dict[str, Any]:
+    """Return the spec if valid; else raise Invalid saying exactly what to fix."""
+    if not spec:
+        return {}
+    unknown = set(spec) - {"timezone", "days", "holidays"}
+    if unknown:
+        raise Invalid(f"business hours: unknown keys {sorted(unknown)}; use timezone, days, holidays")
+    tz = spec.get("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise Invalid(f"business hours: unknown time zone {tz!r} (e.g. America/Sao_Paulo)") from None
+    days = spec.get("days", {})
+    if not isinstance(days, dict):
+        raise Invalid("business hours: days must map mon..sun to intervals")
+    for day, intervals in days.items():
+        if day not in DAYS:
+            raise Invalid(f"business hours: unknown day {day!r}; use {', '.join(DAYS)}")
+        if not isinstance(intervals, list) or len(intervals) > 2:
+            raise Invalid(f"business hours: {day} takes at most two [start, end] intervals")
+        last_end = -1
+        for iv in intervals:
+            if not (isinstance(iv, list) and len(iv) == 2 and all(isinstance(t, str) and _HHMM.match(t) for t in iv)):
+                raise Invalid(f"business hours: {day} interval {iv!r} must be [\"HH:MM\", \"HH:MM\"]")
+            start, end = _minutes(iv[0]), _minutes(iv[1])
+            if start >= end:
+                raise Invalid(f"business hours: {day} interval {iv[0]}-{iv[1]} ends before it starts")
+            if start < last_end:
+                raise Invalid(f"business hours: {day} intervals overlap")
+            last_end = end
+    for holiday in spec.get("holidays", []):
+        try:
+            date.fromisoformat(holiday)
+        except (TypeError, ValueError):
+            raise Invalid(f"business hours: holiday {holiday!r} must be YYYY-MM-DD") from None
+    return spec
+
+
+def is_open(spec: dict[str, Any], now: float) -> bool:
+    if not spec:
+        return True
+    local = datetime.fromtimestamp(now, ZoneInfo(spec.get("timezone", "UTC")))
+    if local.date().isoformat() in spec.get("holidays", []):
+        return False
+    minute = local.hour * 60 + local.minute
+    return any(_minutes(a) <= minute < _minutes(b) for a, b in spec.get("days", {}).get(DAYS[local.weekday()], []))

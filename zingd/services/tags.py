@@ -1,0 +1,76 @@
+"""Tags on tickets and contacts; created on first use by name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zingd.errors import Invalid, NotFound
+from zingd.services.actor import Actor
+from zingd.services.tickets import require_visible
+from zingd.store import tickets as T
+from zingd.store.db import Tx
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+
+def _clean(names: list[str]) -> list[str]:
+    out = []
+    for name in names:
+        name = name.strip()
+        if not name or len(name) > 40:
+            raise Invalid(f"tag {name!r}: 1 to 40 characters", field="tags")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def ensure(tx: Tx, tenant_id: int, names: list[str]) -> list[int]:
+    ids = []
+    for name in _clean(names):
+        tx.execute("INSERT OR IGNORE INTO tags (tenant_id, name) VALUES (?, ?)", (tenant_id, name))
+        ids.append(tx.value("SELECT id FROM tags WHERE tenant_id = ? AND name = ?", (tenant_id, name)))
+    return ids
+
+
+def set_ticket_tags(tx: Tx, actor: Actor, ticket_id: int, names: list[str]) -> dict[str, Any]:
+    t = require_visible(tx, actor, ticket_id)
+    ids = ensure(tx, t["tenant_id"], names)
+    tx.execute("DELETE FROM ticket_tags WHERE ticket_id = ?", (ticket_id,))
+    tx.conn.executemany("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES (?, ?)", [(ticket_id, i) for i in ids])
+    T.log(tx, t, actor, "tags", tags=_clean(names))
+    tx.audit(actor, "ticket.tag", "ticket", ticket_id, tags=_clean(names))
+    return T.emit_updated(tx, ticket_id, t["tenant_id"])
+
+
+def set_contact_tags(tx: Tx, actor: Actor, contact_id: int, names: list[str]) -> list[str]:
+    if not tx.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?", (contact_id, actor.tenant_id)):
+        raise NotFound(f"no contact {contact_id}", id=contact_id)
+    ids = ensure(tx, actor.tenant_id, names)
+    tx.execute("DELETE FROM contact_tags WHERE contact_id = ?", (contact_id,))
+    tx.conn.executemany("INSERT INTO contact_tags (contact_id, tag_id) VALUES (?, ?)", [(contact_id, i) for i in ids])
+    tx.audit(actor, "contact.tag", "contact", contact_id, tags=_clean(names))
+    return _clean(names)
+
+
+def create(tx: Tx, actor: Actor, name: str, color: str) -> dict[str, Any]:
+    [tag_id] = ensure(tx, actor.tenant_id, [name])
+    tx.execute("UPDATE tags SET color = ? WHERE id = ?", (color, tag_id))
+    tx.audit(actor, "tag.create", "tag", tag_id, name=name)
+    return tx.one("SELECT * FROM tags WHERE id = ?", (tag_id,))
+
+
+def delete(tx: Tx, actor: Actor, tag_id: int) -> dict[str, Any]:
+    row = tx.one("SELECT * FROM tags WHERE id = ? AND tenant_id = ?", (tag_id, actor.tenant_id))
+    if row is None:
+        raise NotFound(f"no tag {tag_id}", id=tag_id)
+    tx.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
+    tx.audit(actor, "tag.delete", "tag", tag_id, name=row["name"])
+    return row
+
+
+async def list_tags(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
+    return await app.db.all(
+        "SELECT g.*, (SELECT count(*) FROM ticket_tags tt WHERE tt.tag_id = g.id) AS tickets, "
+        "(SELECT count(*) FROM contact_tags ct WHERE ct.tag_id = g.id) AS contacts "
+        "FROM tags g WHERE g.tenant_id = ? ORDER BY g.name", (actor.tenant_id,))
