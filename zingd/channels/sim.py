@@ -140,14 +140,18 @@ class SimChannel(Channel):
 
     # -- the customers' side -------------------------------------------------
     async def say(self, number: str, body: str = "", push_name: str = "", type_: str = "text",
-                  quoted_wa_id: str | None = None) -> dict[str, Any]:
-        """A customer writes. Journaled first; delivered now if connected, else on reconnect."""
+                  quoted_wa_id: str | None = None, group: str | None = None,
+                  lid: str | None = None) -> dict[str, Any]:
+        """A customer writes (in a group, or addressed by a hidden LID). Journaled first;
+        delivered now if connected, else on reconnect."""
         if self.journal is None:
             raise SendError("the sim connection is stopped", retryable=False)
         rec: dict[str, Any] = {"k": "in", "id": "SIM" + secrets.token_hex(8).upper(), "from": jid(number),
                                "push": push_name, "body": body, "type": type_, "ts": time.time()}
-        if quoted_wa_id:
-            rec["quoted"] = quoted_wa_id
+        for key, value in (("quoted", quoted_wa_id), ("group", group and f"{group}@g.us"),
+                           ("lid", lid and f"{lid}@lid")):
+            if value:
+                rec[key] = value
         self.journal.append(rec)
         delivered = False
         if self.state == "connected":
@@ -161,9 +165,11 @@ class SimChannel(Channel):
         media = None
         if rec["type"] == "image":
             media = await asyncio.to_thread(self._placeholder_image, rec["id"])
+        sender = rec.get("lid") or rec["from"]  # WhatsApp may hide the phone behind a LID
         msg = InboundMessage(
-            wa_id=rec["id"], chat=rec["from"], sender=rec["from"], ts=rec["ts"], type=rec["type"],
+            wa_id=rec["id"], chat=rec.get("group") or sender, sender=sender, ts=rec["ts"], type=rec["type"],
             body=rec["body"], push_name=rec.get("push", ""), media=media, quoted_wa_id=rec.get("quoted"),
+            is_group="group" in rec, sender_alt=rec["from"] if "lid" in rec else "",
         )
         await self.sink.message(self.connection_id, msg)
         if journal_ack and self.journal is not None:

@@ -178,6 +178,13 @@ class RpcServer:
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
         os.chmod(self.path, 0o600)
 
+    async def refresh_actors(self, tenant_id: int) -> None:
+        """Reload the actors of a tenant's sessions after roles or queue memberships change."""
+        for session in list(self.sessions):
+            actor = session.actor
+            if actor is not None and actor.tenant_id == tenant_id:
+                session.actor = await self.app.auth.reload(actor)
+
     def drop(self, match) -> int:
         """Close the sessions whose actor matches (a revoked token, a disabled user)."""
         hit = [s for s in self.sessions if s.actor is not None and match(s.actor)]

@@ -14,7 +14,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, Unauthenticated
-from zingd.services.actor import ROLES, Actor
+from zingd.services.actor import RANK, ROLES, Actor
 from zingd.store.db import Tx
 
 if TYPE_CHECKING:
@@ -49,6 +49,13 @@ def check_password_rules(password: str) -> None:
         raise Invalid("password must have at least 8 characters", field="password")
 
 
+def effective_role(user_role: str, token_role: str | None) -> str:
+    """An API token acts with its own role, but never above its user's current one."""
+    if token_role is None or RANK[token_role] >= RANK[user_role]:
+        return user_role
+    return token_role
+
+
 def public_user(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "password_hash"}
 
@@ -59,7 +66,7 @@ def issue_token(tx: Tx, user: dict[str, Any], kind: str, ttl_s: float | None, na
     tx.insert("tokens", {
         "tenant_id": user["tenant_id"], "user_id": user["id"], "kind": kind, "name": name, "role": role,
         "token_hash": _token_hash(token), "created_at": tx.now,
-        "expires_at": tx.now + ttl_s if ttl_s else None,
+        "expires_at": tx.now + ttl_s if ttl_s is not None else None,
     })
     return token
 
@@ -76,6 +83,16 @@ class Auth:
         queues = await self.app.db.all("SELECT queue_id FROM queue_members WHERE user_id = ?", (user["id"],))
         return Actor(user["id"], user["tenant_id"], role or user["role"], user["name"], token_id,
                      frozenset(q["queue_id"] for q in queues))
+
+    async def reload(self, actor: Actor) -> Actor | None:
+        """The same login with fresh role and queues (None if the user was disabled)."""
+        user = await self.app.db.one("SELECT * FROM users WHERE id = ? AND enabled = 1", (actor.user_id,))
+        if user is None:
+            return None
+        token_role = None
+        if actor.token_id is not None:
+            token_role = await self.app.db.value("SELECT role FROM tokens WHERE id = ?", (actor.token_id,))
+        return await self._actor(user, effective_role(user["role"], token_role), actor.token_id)
 
     async def actor_for_uid(self, uid: int | None) -> Actor | None:
         """Peer-uid login: an OS user linked to an enabled zing user needs no password."""
@@ -114,7 +131,8 @@ class Auth:
         if not row["enabled"]:
             raise Unauthenticated("this user is disabled; ask an admin")
         user = {k: v for k, v in row.items() if k not in ("token_id", "kind", "token_role", "expires_at", "revoked_at")}
-        return await self._actor(user, row["token_role"], row["token_id"]), public_user(user)
+        return (await self._actor(user, effective_role(user["role"], row["token_role"]), row["token_id"]),
+                public_user(user))
 
     async def logout(self, actor: Actor) -> bool:
         if actor.token_id is None:

@@ -28,8 +28,8 @@ def normalize_number(raw: str, region: str = "BR") -> str:
         text = "+" + text[2:]
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
-    except phonenumbers.NumberParseException as e:
-        raise Invalid(f"not a phone number: {raw!r} ({e})") from None
+    except phonenumbers.NumberParseException:
+        raise Invalid(f"not a phone number: {raw!r}") from None
     if not phonenumbers.is_valid_number(parsed):
         # a full international number without '+' ("5511999990001") is common in exports
         digits = "".join(ch for ch in text if ch.isdigit())

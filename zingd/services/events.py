@@ -42,16 +42,20 @@ class EventLog:
         return await self.app.db.write(unit)
 
 
-def visible_to(actor: Actor) -> Callable[[Event], bool] | None:
-    """Which live events an agent may receive: those of tickets they may see.
+def visible_to(current: Callable[[], Actor | None]) -> Callable[[Event], bool]:
+    """Which live events a session may receive: agents only those of tickets they may see.
 
-    Ticket-scoped events carry the ticket's view, so the rule is applied to it as
-    the daemon sees it now; ack events carry only ids and states.
+    ``current`` returns the session's actor as it is now (roles and queues change
+    while a console is open). Ticket-scoped events carry the ticket's view, so the
+    rule is applied to it as the daemon sees it now; ack events carry only ids and states.
     """
-    if actor.sees_all_tickets:
-        return None
 
     def visible(event: Event) -> bool:
+        actor = current()
+        if actor is None:
+            return False
+        if actor.sees_all_tickets:
+            return True
         ticket = event.data.get("ticket")
         if ticket is not None:
             return ticket["user_id"] == actor.user_id or (

@@ -208,18 +208,23 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-async def search(app: Daemon, actor: Actor, query: str, status: str | None = None, ticket_id: int | None = None,
-                 limit: int = 50) -> list[dict[str, Any]]:
-    """Newest matches first. Ranking by relevance costs ~300 ms on a common word; recency is bounded."""
+async def search(app: Daemon, actor: Actor, query: str, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
+    """Newest matches first. Ranking by relevance costs ~300 ms on a common word; recency is bounded.
+
+    Filters: status, ticket_id, queue_id, user_id, connection_id, tag (name), since, until (epoch s).
+    """
     match = f'tenant_id : "{actor.tenant_id}" AND body : ({fts_query(query)})'
     cond, params = T.visibility(actor)
     where, args = [cond], list(params)
-    if status is not None:
-        where.append("t.status = ?")
-        args.append(status)
-    if ticket_id is not None:
-        where.append("t.id = ?")
-        args.append(ticket_id)
+    columns = {"status": "t.status = ?", "ticket_id": "t.id = ?", "queue_id": "t.queue_id = ?",
+               "user_id": "t.user_id = ?", "connection_id": "t.connection_id = ?",
+               "since": "m.created_at >= ?", "until": "m.created_at < ?",
+               "tag": "t.id IN (SELECT tt.ticket_id FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
+                      "WHERE g.name = ?)"}
+    for name, value in filters.items():
+        if value is not None:
+            where.append(columns[name])
+            args.append(value)
     sql = (
         "SELECT m.id, m.ticket_id, m.direction, m.type, m.body, m.created_at, t.status AS ticket_status, "
         "c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from zingd.services import hours
+from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, loads
@@ -60,7 +61,7 @@ def send_bot(tx: Tx, ticket: dict[str, Any], body: str) -> None:
     from zingd.services.messages import queue_outbound  # messages imports tickets; keep the cycle lazy
 
     if body.strip():
-        queue_outbound(tx, ticket, None, body)
+        queue_outbound(tx, ticket, None, expand(tx, ticket, None, body))
 
 
 def _set_state(tx: Tx, ticket: dict[str, Any], state: dict[str, Any]) -> None:

@@ -37,8 +37,16 @@ def require_owner(actor: Actor, ticket: dict[str, Any], what: str) -> None:
         raise Forbidden(f"ticket {ticket['id']} belongs to {ticket['user_name']}; only they or a supervisor can {what} it")
 
 
+def _could_have_taken(tx: Tx, actor: Actor, t: dict[str, Any]) -> bool:
+    """Was this ticket in the caller's reach when it was pending (so losing a race is a conflict)?"""
+    return actor.sees_all_tickets or t["user_id"] == actor.user_id or t["queue_id"] is None or bool(tx.value(
+        "SELECT 1 FROM queue_members WHERE queue_id = ? AND user_id = ?", (t["queue_id"], actor.user_id)))
+
+
 def accept(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
-    t = require_visible(tx, actor, ticket_id)
+    t = T.get(tx, actor.tenant_id, ticket_id)
+    if t is None or not _could_have_taken(tx, actor, t):
+        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
     if t["status"] != "pending":
         who = f" by {t['user_name']}" if t["user_name"] else ""
         raise Conflict(f"ticket {ticket_id} is {t['status']}{who}, not pending", status=t["status"],
@@ -137,7 +145,7 @@ def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
 async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, mine: bool = False,
                        queue_id: int | None = None, user_id: int | None = None, connection_id: int | None = None,
                        contact_id: int | None = None, before: tuple[float, int] | None = None,
-                       limit: int = 50) -> list[dict[str, Any]]:
+                       limit: int = 50, tag: str | None = None) -> list[dict[str, Any]]:
     """Newest activity first; page with ``before=(last_message_at, id)`` of the last row."""
     if status is not None and status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
@@ -152,6 +160,10 @@ async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, min
     if before is not None:
         where.append("(t.last_message_at, t.id) < (?, ?)")
         args.extend(before)
+    if tag is not None:
+        where.append("t.id IN (SELECT tt.ticket_id FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
+                     "WHERE g.tenant_id = ? AND g.name = ?)")
+        args.extend((actor.tenant_id, tag))
     sql = f"{T.VIEW} WHERE {' AND '.join(where)} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?"
     rows = await app.db.all(sql, (*args, max(1, min(limit, 500))))
     return [T.view(r) for r in rows]

@@ -6,11 +6,13 @@ from typing import Any
 
 from zingd.services.actor import Actor
 from zingd.store.db import Tx
-from zingd.store.rows import dumps, in_list, with_json
+from zingd.store.rows import dumps, with_json
 
 VIEW = (
     "SELECT t.*, c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number, "
-    "q.name AS queue_name, u.name AS user_name, cn.name AS connection_name "
+    "q.name AS queue_name, u.name AS user_name, cn.name AS connection_name, "
+    "(SELECT group_concat(g.name, char(31)) FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
+    " WHERE tt.ticket_id = t.id) AS tags "
     "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
     "JOIN connections cn ON cn.id = t.connection_id "
     "LEFT JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.user_id"
@@ -18,6 +20,8 @@ VIEW = (
 
 
 def view(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is not None and "tags" in row:
+        row["tags"] = sorted(row["tags"].split("\x1f")) if row["tags"] else []
     return with_json(row, "chatbot_state")
 
 
@@ -25,10 +29,10 @@ def visibility(actor: Actor) -> tuple[str, list[Any]]:
     """SQL (over alias t) that limits an agent to own tickets and pending ones of own queues."""
     if actor.sees_all_tickets:
         return "1", []
-    queues = sorted(actor.queue_ids)
-    return (
-        f"(t.user_id = ? OR (t.status = 'pending' AND (t.queue_id IS NULL OR t.queue_id IN {in_list(queues)})))",
-        [actor.user_id, *queues],
+    return (  # membership read fresh: a queue an agent joins a second ago counts
+        "(t.user_id = ? OR (t.status = 'pending' AND (t.queue_id IS NULL OR t.queue_id IN "
+        "(SELECT queue_id FROM queue_members WHERE user_id = ?))))",
+        [actor.user_id, actor.user_id],
     )
 
 

@@ -35,8 +35,9 @@ async def subscribe(call: Call, p: Subscribe) -> dict:
         _check_topic(topic)
     if p.since_seq is not None and p.since_seq < 0:
         raise Invalid("since_seq must be >= 0", field="since_seq")
-    return await call.session.subscribe(call, call.actor.tenant_id, frozenset(p.topics), p.since_seq,
-                                        visible_to(call.actor))
+    session = call.session
+    return await session.subscribe(call, call.actor.tenant_id, frozenset(p.topics), p.since_seq,
+                                   visible_to(lambda: session.actor))
 
 
 @REGISTRY.method("events.unsubscribe", Unsubscribe)

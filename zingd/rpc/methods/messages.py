@@ -31,6 +31,12 @@ class Search(msgspec.Struct, forbid_unknown_fields=True):
     query: str
     status: str | None = None
     ticket_id: int | None = None
+    queue_id: int | None = None
+    user_id: int | None = None
+    connection_id: int | None = None
+    tag: str | None = None
+    since: float | None = None
+    until: float | None = None
     limit: int = 50
 
 
@@ -55,4 +61,6 @@ async def retry(call: Call, p: Retry) -> dict:
 @REGISTRY.method("message.search", Search)
 async def search(call: Call, p: Search) -> list:
     """Full-text search over message bodies, newest first."""
-    return await svc.search(call.app, call.actor, p.query, p.status, p.ticket_id, p.limit)
+    filters = msgspec.structs.asdict(p)
+    del filters["query"], filters["limit"]
+    return await svc.search(call.app, call.actor, p.query, p.limit, **filters)

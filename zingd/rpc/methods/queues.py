@@ -66,13 +66,17 @@ async def update(call: Call, p: QueueUpdate) -> dict:
 @REGISTRY.method("queue.delete", ById)
 async def delete(call: Call, p: ById) -> dict:
     """Remove a queue with no active tickets."""
-    return await call.app.db.write(svc.delete, call.actor, p.id)
+    row = await call.app.db.write(svc.delete, call.actor, p.id)
+    await call.app.rpc.refresh_actors(call.actor.tenant_id)
+    return row
 
 
 @REGISTRY.method("queue.set_members", Members)
 async def set_members(call: Call, p: Members) -> dict:
     """Set who works a queue (replaces the list)."""
-    return await call.app.db.write(svc.set_members, call.actor, p.id, p.user_ids)
+    row = await call.app.db.write(svc.set_members, call.actor, p.id, p.user_ids)
+    await call.app.rpc.refresh_actors(call.actor.tenant_id)
+    return row
 
 
 @REGISTRY.method("connection.set_queues", ConnectionQueues)

@@ -17,6 +17,8 @@ class Say(msgspec.Struct, forbid_unknown_fields=True):
     type: str = "text"
     connection_id: int | None = None
     quoted_wa_id: str | None = None
+    group: str | None = None
+    lid: str | None = None
 
 
 class Fault(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,7 +48,7 @@ async def _sim(call: Call, connection_id: int | None) -> SimChannel:
 
 @REGISTRY.method("sim.say", Say)
 async def say(call: Call, p: Say) -> dict:
-    """A simulated customer writes in (returns once zing has stored it, or it is queued on the network)."""
+    """A simulated customer writes in, optionally in a group or behind a LID (returns once zing stored it)."""
     number = "".join(ch for ch in p.from_ if ch.isdigit())
     if len(number) < 8 or len(number) > 15:
         raise Invalid("from must be a phone number with 8 to 15 digits", field="from")
@@ -56,7 +58,10 @@ async def say(call: Call, p: Say) -> dict:
         raise Invalid("a text message needs a body", field="body")
     channel = await _sim(call, p.connection_id)
     name = p.name or dict(CUSTOMERS).get(number, "")
-    out = await channel.say(number, p.body, name, p.type, p.quoted_wa_id)
+    for field, value in (("group", p.group), ("lid", p.lid)):
+        if value is not None and not (value.isdigit() and 5 <= len(value) <= 30):
+            raise Invalid(f"{field} must be 5 to 30 digits (the id before @)", field=field)
+    out = await channel.say(number, p.body, name, p.type, p.quoted_wa_id, p.group, p.lid)
     return {**out, "connection_id": channel.connection_id}
 
 

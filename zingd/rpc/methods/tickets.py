@@ -19,6 +19,7 @@ class TicketList(msgspec.Struct, forbid_unknown_fields=True):
     before: tuple[float, int] | None = None
     limit: int = 50
     counts: bool = False
+    tag: str | None = None
 
 
 class Transfer(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,7 +39,7 @@ class Close(msgspec.Struct, forbid_unknown_fields=True):
 async def list_(call: Call, p: TicketList) -> dict:
     """Tickets the caller may see, newest activity first; page with ``before``."""
     rows = await svc.list_tickets(call.app, call.actor, p.status, p.mine, p.queue_id, p.user_id,
-                                  p.connection_id, p.contact_id, p.before, p.limit)
+                                  p.connection_id, p.contact_id, p.before, p.limit, p.tag)
     out: dict = {"tickets": rows}
     if rows and len(rows) >= p.limit:
         out["next"] = [rows[-1]["last_message_at"], rows[-1]["id"]]

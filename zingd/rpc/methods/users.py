@@ -76,6 +76,8 @@ async def update(call: Call, p: UserUpdate) -> dict:
     row = await call.app.db.write(admin.update_user, call.actor, p.id, changes)
     if changes.get("enabled") == 0:
         call.app.rpc.drop(lambda actor: actor.user_id == p.id)
+    elif "role" in changes:
+        await call.app.rpc.refresh_actors(row["tenant_id"])
     return row
 
 
