@@ -21,12 +21,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from zingd import __version__
 from zingd.bus import Bus
 from zingd.channels.manager import Channels
+from zingd.clock import Clock
 from zingd.config import Settings
 from zingd.outbox import Outbox
 from zingd.rpc import methods  # noqa: F401 - registers the RPC methods
 from zingd.rpc.server import RpcServer
 from zingd.services.actor import Actor
 from zingd.services.auth import Auth
+from zingd.services.campaign_runner import CampaignRunner
+from zingd.services.governor import Governor
+from zingd.services.schedules import Dispatcher
 from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
 from zingd.services.tickets import auto_close_unit
@@ -42,15 +46,19 @@ class DataDirLocked(RuntimeError):
 class Daemon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.clock = time.time
+        self.clock = Clock(settings.clock_speed)
         self.bus = Bus()
         s = settings.database
-        self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max)
+        self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max,
+                           self.clock)
         self.auth = Auth(self)
         self.events = EventLog(self)
         self.inbound = Inbound(self)
         self.channels = Channels(self)
         self.outbox = Outbox(self)
+        self.governor = Governor(self)
+        self.campaigns = CampaignRunner(self)
+        self.dispatcher = Dispatcher(self)
         self.rpc = RpcServer(self, settings.socket_path)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.started_at = 0.0
@@ -83,10 +91,12 @@ class Daemon:
             await seed(self)
         await self.channels.start_all()
         self.outbox.start()
+        await self.campaigns.start()
         self.scheduler.add_job(self.events.prune, "interval", hours=1, id="prune-events", coalesce=True)
         self.scheduler.add_job(self.db.write, "interval", args=[auto_close_unit], id="auto-close", coalesce=True,
                                seconds=self.settings.tickets.auto_close_interval_s, max_instances=1)
         self.scheduler.start()
+        self.dispatcher.start()
         await self.rpc.start()
         log.info("zingd %s serving on %s (data in %s)", __version__, self.settings.socket_path,
                  self.settings.data_path)
@@ -94,6 +104,7 @@ class Daemon:
     async def stop(self) -> None:
         log.info("stopping: draining the outbox")
         await self.rpc.stop()
+        await self.campaigns.stop()
         await self.outbox.drain(timeout=5.0)
         await self.outbox.stop()
         await self.channels.stop_all()

@@ -1,8 +1,9 @@
 """Settings: TOML file, then ``ZING_*`` environment, then command-line flags.
 
 Every setting has a default here and is documented in config.example.toml.
-Environment overrides: ``ZING_SOCKET``, ``ZING_DATA_DIR``, ``ZING_LOG_LEVEL`` and,
-for any other key, ``ZING_<SECTION>__<KEY>`` (e.g. ``ZING_OUTBOX__MAX_ATTEMPTS=5``).
+Environment overrides: ``ZING_<KEY>`` for top-level keys (``ZING_SOCKET``,
+``ZING_DATA_DIR``, ``ZING_LOG_LEVEL``, ...) and ``ZING_<SECTION>__<KEY>`` inside a
+section (e.g. ``ZING_OUTBOX__MAX_ATTEMPTS=5``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,25 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True):
     send_failure_rate: float = 0.0
 
 
+class PacingSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Defaults of the per-connection governor for automated sending (campaigns, schedules)."""
+
+    min_interval_s: float = 20.0
+    jitter_s: float = 25.0
+    pause_every: int = 40
+    pause_s: float = 600.0
+    daily_cap: int = 400
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    warmup: list[int] = msgspec.field(default_factory=lambda: [30, 60, 120, 200, 300])
+    failure_threshold: float = 0.3
+    failure_window: int = 20
+
+
+class ScheduleSettings(msgspec.Struct, forbid_unknown_fields=True):
+    grace_minutes: float = 60.0
+
+
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -65,11 +85,14 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     socket: str = ""
     log_level: str = "INFO"
     demo: bool = False
+    clock_speed: float = 1.0
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     rpc: RpcSettings = msgspec.field(default_factory=RpcSettings)
     outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
     tickets: TicketSettings = msgspec.field(default_factory=TicketSettings)
     sim: SimSettings = msgspec.field(default_factory=SimSettings)
+    pacing: PacingSettings = msgspec.field(default_factory=PacingSettings)
+    schedules: ScheduleSettings = msgspec.field(default_factory=ScheduleSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
 
     @property
@@ -85,17 +108,19 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
         return self.data_path / "zing.db"
 
 
-_TOP_LEVEL_ENV = {"ZING_SOCKET": "socket", "ZING_DATA_DIR": "data_dir", "ZING_LOG_LEVEL": "log_level"}
-
-
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """``ZING_<KEY>`` for top-level settings, ``ZING_<SECTION>__<KEY>`` inside a section."""
+    top = {f for f in Settings.__struct_fields__ if not isinstance(getattr(Settings(), f), msgspec.Struct)}
     out: dict[str, Any] = {}
     for name, value in environ.items():
-        if name in _TOP_LEVEL_ENV:
-            out[_TOP_LEVEL_ENV[name]] = value
-        elif name.startswith("ZING_") and "__" in name:
-            section, _, key = name[5:].lower().partition("__")
-            out.setdefault(section, {})[key] = value
+        if not name.startswith("ZING_"):
+            continue
+        key = name[5:].lower()
+        if "__" in key:
+            section, _, sub = key.partition("__")
+            out.setdefault(section, {})[sub] = value
+        elif key in top:
+            out[key] = value
     return out
 
 

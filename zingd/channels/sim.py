@@ -233,9 +233,11 @@ class SimChannel(Channel):
         """Nothing to tell a simulated customer."""
 
     # -- faults on demand -----------------------------------------------------
-    async def disconnect(self, seconds: float) -> None:
-        """Drop the connection for a while; unacknowledged messages come back on reconnect."""
-        await self._set_state("disconnected", "simulated network outage")
+    async def disconnect(self, seconds: float, state: str = "disconnected",
+                         reason: str = "simulated network outage") -> None:
+        """Drop the connection for a while (or ban the number: state 'banned'); unacknowledged
+        messages come back on reconnect."""
+        await self._set_state(state, reason)
 
         async def back() -> None:
             await asyncio.sleep(seconds)

@@ -92,6 +92,17 @@ PERMISSIONS: dict[str, str] = {
     "token.revoke": "agent",
     "audit.list": "admin",
     "report.summary": "supervisor",
+    "campaign.create": "supervisor",
+    "campaign.list": "supervisor",
+    "campaign.show": "supervisor",
+    "campaign.start": "supervisor",
+    "campaign.pause": "supervisor",
+    "campaign.cancel": "supervisor",
+    "campaign.recipients": "supervisor",
+    "schedule.create": "agent",
+    "schedule.list": "agent",
+    "schedule.update": "agent",
+    "schedule.cancel": "agent",
 }
 
 

@@ -150,11 +150,11 @@ def update_me(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
     return public_user(_user(tx, actor.tenant_id, actor.user_id))
 
 
-TENANT_SETTINGS = ("rating", "rating_prompt", "rating_thanks", "region")
+TENANT_SETTINGS = ("rating", "rating_prompt", "rating_thanks", "region", "opt_out_keywords", "opt_out_reply")
 
 
 def tenant_settings(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
-    """Company-wide behaviour an admin controls: the rating survey and the default phone region."""
+    """Company-wide behaviour an admin controls: rating survey, phone region, opt-out keywords."""
     tenant = _tenant(tx, actor.tenant_id)
     settings = {**tenant["settings"], **changes}
     tx.execute("UPDATE tenants SET settings = ? WHERE id = ?", (dumps(settings), actor.tenant_id))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
+from zingd.config import PacingSettings
 from zingd.services.actor import Actor
+from zingd.services.governor import merge_limits
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, with_json
 
@@ -52,6 +54,8 @@ def create(tx: Tx, actor: Actor, tenant_id: int, name: str, kind: str, is_defaul
 
 
 def _check_settings(tx: Tx, tenant_id: int, settings: dict[str, Any]) -> None:
+    if settings.get("pacing") is not None:
+        merge_limits(PacingSettings(), settings["pacing"])
     if settings.get("groups") not in (None, "ignore", "route"):
         raise Invalid("groups must be ignore or route", field="settings.groups")
     if settings.get("menu_max_retries") is not None and not 1 <= settings["menu_max_retries"] <= 10:

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RATING_THANKS = "Obrigado pela avaliação! / Thanks for your rating!"
+OPT_OUT_KEYWORDS = ("SAIR", "STOP", "PARAR", "CANCELAR", "UNSUBSCRIBE")
+OPT_OUT_REPLY = ("Pronto: você não receberá mais mensagens automáticas. / "
+                 "Done: you won't receive automated messages anymore.")
+CAMPAIGN_REPLY_WINDOW_S = 7 * 86400
 
 
 def _preview(msg: InboundMessage) -> str:
@@ -44,9 +48,15 @@ def _find_or_open_ticket(tx: Tx, tenant_id: int, connection_id: int, contact: di
             T.log(tx, last, None, "reopen", by="customer")
             last["status"] = status
             return last, False
+    # A reply to a campaign opens a ticket linked to it (the latest campaign that reached this contact).
+    campaign_id = tx.value(
+        "SELECT r.campaign_id FROM campaign_recipients r WHERE r.contact_id = ? AND r.state IN "
+        "('sent', 'delivered', 'read') AND r.updated_at >= ? ORDER BY r.id DESC LIMIT 1",
+        (contact["id"], tx.now - CAMPAIGN_REPLY_WINDOW_S))
     tid = tx.insert("tickets", {
         "tenant_id": tenant_id, "connection_id": connection_id, "contact_id": contact["id"], "status": "pending",
         "is_group": contact["is_group"], "last_message_at": tx.now, "created_at": tx.now, "updated_at": tx.now,
+        "campaign_id": campaign_id,
     })
     return tx.one("SELECT * FROM tickets WHERE id = ?", (tid,)), True
 
@@ -86,6 +96,16 @@ def _take_rating(tx: Tx, ticket: dict[str, Any], body: str) -> bool:
         return False
     tx.execute("UPDATE tickets SET rating = ?, updated_at = ? WHERE id = ?", (int(answer), tx.now, ticket["id"]))
     T.log(tx, ticket, None, "rated", rating=int(answer))
+    return True
+
+
+def _opts_out(tx: Tx, contact: dict[str, Any], body: str, settings: dict[str, Any]) -> bool:
+    """The customer answered with an opt-out keyword: no more automated messages to them."""
+    keywords = [k.upper() for k in settings.get("opt_out_keywords", OPT_OUT_KEYWORDS)]
+    if body.strip().upper() not in keywords:
+        return False
+    tx.execute("UPDATE contacts SET opted_out = 1, updated_at = ? WHERE id = ?", (tx.now, contact["id"]))
+    tx.audit(None, "contact.opt_out", "contact", contact["id"], keyword=body.strip(), tenant_id=contact["tenant_id"])
     return True
 
 
@@ -131,8 +151,12 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     if created:
         tx.emit(tenant_id, "ticket.created", {"ticket": view}, ticket_id=ticket["id"])
     tx.emit(tenant_id, "message.created", {"message": row, "ticket": view}, ticket_id=ticket["id"])
+    settings = routing.tenant_settings(tx, tenant_id)
     if rated is not None:
-        routing.send_bot(tx, ticket, routing.tenant_settings(tx, tenant_id).get("rating_thanks", RATING_THANKS))
+        routing.send_bot(tx, ticket, settings.get("rating_thanks", RATING_THANKS))
+        T.emit_updated(tx, ticket["id"], tenant_id)
+    elif not msg.from_me and _opts_out(tx, contact, msg.body, settings):
+        routing.send_bot(tx, ticket, settings.get("opt_out_reply", OPT_OUT_REPLY))
         T.emit_updated(tx, ticket["id"], tenant_id)
     elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created):
         T.emit_updated(tx, ticket["id"], tenant_id)

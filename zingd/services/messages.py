@@ -39,13 +39,14 @@ def media_type(mime: str) -> str:
 
 
 def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str, type_: str = "text",
-                   media: dict[str, Any] | None = None, quoted_id: int | None = None) -> dict[str, Any]:
+                   media: dict[str, Any] | None = None, quoted_id: int | None = None,
+                   automated: bool = False) -> dict[str, Any]:
     """Store an outbound message as queued, with its outbox row, in the caller's transaction."""
     msg = M.insert(tx, {
         "tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"], "connection_id": ticket["connection_id"],
         "contact_id": ticket["contact_id"], "wa_id": M.new_wa_id(), "direction": "out", "type": type_,
         "body": body, "quoted_id": quoted_id, "user_id": actor.user_id if actor else None, "ack": "queued",
-        **(media or {}),
+        "automated": int(automated), **(media or {}),
     })
     tx.insert("outbox", {"message_id": msg["id"], "tenant_id": ticket["tenant_id"],
                          "connection_id": ticket["connection_id"], "next_attempt_at": tx.now})
@@ -173,6 +174,8 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
     tx.insert("outbox", {"message_id": message_id, "tenant_id": msg["tenant_id"],
                          "connection_id": msg["connection_id"], "next_attempt_at": tx.now})
     msg.update(ack="queued", error=None)
+    if msg["automated"]:
+        tx.execute("UPDATE campaign_recipients SET state = 'queued', error = NULL WHERE message_id = ?", (message_id,))
     tx.emit(msg["tenant_id"], "message.ack", {"id": message_id, "ticket_id": msg["ticket_id"],
                                               "connection_id": msg["connection_id"], "ack": "queued",
                                               "error": None}, ticket_id=msg["ticket_id"])

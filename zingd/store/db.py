@@ -67,9 +67,9 @@ class Tx:
 
     __slots__ = ("conn", "now", "events")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
         self.conn = conn
-        self.now = time.time()
+        self.now = now
         self.events: list[Event] = []
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
@@ -104,7 +104,7 @@ class Tx:
         self.insert(
             "audit_log",
             {
-                "tenant_id": getattr(actor, "tenant_id", None),
+                "tenant_id": getattr(actor, "tenant_id", data.pop("tenant_id", None)),
                 "user_id": getattr(actor, "user_id", None),
                 "action": action,
                 "target_type": target_type,
@@ -118,10 +118,21 @@ class Tx:
 _STOP = object()
 
 
+class _Rollback(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _rolled_back(tx: Tx, fn: Callable[..., Any], *args: Any) -> None:
+    raise _Rollback(fn(tx, *args))
+
+
 class Database:
     def __init__(self, path: Path, bus: Bus, synchronous: str = "NORMAL",
-                 busy_timeout_ms: int = 5000, group_commit_max: int = 256) -> None:
+                 busy_timeout_ms: int = 5000, group_commit_max: int = 256,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.clock = clock
         self.bus = bus
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
@@ -173,6 +184,14 @@ class Database:
         self._jobs.put((fn, args, fut))
         return await fut
 
+    async def dry_run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a unit of work and roll it back: what it would do, with nothing kept or published."""
+        try:
+            await self.write(_rolled_back, fn, *args)
+        except _Rollback as done:
+            return done.value
+        raise AssertionError("unreachable: _rolled_back always raises")
+
     def _writer(self, conn: sqlite3.Connection) -> None:
         try:
             while True:
@@ -203,7 +222,7 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, args, fut in batch:
-                tx = Tx(conn)
+                tx = Tx(conn, self.clock())
                 conn.execute("SAVEPOINT unit")
                 try:
                     result = fn(tx, *args)

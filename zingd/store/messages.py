@@ -7,12 +7,18 @@ from typing import Any
 
 from zingd.store.db import Tx
 
+# How a campaign recipient's state follows its message's ack (state, timestamp column).
+RECIPIENT_STATE = {
+    "queued": ("queued", None), "sent": ("sent", "sent_at"), "server": ("sent", "sent_at"),
+    "delivered": ("delivered", "delivered_at"), "read": ("read", "read_at"), "played": ("read", "read_at"),
+    "failed": ("failed", None),
+}
 ACK_RANK = {"received": 0, "failed": 0, "queued": 1, "sent": 2, "server": 3, "delivered": 4, "read": 5, "played": 6}
 
 COLUMNS = (
     "id, tenant_id, ticket_id, connection_id, contact_id, wa_id, direction, from_device, type, body, media_path, "
     "media_mime, media_size, media_error, quoted_id, participant, user_id, ack, error, edited, deleted, "
-    "reaction_to, created_at, updated_at"
+    "reaction_to, automated, sent_at, created_at, updated_at"
 )
 
 
@@ -43,6 +49,11 @@ def advance_ack(tx: Tx, message: dict[str, Any], ack: str, error: str | None = N
     tx.execute("UPDATE messages SET ack = ?, error = ?, updated_at = ? WHERE id = ?",
                (ack, error, tx.now, message["id"]))
     message.update(ack=ack, error=error, updated_at=tx.now)
+    if message.get("automated"):
+        state, stamp = RECIPIENT_STATE[ack]
+        stamp_sql = f", {stamp} = ifnull({stamp}, ?)" if stamp else ""
+        tx.execute(f"UPDATE campaign_recipients SET state = ?, error = ?, updated_at = ?{stamp_sql} WHERE message_id = ?",
+                   (state, error, tx.now, *((tx.now,) if stamp else ()), message["id"]))
     tx.emit(message["tenant_id"], "message.ack",
             {"id": message["id"], "ticket_id": message["ticket_id"], "connection_id": message["connection_id"],
              "ack": ack, "error": error},

@@ -19,6 +19,7 @@ class ConnectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaul
     menu_max_retries: int | None = None
     default_queue_id: int | None = None
     groups: str | None = None
+    pacing: dict[str, Any] | None = None
 
 
 class Create(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,7 +74,9 @@ async def update(call: Call, p: Update) -> dict:
     if "is_default" in changes:
         changes["is_default"] = int(changes["is_default"])
     settings = msgspec.to_builtins(p.settings) if p.settings is not None else None
-    return await call.app.db.write(svc.update, call.actor, p.id, changes, settings)
+    row = await call.app.db.write(svc.update, call.actor, p.id, changes, settings)
+    call.app.governor.forget(p.id)
+    return row
 
 
 @REGISTRY.method("connection.delete", ById)

@@ -24,6 +24,7 @@ class Say(msgspec.Struct, forbid_unknown_fields=True):
 class Fault(msgspec.Struct, forbid_unknown_fields=True):
     connection_id: int | None = None
     disconnect_s: float | None = None
+    ban_s: float | None = None
     send_failure_rate: float | None = None
     duplicate_inbound: bool | None = None
 
@@ -73,7 +74,7 @@ async def customers(call: Call, p) -> list:
 
 @REGISTRY.method("sim.fault", Fault)
 async def fault(call: Call, p: Fault) -> dict:
-    """Inject faults: a network outage, a send failure rate, duplicate inbound delivery."""
+    """Inject faults: a network outage, a temporary ban, a send failure rate, duplicate inbound delivery."""
     channel = await _sim(call, p.connection_id)
     if p.send_failure_rate is not None:
         if not 0 <= p.send_failure_rate <= 1:
@@ -81,10 +82,13 @@ async def fault(call: Call, p: Fault) -> dict:
         channel.faults.send_failure_rate = p.send_failure_rate
     if p.duplicate_inbound is not None:
         channel.faults.duplicate_inbound = p.duplicate_inbound
-    if p.disconnect_s is not None:
-        if not 0 < p.disconnect_s <= 3600:
-            raise Invalid("disconnect_s must be between 0 and 3600", field="disconnect_s")
-        await channel.disconnect(p.disconnect_s)
+    for field, seconds, state, reason in (
+            ("disconnect_s", p.disconnect_s, "disconnected", "simulated network outage"),
+            ("ban_s", p.ban_s, "banned", "simulated temporary ban")):
+        if seconds is not None:
+            if not 0 < seconds <= 3600:
+                raise Invalid(f"{field} must be between 0 and 3600", field=field)
+            await channel.disconnect(seconds, state, reason)
     return {"connection_id": channel.connection_id, "state": channel.state,
             "send_failure_rate": channel.faults.send_failure_rate,
             "duplicate_inbound": channel.faults.duplicate_inbound}

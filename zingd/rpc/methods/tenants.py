@@ -62,10 +62,12 @@ class TenantSettings(msgspec.Struct, forbid_unknown_fields=True):
     rating_prompt: str | None = None
     rating_thanks: str | None = None
     region: str | None = None
+    opt_out_keywords: list[str] | None = None
+    opt_out_reply: str | None = None
 
 
 @REGISTRY.method("tenant.settings", TenantSettings)
 async def settings(call: Call, p: TenantSettings) -> dict:
-    """Turn the rating survey on or off, word it, set the default phone region (e.g. BR)."""
+    """Rating survey on/off and its words, default phone region (e.g. BR), opt-out keywords and reply."""
     changes = {k: v for k, v in msgspec.structs.asdict(p).items() if v is not None}
     return await call.app.db.write(admin.tenant_settings, call.actor, changes)

@@ -1,0 +1,143 @@
+"""Runs campaigns: one task per running campaign, paced by the governor, with safety stops.
+
+A runner takes the next pending recipient, waits for a slot on one of the
+campaign's numbers (rotating over those that are connected), and queues that
+recipient's message in one transaction. Killing the daemon at any point leaves
+each recipient either pending (sent later) or queued with its message (sent by
+the outbox under a fixed id): nobody twice, nobody skipped.
+
+Safety stops pause a campaign when one of its numbers is banned, logged out or
+outdated, or when too many of its recent sends failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from zingd.bus import Event
+from zingd.channels.base import FINAL_STATES
+from zingd.errors import Conflict
+from zingd.services import campaigns as svc
+from zingd.store.db import Tx
+from zingd.store.rows import loads
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+
+
+def _timed(tx: Tx, fn, *args):
+    """Run a unit and also return when it ran (its messages' created_at)."""
+    return fn(tx, *args), tx.now
+
+
+class CampaignRunner:
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+        self._tasks: dict[int, asyncio.Task] = {}
+        self._state_changed = asyncio.Event()
+
+    async def start(self) -> None:
+        self.app.bus.tap(self._on_event)
+        for row in await self.app.db.all("SELECT id FROM campaigns WHERE status IN ('running', 'scheduled')"):
+            self.launch(row["id"])
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+    def launch(self, campaign_id: int) -> None:
+        if campaign_id not in self._tasks or self._tasks[campaign_id].done():
+            task = asyncio.create_task(self._run(campaign_id), name=f"campaign-{campaign_id}")
+            self._tasks[campaign_id] = task
+            task.add_done_callback(lambda _t, cid=campaign_id: self._tasks.pop(cid, None))
+
+    def halt(self, campaign_id: int) -> None:
+        task = self._tasks.pop(campaign_id, None)
+        if task is not None:
+            task.cancel()
+
+    def _on_event(self, event: Event) -> None:
+        if event.type == "connection.updated":
+            self._state_changed.set()
+            if event.data["status"] in FINAL_STATES:
+                asyncio.get_running_loop().create_task(
+                    self._safety_stop(event.data["id"], f"number {event.data['id']} is {event.data['status']}: "
+                                                        f"{event.data.get('reason') or 'see zingctl connections'}"))
+        elif event.type == "campaign.updated" and event.data["campaign"]["status"] in ("running", "scheduled"):
+            self.launch(event.data["campaign"]["id"])
+
+    async def _safety_stop(self, connection_id: int, reason: str) -> None:
+        rows = await self.app.db.all(
+            "SELECT c.id, c.tenant_id FROM campaigns c, json_each(c.connection_ids) j "
+            "WHERE c.status IN ('running', 'scheduled') AND j.value = ?", (connection_id,))
+        for row in rows:
+            await self._pause(row["id"], row["tenant_id"], reason)
+
+    async def _pause(self, campaign_id: int, tenant_id: int, reason: str) -> None:
+        self.halt(campaign_id)
+        try:
+            await self.app.db.write(svc.pause, None, campaign_id, reason, tenant_id)
+            log.warning("campaign %s paused: %s", campaign_id, reason)
+        except Conflict:
+            pass  # already paused or finished
+
+    async def _wait_scheduled(self, campaign_id: int) -> bool:
+        row = await self.app.db.one("SELECT status, start_at FROM campaigns WHERE id = ?", (campaign_id,))
+        if row is None or row["status"] not in ("running", "scheduled"):
+            return False
+        if row["status"] == "scheduled":
+            await self.app.clock.sleep(row["start_at"] - self.app.clock())
+            return await self.app.db.write(svc.begin_scheduled, campaign_id)
+        return True
+
+    async def _connection(self, connection_ids: list[int], turn: int) -> int:
+        """The next connected number in rotation; waits while none is connected."""
+        while True:
+            live = [cid for cid in connection_ids if self.app.channels.is_connected(cid)]
+            if live:
+                return live[turn % len(live)]
+            self._state_changed.clear()
+            await self._state_changed.wait()
+
+    async def _run(self, campaign_id: int) -> None:
+        try:
+            if not await self._wait_scheduled(campaign_id):
+                return
+            limits = self.app.settings.pacing
+            turn = 0
+            while True:
+                row = await self.app.db.one("SELECT tenant_id, status, connection_ids FROM campaigns WHERE id = ?",
+                                            (campaign_id,))
+                if row is None or row["status"] != "running":
+                    return
+                rate, seen = await self.app.db.write(svc.failure_rate, campaign_id, limits.failure_window)
+                if seen >= limits.failure_window // 2 and rate > limits.failure_threshold:
+                    await self._pause(campaign_id, row["tenant_id"],
+                                      f"{rate:.0%} of the last {seen} sends failed (threshold "
+                                      f"{limits.failure_threshold:.0%}); check the number, then resume")
+                    return
+                recipient = await self.app.db.write(svc.next_recipient, campaign_id)
+                if recipient is None:
+                    await self.app.db.write(svc.finish, campaign_id)
+                    return
+                connection_id = await self._connection(loads(row["connection_ids"]), turn)
+                turn += 1
+                await self.app.governor.acquire(connection_id)
+                state, stored_at = await self.app.db.write(_timed, svc.enqueue, campaign_id, recipient["id"],
+                                                           connection_id)
+                if state == "queued":
+                    self.app.governor.settle(connection_id, stored_at)
+                else:
+                    self.app.governor.refund(connection_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("campaign %s runner crashed; pausing it", campaign_id)
+            tenant = await self.app.db.value("SELECT tenant_id FROM campaigns WHERE id = ?", (campaign_id,))
+            await self._pause(campaign_id, tenant, "internal error; see the daemon log, then resume")

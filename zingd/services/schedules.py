@@ -1,0 +1,249 @@
+"""Scheduled messages: to a contact (or inside a ticket) at a time in the tenant's time
+zone, once or on a cron rule; sent through the outbox and the governor.
+
+The database is the schedule: nothing is loaded at start. One APScheduler job is
+kept armed for the earliest due time; when it fires, due schedules are sent (or
+marked ``missed`` when later than the grace period, e.g. after downtime) and the
+job is re-armed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from zingd.errors import Conflict, Invalid, NotFound
+from zingd.services import outreach
+from zingd.services.actor import Actor
+from zingd.services.messages import queue_outbound
+from zingd.store import contacts as C
+from zingd.store.db import Tx
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+def parse_when(value: float | str, tz: str) -> float:
+    """Epoch seconds, or an ISO date-time read in the tenant's time zone."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid(f"run_at {value!r}: use an ISO date-time like 2026-12-01 09:30", field="run_at") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(tz))
+    return dt.timestamp()
+
+
+def cron_trigger(expr: str, tz: str) -> CronTrigger:
+    try:
+        return CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz))
+    except (ValueError, TypeError) as e:
+        raise Invalid(f"cron {expr!r}: {e} (five fields: minute hour day month weekday)", field="cron") from None
+
+
+def next_fire(expr: str, tz: str, after: float) -> float:
+    trigger = cron_trigger(expr, tz)
+    prev = datetime.fromtimestamp(after, ZoneInfo(tz))
+    nxt = trigger.get_next_fire_time(prev, prev + timedelta(seconds=1))
+    if nxt is None:
+        raise Invalid(f"cron {expr!r} never fires again", field="cron")
+    return nxt.timestamp()
+
+
+def _tenant_tz(tx: Tx, tenant_id: int) -> str:
+    return tx.value("SELECT timezone FROM tenants WHERE id = ?", (tenant_id,))
+
+
+def _get(tx: Tx, tenant_id: int, schedule_id: int) -> dict[str, Any]:
+    row = tx.one("SELECT * FROM schedules WHERE id = ? AND tenant_id = ?", (schedule_id, tenant_id))
+    if row is None:
+        raise NotFound(f"no schedule {schedule_id}", id=schedule_id)
+    return row
+
+
+def _timing(tx: Tx, tenant_id: int, run_at: float | str | None, cron: str | None) -> tuple[float, str | None]:
+    tz = _tenant_tz(tx, tenant_id)
+    if cron:
+        cron = cron.strip()
+        first = next_fire(cron, tz, tx.now)
+        start = parse_when(run_at, tz) if run_at is not None else first
+        return (start if start > tx.now else first), cron
+    if run_at is None:
+        raise Invalid("give run_at (and optionally cron)", field="run_at")
+    when = parse_when(run_at, tz)
+    if when <= tx.now:
+        raise Invalid("run_at is in the past", field="run_at", now=tx.now)
+    return when, None
+
+
+def create(tx: Tx, actor: Actor, contact_id: int | None, ticket_id: int | None, connection_id: int | None,
+           body: str, run_at: float | str | None, cron: str | None) -> dict[str, Any]:
+    if not body.strip():
+        raise Invalid("a scheduled message needs a body", field="body")
+    if ticket_id is not None:
+        ticket = tx.one("SELECT * FROM tickets WHERE id = ? AND tenant_id = ?", (ticket_id, actor.tenant_id))
+        if ticket is None:
+            raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+        contact_id, connection_id = ticket["contact_id"], ticket["connection_id"]
+    if contact_id is None or not tx.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?",
+                                          (contact_id, actor.tenant_id)):
+        raise NotFound(f"no contact {contact_id}", id=contact_id)
+    if connection_id is None:
+        connection_id = tx.value("SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id "
+                                 "LIMIT 1", (actor.tenant_id,))
+    if connection_id is None or not tx.value("SELECT 1 FROM connections WHERE id = ? AND tenant_id = ?",
+                                             (connection_id, actor.tenant_id)):
+        raise NotFound(f"no connection {connection_id}", id=connection_id)
+    when, cron = _timing(tx, actor.tenant_id, run_at, cron)
+    sid = tx.insert("schedules", {
+        "tenant_id": actor.tenant_id, "contact_id": contact_id, "connection_id": connection_id,
+        "ticket_id": ticket_id, "user_id": actor.user_id, "body": body, "run_at": when, "cron": cron,
+        "created_at": tx.now, "updated_at": tx.now,
+    })
+    tx.audit(actor, "schedule.create", "schedule", sid, run_at=when, cron=cron)
+    return _get(tx, actor.tenant_id, sid)
+
+
+def update(tx: Tx, actor: Actor, schedule_id: int, body: str | None, run_at: float | str | None,
+           cron: str | None) -> dict[str, Any]:
+    row = _get(tx, actor.tenant_id, schedule_id)
+    if row["status"] != "pending":
+        raise Conflict(f"schedule {schedule_id} is {row['status']}; only pending ones change", status=row["status"])
+    if body is not None and not body.strip():
+        raise Invalid("a scheduled message needs a body", field="body")
+    when, new_cron = row["run_at"], row["cron"]
+    if run_at is not None or cron is not None:
+        when, new_cron = _timing(tx, actor.tenant_id, run_at, cron if cron is not None else row["cron"])
+    tx.execute("UPDATE schedules SET body = ?, run_at = ?, cron = ?, updated_at = ? WHERE id = ?",
+               (body if body is not None else row["body"], when, new_cron or None, tx.now, schedule_id))
+    tx.audit(actor, "schedule.update", "schedule", schedule_id)
+    return _get(tx, actor.tenant_id, schedule_id)
+
+
+def cancel(tx: Tx, actor: Actor, schedule_id: int) -> dict[str, Any]:
+    row = _get(tx, actor.tenant_id, schedule_id)
+    if row["status"] != "pending":
+        raise Conflict(f"schedule {schedule_id} is already {row['status']}", status=row["status"])
+    tx.execute("UPDATE schedules SET status = 'cancelled', updated_at = ? WHERE id = ?", (tx.now, schedule_id))
+    tx.audit(actor, "schedule.cancel", "schedule", schedule_id)
+    return _get(tx, actor.tenant_id, schedule_id)
+
+
+def _advance(tx: Tx, row: dict[str, Any], status: str, error: str | None = None,
+             message_id: int | None = None) -> None:
+    """Done with this occurrence: a recurring schedule moves to its next time, a one-off ends."""
+    if row["cron"]:
+        nxt = next_fire(row["cron"], _tenant_tz(tx, row["tenant_id"]), max(tx.now, row["run_at"]))
+        tx.execute("UPDATE schedules SET run_at = ?, runs = runs + 1, error = ?, last_message_id = "
+                   "ifnull(?, last_message_id), updated_at = ? WHERE id = ?",
+                   (nxt, error, message_id, tx.now, row["id"]))
+    else:
+        tx.execute("UPDATE schedules SET status = ?, runs = runs + 1, error = ?, last_message_id = ?, "
+                   "updated_at = ? WHERE id = ?", (status, error, message_id, tx.now, row["id"]))
+    tx.emit(row["tenant_id"], "schedule.updated", {"schedule": tx.one("SELECT * FROM schedules WHERE id = ?",
+                                                                      (row["id"],)), "outcome": status})
+
+
+def mark_missed(tx: Tx, grace_s: float, limit: int) -> int:
+    """Occurrences later than the grace period (the daemon was down) are missed, not sent late."""
+    rows = tx.all("SELECT * FROM schedules WHERE status = 'pending' AND run_at < ? ORDER BY run_at LIMIT ?",
+                  (tx.now - grace_s, limit))
+    for row in rows:
+        _advance(tx, row, "missed", f"missed: due at {row['run_at']:.0f}, more than {grace_s:.0f}s late")
+    return len(rows)
+
+
+def due(tx: Tx, limit: int) -> list[dict[str, Any]]:
+    return tx.all("SELECT * FROM schedules WHERE status = 'pending' AND run_at <= ? ORDER BY run_at, id LIMIT ?",
+                  (tx.now, limit))
+
+
+def send(tx: Tx, schedule_id: int, run_at: float) -> tuple[str, float]:
+    """Queue one due occurrence (exactly once: guarded by its run_at); the outcome and when."""
+    row = tx.one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+    if row is None or row["status"] != "pending" or row["run_at"] != run_at:
+        return "gone", tx.now
+    contact = tx.one("SELECT * FROM contacts WHERE id = ?", (row["contact_id"],))
+    if contact["opted_out"]:
+        _advance(tx, row, "skipped", "contact opted out of automated messages")
+        return "skipped", tx.now
+    ticket = outreach.outreach_ticket(tx, row["tenant_id"], row["connection_id"], contact["id"])
+    C.map_jid(tx, row["tenant_id"], C.chat_jid(tx, contact), contact["id"])
+    body = outreach.render(row["body"], outreach.contact_values(contact))
+    msg = queue_outbound(tx, ticket, None, body, automated=True)
+    _advance(tx, row, "sent", None, msg["id"])
+    return "sent", tx.now
+
+
+async def list_schedules(app: Daemon, actor: Actor, status: str | None, contact_id: int | None,
+                         limit: int) -> list[dict[str, Any]]:
+    where, args = ["s.tenant_id = ?"], [actor.tenant_id]
+    if status:
+        where.append("s.status = ?")
+        args.append(status)
+    if contact_id is not None:
+        where.append("s.contact_id = ?")
+        args.append(contact_id)
+    return await app.db.all(
+        "SELECT s.*, c.number, c.name AS contact_name FROM schedules s JOIN contacts c ON c.id = s.contact_id "
+        f"WHERE {' AND '.join(where)} ORDER BY s.run_at LIMIT ?", (*args, max(1, min(limit, 5000))))
+
+
+class Dispatcher:
+    """Keeps one APScheduler job armed for the earliest due schedule."""
+
+    JOB = "schedules"
+
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+        self._running: asyncio.Task | None = None
+        self.sent = 0
+
+    def start(self) -> None:
+        self.arm_soon()
+
+    def arm_soon(self) -> None:
+        asyncio.get_running_loop().create_task(self.arm())
+
+    async def arm(self) -> None:
+        nxt = await self.app.db.value("SELECT min(run_at) FROM schedules WHERE status = 'pending'")
+        if nxt is None:
+            if self.app.scheduler.get_job(self.JOB):
+                self.app.scheduler.remove_job(self.JOB)
+            return
+        delay = self.app.clock.real_delay(nxt - self.app.clock())
+        run_date = datetime.now(ZoneInfo("UTC")) + timedelta(seconds=delay)
+        self.app.scheduler.add_job(self.fire, "date", run_date=run_date, id=self.JOB, replace_existing=True,
+                                   misfire_grace_time=None, coalesce=True)
+
+    async def fire(self) -> None:
+        if self._running is not None and not self._running.done():
+            return
+        self._running = asyncio.current_task()
+        try:
+            grace = self.app.settings.schedules.grace_minutes * 60
+            while await self.app.db.write(mark_missed, grace, BATCH) == BATCH:
+                pass
+            while rows := await self.app.db.write(due, BATCH):
+                for row in rows:
+                    await self.app.governor.acquire(row["connection_id"])
+                    outcome, stored_at = await self.app.db.write(send, row["id"], row["run_at"])
+                    if outcome == "sent":
+                        self.sent += 1
+                        self.app.governor.settle(row["connection_id"], stored_at)
+                    else:
+                        self.app.governor.refund(row["connection_id"])
+        except Exception:
+            log.exception("sending scheduled messages failed; retrying shortly")
+        finally:
+            await self.arm()
