@@ -137,6 +137,7 @@ class Daemon:
             "version": __version__,
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
+            "clock": self.clock(),
             "socket": str(self.settings.socket_path),
             "data_dir": str(self.settings.data_path),
             "connections": [{**r, "running": self.channels.get(r["id"]) is not None} for r in rows],
