@@ -6,7 +6,8 @@ from typing import Any
 
 import msgspec
 
-from zingd.errors import Conflict
+from zingd.channels.base import SendError
+from zingd.errors import ChannelDown, Conflict
 from zingd.rpc.registry import REGISTRY, ById
 from zingd.rpc.server import Call
 from zingd.services import connections as svc
@@ -102,7 +103,10 @@ async def pair(call: Call, p: Pair) -> dict:
     if row["kind"] != "whatsapp":
         raise Conflict("only whatsapp connections pair; sim ones are always connected", kind_of=row["kind"])
     channel = call.app.channels.get(p.id) or await call.app.channels.start(row)
-    await channel.pair(p.phone)
+    try:
+        await channel.pair(p.phone)
+    except SendError as e:
+        raise (ChannelDown if e.retryable else Conflict)(str(e), id=p.id) from None
     last = call.app.channels.last_change.get(p.id)
     return {"id": p.id, "status": channel.state, "qr": last.qr if last else None,
             "pair_code": last.pair_code if last else None}
@@ -112,6 +116,9 @@ async def pair(call: Call, p: Pair) -> dict:
 async def logout(call: Call, p: ById) -> dict:
     """Unlink the number; it must be paired again."""
     await svc.get(call.app, call.actor, p.id)
-    await call.app.channels.require(p.id).logout()
+    try:
+        await call.app.channels.require(p.id).logout()
+    except SendError as e:
+        raise (ChannelDown if e.retryable else Conflict)(str(e), id=p.id) from None
     await call.app.db.write(lambda tx: tx.audit(call.actor, "connection.logout", "connection", p.id))
     return await svc.get(call.app, call.actor, p.id)
