@@ -26,6 +26,7 @@ class Zingd:
 
     def __init__(self, root: Path, demo: bool = False, env: dict[str, str] | None = None) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
         self.socket = root / "zingd.sock"
         self.demo = demo

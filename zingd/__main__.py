@@ -20,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="database, media and sessions (env ZING_DATA_DIR)")
     p.add_argument("--demo", action="store_true", help="seed a demo company with simulated customers")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (env ZING_LOG_LEVEL)")
+    p.add_argument("--restore", type=Path, metavar="BACKUP",
+                   help="replace the database with a backup (zingctl backup) and exit; zingd must be stopped")
     p.add_argument("--version", action="version", version=f"zingd {__version__}")
     return p
 
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     from zingd.app import Daemon, DataDirLocked
     from zingd.store.migrations import SchemaTooNew
 
+    if args.restore is not None:
+        return _restore(Daemon(settings), args.restore)
+
     try:
         import uvloop
 
@@ -56,6 +61,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _restore(daemon, source: Path) -> int:
+    from zingd.app import DataDirLocked
+    from zingd.backup import restore
+
+    try:
+        daemon.lock()
+    except DataDirLocked as e:
+        print(f"zingd: {e}; stop it before restoring", file=sys.stderr)
+        return 1
+    try:
+        kept = restore(source, daemon.settings.db_path)
+    except (OSError, ValueError) as e:
+        print(f"zingd: restore failed: {e}", file=sys.stderr)
+        return 1
+    print(f"restored {source} into {daemon.settings.db_path}" + (f" (previous kept at {kept})" if kept else ""))
     return 0
 
 

@@ -31,6 +31,8 @@ from zingd.services.auth import Auth
 from zingd.services.campaign_runner import CampaignRunner
 from zingd.services.governor import Governor
 from zingd.services.schedules import Dispatcher
+from zingd.services.webhooks import Webhooks
+from zingd.http import HttpServer
 from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
 from zingd.services.tickets import auto_close_unit
@@ -59,6 +61,8 @@ class Daemon:
         self.governor = Governor(self)
         self.campaigns = CampaignRunner(self)
         self.dispatcher = Dispatcher(self)
+        self.webhooks = Webhooks(self)
+        self.http = HttpServer(self) if settings.http.enabled else None
         self.rpc = RpcServer(self, settings.socket_path)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.started_at = 0.0
@@ -68,7 +72,8 @@ class Daemon:
     def media_dir(self, tenant_id: int) -> Path:
         return self.settings.data_path / "media" / str(tenant_id)
 
-    def _lock(self) -> None:
+    def lock(self) -> None:
+        """Take the data dir for this process; another zingd holding it is refused."""
         data = self.settings.data_path
         data.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(data / "zingd.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -82,7 +87,7 @@ class Daemon:
         self._lock_fd = fd
 
     async def start(self) -> None:
-        self._lock()
+        self.lock()
         self.started_at = time.time()
         await self.db.open()
         if self.settings.demo:
@@ -92,19 +97,25 @@ class Daemon:
         await self.channels.start_all()
         self.outbox.start()
         await self.campaigns.start()
+        await self.webhooks.start()
         self.scheduler.add_job(self.events.prune, "interval", hours=1, id="prune-events", coalesce=True)
         self.scheduler.add_job(self.db.write, "interval", args=[auto_close_unit], id="auto-close", coalesce=True,
                                seconds=self.settings.tickets.auto_close_interval_s, max_instances=1)
         self.scheduler.start()
         self.dispatcher.start()
         await self.rpc.start()
+        if self.http is not None:
+            await self.http.start()
         log.info("zingd %s serving on %s (data in %s)", __version__, self.settings.socket_path,
                  self.settings.data_path)
 
     async def stop(self) -> None:
         log.info("stopping: draining the outbox")
+        if self.http is not None:
+            await self.http.stop()
         await self.rpc.stop()
         await self.campaigns.stop()
+        await self.webhooks.stop()
         await self.outbox.drain(timeout=5.0)
         await self.outbox.stop()
         await self.channels.stop_all()

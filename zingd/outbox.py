@@ -57,6 +57,7 @@ class TokenBucket:
 
 def mark_sent(tx: Tx, message_id: int) -> None:
     tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+    tx.execute("UPDATE messages SET sent_at = ? WHERE id = ?", (tx.now, message_id))
     msg = M.get(tx, message_id)
     if msg is not None:
         M.advance_ack(tx, msg, "sent")
@@ -122,7 +123,7 @@ class Outbox:
     async def depth(self) -> dict[str, Any]:
         row = await self.app.db.one("SELECT count(*) AS n, min(m.created_at) AS oldest FROM outbox o "
                                     "JOIN messages m ON m.id = o.message_id")
-        age = time.time() - row["oldest"] if row["oldest"] else 0.0
+        age = self.app.clock() - row["oldest"] if row["oldest"] else 0.0
         return {"queued": row["n"], "oldest_age_s": round(age, 1), "sent": self.sent, "failed": self.failed}
 
     async def drain(self, timeout: float) -> None:
@@ -135,7 +136,7 @@ class Outbox:
             marks = ",".join("?" * len(live))
             due = await self.app.db.value(
                 f"SELECT count(*) FROM outbox WHERE connection_id IN ({marks}) AND next_attempt_at <= ?",
-                (*live, time.time()))
+                (*live, self.app.clock()))
             if not due and not self.inflight:
                 return
             await asyncio.sleep(0.05)
@@ -148,11 +149,11 @@ class Outbox:
             if channel is None or channel.state != "connected":
                 await wake.wait()
                 continue
-            rows = await self.app.db.all(DUE, (connection_id, time.time()))
+            rows = await self.app.db.all(DUE, (connection_id, self.app.clock()))
             if not rows:
                 nxt = await self.app.db.value(
                     "SELECT min(next_attempt_at) FROM outbox WHERE connection_id = ?", (connection_id,))
-                timeout = None if nxt is None else max(0.01, nxt - time.time())
+                timeout = None if nxt is None else max(0.01, self.app.clock.real_delay(nxt - self.app.clock()))
                 try:
                     await asyncio.wait_for(wake.wait(), timeout)
                 except TimeoutError:

@@ -289,6 +289,10 @@ class RpcServer:
         reply = await self._call(call, rid, msg["method"], msg.get("params"))
         return (None if is_notification else reply), call.after_response
 
+    async def call(self, call: Call, name: str, params: Any) -> dict[str, Any]:
+        """Run one method for another transport (HTTP) with the socket's checks and error mapping."""
+        return await self._call(call, None, name, params)
+
     async def _call(self, call: Call, rid: Any, name: str, params: Any) -> dict[str, Any]:
         session = call.session
         method = self.registry.methods.get(name)

@@ -103,6 +103,13 @@ PERMISSIONS: dict[str, str] = {
     "schedule.list": "agent",
     "schedule.update": "agent",
     "schedule.cancel": "agent",
+    "webhook.create": "admin",
+    "webhook.list": "admin",
+    "webhook.delete": "admin",
+    "webhook.enable": "admin",
+    "webhook.deliveries": "admin",
+    "message.send_to": "agent",
+    "daemon.backup": "admin",
 }
 
 

@@ -74,6 +74,11 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
     return with_json(updated, "custom_fields")
 
 
+async def tenant_region(app: Daemon, tenant_id: int) -> str:
+    """The region local phone numbers are read in (tenant setting, default BR)."""
+    return loads(await app.db.value("SELECT settings FROM tenants WHERE id = ?", (tenant_id,))).get("region", "BR")
+
+
 def _insert(tx: Tx, tenant_id: int, row: dict[str, Any]) -> int:
     cid = tx.insert("contacts", {
         "tenant_id": tenant_id, "number": row["number"], "name": row.get("name", ""), "email": row.get("email", ""),

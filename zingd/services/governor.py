@@ -164,6 +164,15 @@ class Governor:
                     return now
                 await self.app.clock.sleep(min(slot - now, 300.0))  # re-check: limits may change
 
+    async def reserve(self, connection_id: int) -> float:
+        """Take the next slot without waiting for it; the caller schedules its send for then."""
+        lock = self._locks.setdefault(connection_id, asyncio.Lock())
+        async with lock:
+            pace = await self.pace(connection_id)
+            slot = self.next_slot(pace, self.app.clock())
+            self._record(pace, slot)
+            return slot
+
     def settle(self, connection_id: int, stored_at: float) -> None:
         """The message taken at acquire() was stored at ``stored_at``: gaps count from there,
         so the intervals observed between stored messages satisfy the limits."""

@@ -40,7 +40,7 @@ def media_type(mime: str) -> str:
 
 def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str, type_: str = "text",
                    media: dict[str, Any] | None = None, quoted_id: int | None = None,
-                   automated: bool = False) -> dict[str, Any]:
+                   automated: bool = False, due_at: float | None = None) -> dict[str, Any]:
     """Store an outbound message as queued, with its outbox row, in the caller's transaction."""
     msg = M.insert(tx, {
         "tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"], "connection_id": ticket["connection_id"],
@@ -49,7 +49,7 @@ def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: st
         "automated": int(automated), **(media or {}),
     })
     tx.insert("outbox", {"message_id": msg["id"], "tenant_id": ticket["tenant_id"],
-                         "connection_id": ticket["connection_id"], "next_attempt_at": tx.now})
+                         "connection_id": ticket["connection_id"], "next_attempt_at": max(tx.now, due_at or 0)})
     preview = body or f"[{type_}]"
     # An agent's answer clears unread and may be the first response; zing's own messages do neither.
     tx.execute(
@@ -237,3 +237,32 @@ async def search(app: Daemon, actor: Actor, query: str, limit: int = 50, **filte
         "ORDER BY m.id DESC LIMIT ?"
     )
     return await app.db.all(sql, (match, SEARCH_SCAN, actor.tenant_id, *args, max(1, min(limit, 200))))
+
+
+def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, body: str,
+                 media: dict[str, Any] | None, due_at: float | None) -> dict[str, Any]:
+    """Start (or continue) a conversation with a phone number: the contact and ticket are found
+    or created, and the ticket is the sender's."""
+    if connection_id is None:
+        connection_id = tx.value("SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id "
+                                 "LIMIT 1", (actor.tenant_id,))
+    if connection_id is None or not tx.value("SELECT 1 FROM connections WHERE id = ? AND tenant_id = ?",
+                                             (connection_id, actor.tenant_id)):
+        raise NotFound(f"no connection {connection_id}", id=connection_id)
+    contact = C.resolve(tx, actor.tenant_id, f"{number}@s.whatsapp.net")
+    if contact["opted_out"] and due_at is not None:
+        raise Conflict(f"{number} opted out of automated messages", contact_id=contact["id"])
+    ticket = T.active(tx, connection_id, contact["id"])
+    if ticket is None:
+        tid = tx.insert("tickets", {
+            "tenant_id": actor.tenant_id, "connection_id": connection_id, "contact_id": contact["id"],
+            "status": "open", "user_id": actor.user_id, "accepted_at": tx.now, "last_message_at": tx.now,
+            "created_at": tx.now, "updated_at": tx.now})
+        ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (tid,))
+        T.log(tx, ticket, actor, "start")
+        tx.emit(actor.tenant_id, "ticket.created", {"ticket": T.get(tx, actor.tenant_id, tid)}, ticket_id=tid)
+    type_ = media_type(media["media_mime"]) if media else "text"
+    msg = queue_outbound(tx, ticket, actor, expand(tx, ticket, actor, body), type_, media,
+                         automated=due_at is not None, due_at=due_at)
+    tx.audit(actor, "message.send_to", "message", msg["id"], number=number)
+    return msg

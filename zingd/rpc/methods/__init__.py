@@ -2,5 +2,5 @@
 
 from zingd.rpc.methods import (  # noqa: F401
     admin, auth, campaigns, connections, contacts, conversation, daemon, events, messages, queues, sim, tenants,
-    tickets, users,
+    tickets, users, webhooks,
 )

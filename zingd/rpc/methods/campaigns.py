@@ -15,7 +15,7 @@ from zingd.services import campaigns as svc
 from zingd.services import schedules as sched
 from zingd.services.contact_import import parse_csv
 from zingd.services.messages import stage_media
-from zingd.store.rows import loads
+from zingd.services.contacts import tenant_region
 
 
 class CsvSource(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,8 +89,7 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
                 text = await asyncio.to_thread(Path(p.csv.path).expanduser().read_text, encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as e:
                 raise Invalid(f"cannot read {p.csv.path}: {e}", field="csv") from None
-        region = loads(await call.app.db.value("SELECT settings FROM tenants WHERE id = ?",
-                                               (call.actor.tenant_id,))).get("region", "BR")
+        region = await tenant_region(call.app, call.actor.tenant_id)
         parsed = await asyncio.to_thread(parse_csv, text, region)
     if p.media_path and not p.dry_run:
         spec["media"] = await stage_media(call.app, call.actor.tenant_id, p.media_path)

@@ -69,18 +69,11 @@ async def update(call: Call, p: ContactUpdate) -> dict:
     return await call.app.db.write(svc.update, call.actor, p.id, changes)
 
 
-async def _region(call: Call) -> str:
-    from zingd.store.rows import loads
-
-    settings = loads(await call.app.db.value("SELECT settings FROM tenants WHERE id = ?", (call.actor.tenant_id,)))
-    return settings.get("region", "BR")
-
-
 @REGISTRY.method("contact.create", ContactCreate)
 async def create(call: Call, p: ContactCreate) -> dict:
     """Add a contact by phone number (normalized to E.164)."""
     try:
-        number = normalize_number(p.number, await _region(call))
+        number = normalize_number(p.number, await svc.tenant_region(call.app, call.actor.tenant_id))
     except Invalid as e:
         raise Invalid(e.message, field="number") from None
     row = {"number": number, "name": p.name.strip(), "email": p.email.strip(),
@@ -101,7 +94,7 @@ async def import_(call: Call, p: ContactImport) -> dict:
             text = await asyncio.to_thread(Path(p.path).expanduser().read_text, encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise Invalid(f"cannot read {p.path}: {e}", field="path") from None
-    region = await _region(call)
+    region = await svc.tenant_region(call.app, call.actor.tenant_id)
     parsed = await asyncio.to_thread(parse_csv if p.format == "csv" else parse_vcard, text, region)
     return await call.app.db.write(svc.import_rows, call.actor, parsed, p.dry_run, p.skip_invalid)
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from zingd import API_VERSION, __version__
+from zingd.backup import backup as run_backup
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
+
+
+class Backup(msgspec.Struct, forbid_unknown_fields=True):
+    path: str
 
 
 @REGISTRY.method("rpc.hello")
@@ -24,3 +31,11 @@ async def discover(call: Call, p) -> dict:
 async def status(call: Call, p) -> dict:
     """What an operator needs at a glance: uptime, connections, outbox, subscribers, database."""
     return await call.app.status(call.actor)
+
+
+@REGISTRY.method("daemon.backup", Backup)
+async def backup(call: Call, p: Backup) -> dict:
+    """Write a consistent copy of the live database to a new file (restore with zingd --restore)."""
+    result = await run_backup(call.app, p.path)
+    await call.app.db.write(lambda tx: tx.audit(call.actor, "daemon.backup", "", None, path=result["path"]))
+    return result

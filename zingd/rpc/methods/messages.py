@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import msgspec
 
+from zingd.errors import Invalid
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 from zingd.services import messages as svc
+from zingd.services.contact_import import normalize_number
+from zingd.services.contacts import tenant_region
 
 
 class MessageList(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,6 +41,36 @@ class Search(msgspec.Struct, forbid_unknown_fields=True):
     since: float | None = None
     until: float | None = None
     limit: int = 50
+
+
+class SendTo(msgspec.Struct, forbid_unknown_fields=True):
+    number: str
+    body: str = ""
+    connection_id: int | None = None
+    media_path: str | None = None
+
+
+@REGISTRY.method("message.send_to", SendTo)
+async def send_to(call: Call, p: SendTo) -> dict:
+    """Write to a phone number (E.164 or local), starting a ticket if needed. Scripts with API
+    tokens are paced by the number's governor: their message is queued for its slot."""
+    try:
+        number = normalize_number(p.number, await tenant_region(call.app, call.actor.tenant_id))
+    except Invalid as e:
+        raise Invalid(e.message, field="number") from None
+    body = p.body.strip()
+    if not body and not p.media_path:
+        raise Invalid("a message needs a body or a media_path", field="body")
+    media = await svc.stage_media(call.app, call.actor.tenant_id, p.media_path) if p.media_path else None
+    due_at = None
+    if call.actor.token_id is not None and await call.app.db.value(
+            "SELECT kind = 'api' FROM tokens WHERE id = ?", (call.actor.token_id,)):
+        cid = p.connection_id or await call.app.db.value(
+            "SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id LIMIT 1",
+            (call.actor.tenant_id,))
+        if cid is not None:
+            due_at = await call.app.governor.reserve(cid)
+    return await call.app.db.write(svc.send_to_unit, call.actor, number, p.connection_id, body, media, due_at)
 
 
 @REGISTRY.method("message.list", MessageList)

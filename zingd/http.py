@@ -1,0 +1,132 @@
+"""Optional HTTP endpoint (aiohttp), off unless ``[http] enabled``.
+
+- ``GET /health``: 200 when the database answers (503 otherwise), with each number's state.
+- ``GET /metrics``: Prometheus text, read from the daemon's counters at scrape time.
+- ``POST /api/v1/<method>``: any RPC method with an API token (``Authorization: Bearer za_...``),
+  params as the JSON body; the answer is the JSON-RPC result or error object, with an HTTP
+  status that matches (401, 403, 404, 409, 422, 429, 503, 500).
+Events need a live connection and stay on the Unix socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from zingd.errors import Unauthenticated, ZingError
+from zingd.rpc.server import Call
+
+if TYPE_CHECKING:
+    from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
+_enc = msgspec.json.Encoder()
+STATUS = {"unauthenticated": 401, "forbidden": 403, "not_found": 404, "method_not_found": 404, "conflict": 409,
+          "invalid": 422, "invalid_params": 422, "rate_limited": 429, "channel_down": 503}
+SOCKET_ONLY = ("events.", "auth.login", "auth.logout", "auth.bootstrap", "auth.token")
+
+
+class HttpSession:
+    """Stands in for a socket session: just the actor, for one request."""
+
+    peer_uid = None
+
+    def __init__(self, actor) -> None:
+        self.actor = actor
+
+
+class ZingCollector:
+    """Prometheus metrics computed from the live daemon on each scrape."""
+
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+
+    def collect(self):
+        app = self.app
+        yield CounterMetricFamily("zing_inbound_messages", "Inbound messages stored", value=app.inbound.ingested)
+        yield CounterMetricFamily("zing_inbound_duplicates", "Redelivered inbound messages ignored",
+                                  value=app.inbound.duplicates)
+        yield CounterMetricFamily("zing_outbox_sent", "Messages accepted by a channel", value=app.outbox.sent)
+        yield CounterMetricFamily("zing_outbox_failed", "Messages failed for good", value=app.outbox.failed)
+        yield CounterMetricFamily("zing_rpc_calls", "RPC calls served", value=app.rpc.calls)
+        yield CounterMetricFamily("zing_db_commits", "Group commits", value=app.db.commits)
+        yield CounterMetricFamily("zing_db_units", "Units of work committed", value=app.db.units)
+        yield CounterMetricFamily("zing_webhook_deliveries", "Webhook events delivered", value=app.webhooks.delivered)
+        yield GaugeMetricFamily("zing_subscribers", "Live event subscribers", value=app.bus.subscriber_count)
+        yield GaugeMetricFamily("zing_event_seq", "Last event sequence number", value=app.bus.last_seq)
+        states = GaugeMetricFamily("zing_connection_up", "1 when a number is connected", labels=["connection"])
+        for cid in app.channels.ids():
+            states.add_metric([str(cid)], 1.0 if app.channels.is_connected(cid) else 0.0)
+        yield states
+
+
+def build(app: Daemon) -> web.Application:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ZingCollector(app))
+
+    async def health(request: web.Request) -> web.Response:
+        try:
+            await app.db.value("SELECT 1")
+        except Exception as e:
+            return web.json_response({"status": "down", "error": str(e)}, status=503)
+        connections = [{"id": cid, "state": app.channels.get(cid).state} for cid in app.channels.ids()]
+        return web.json_response({"status": "ok", "connections": connections,
+                                  "outbox": await app.outbox.depth()})
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
+
+    async def rpc(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method.startswith(SOCKET_ONLY):
+            return _reply({"code": -32601, "message": f"{method} is only on the Unix socket",
+                           "data": {"kind": "method_not_found"}})
+        header = request.headers.get("Authorization", "")
+        try:
+            if not header.startswith("Bearer "):
+                raise Unauthenticated("send Authorization: Bearer <API token> (zingctl tokens create)")
+            actor, _ = await app.auth.from_token(header[7:].strip())
+        except ZingError as e:
+            return _reply({"code": e.code, "message": e.message, "data": e.to_data()})
+        body = await request.read()
+        try:
+            params = msgspec.json.decode(body) if body.strip() else {}
+        except msgspec.DecodeError as e:
+            return _reply({"code": -32700, "message": f"parse error: {e}", "data": {"kind": "parse_error"}})
+        reply = await app.rpc.call(Call(app, HttpSession(actor)), method, params)
+        return _reply(reply.get("error"), reply.get("result"))
+
+    web_app = web.Application(client_max_size=app.settings.rpc.frame_limit)
+    web_app.add_routes([web.get("/health", health), web.get("/metrics", metrics),
+                        web.post("/api/v1/{method}", rpc)])
+    return web_app
+
+
+def _reply(error: dict[str, Any] | None, result: Any = None) -> web.Response:
+    if error is not None:
+        kind = (error.get("data") or {}).get("kind", "")
+        status = STATUS.get(kind, 400 if error["code"] in (-32700, -32600, -32602) else 500)
+        return web.Response(body=_enc.encode({"error": error}), status=status, content_type="application/json")
+    return web.Response(body=_enc.encode({"result": result}), content_type="application/json")
+
+
+class HttpServer:
+    def __init__(self, app: Daemon) -> None:
+        self.app = app
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        s = self.app.settings.http
+        self._runner = web.AppRunner(build(self.app), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, s.host, s.port).start()
+        log.info("HTTP on http://%s:%d", s.host, s.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
