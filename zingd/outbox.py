@@ -28,13 +28,21 @@ log = logging.getLogger(__name__)
 
 DUE = (
     "SELECT o.message_id, o.attempts, m.wa_id, m.type, m.body, m.media_path, m.media_mime, m.contact_id, "
-    "q.wa_id AS quoted_wa_id, q.body AS quoted_body, "
+    "q.wa_id AS quoted_wa_id, q.body AS quoted_body, q.direction AS quoted_direction, "
+    "q.participant AS quoted_participant, "
     "(SELECT jid FROM contact_ids i WHERE i.contact_id = m.contact_id "
     " ORDER BY CASE WHEN jid LIKE '%@g.us' THEN 0 WHEN jid LIKE '%@s.whatsapp.net' THEN 1 ELSE 2 END LIMIT 1) AS jid, "
     "c.number FROM outbox o JOIN messages m ON m.id = o.message_id JOIN contacts c ON c.id = m.contact_id "
     "LEFT JOIN messages q ON q.id = m.quoted_id "
     "WHERE o.connection_id = ? AND o.next_attempt_at <= ? ORDER BY o.message_id LIMIT 100"
 )
+
+
+def _quoted_sender(row: dict[str, Any]) -> str:
+    """Who wrote the quoted message: the group participant, the customer, or '' for our own."""
+    if row["quoted_wa_id"] is None or row["quoted_direction"] == "out":
+        return ""
+    return row["quoted_participant"] or row["jid"] or ""
 
 
 class TokenBucket:
@@ -170,6 +178,7 @@ class Outbox:
             wa_id=row["wa_id"], chat=row["jid"] or f"{row['number']}@s.whatsapp.net", type=row["type"],
             body=row["body"], media_path=row["media_path"], media_mime=row["media_mime"],
             quoted_wa_id=row["quoted_wa_id"], quoted_body=row["quoted_body"] or "",
+            quoted_sender=_quoted_sender(row),
         )
         s = self.settings
         self.inflight += 1

@@ -49,7 +49,7 @@ class InboundMessage:
     push_name: str = ""
     from_me: bool = False         # written from the company's own phone
     is_group: bool = False
-    sender_alt: str = ""          # the other address of the sender (phone <-> LID)
+    sender_alt: str = ""          # the other address of the 1:1 chat's contact (phone <-> LID)
     media: Media | None = None
     quoted_wa_id: str | None = None
     edit_of: str | None = None    # an edit: the id of the edited message
@@ -154,6 +154,10 @@ class Channel(abc.ABC):
 
     async def typing(self, chat: str, composing: bool) -> None:
         """Show (or stop showing) 'typing…' to the customer; optional."""
+
+    async def profile(self, jid: str) -> dict:
+        """The contact's push name and picture URL as the network knows them; optional."""
+        return {}
 
     def health(self) -> dict:
         return {"state": self.state, "reason": self.reason}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
@@ -15,6 +17,8 @@ from zingd.store.rows import dumps, in_list, loads, with_json
 
 if TYPE_CHECKING:
     from zingd.app import Daemon
+
+log = logging.getLogger(__name__)
 
 
 async def list_contacts(app: Daemon, actor: Actor, query: str | None, after_id: int | None,
@@ -31,6 +35,29 @@ async def list_contacts(app: Daemon, actor: Actor, query: str | None, after_id: 
     return [C.view(r) for r in rows]
 
 
+def _set_profile(tx: Tx, contact_id: int, push_name: str, avatar_url: str) -> None:
+    tx.execute("UPDATE contacts SET push_name = ?, avatar_url = ?, updated_at = ? WHERE id = ?",
+               (push_name, avatar_url, tx.now, contact_id))
+
+
+async def refresh_profile(app: Daemon, row: dict[str, Any], jids: list[str]) -> None:
+    """Lazily refresh push name and picture from the number the contact last wrote to."""
+    cid = await app.db.value("SELECT connection_id FROM tickets WHERE contact_id = ? ORDER BY id DESC LIMIT 1",
+                             (row["id"],))
+    channel = app.channels.get(cid) if cid is not None else None
+    if channel is None or channel.state != "connected" or not jids:
+        return
+    try:
+        info = await asyncio.wait_for(channel.profile(jids[0]), 3.0)
+    except Exception as e:  # a profile is a nicety: never fail the read for it
+        log.debug("profile of %s unavailable: %s", jids[0], e)
+        return
+    push, url = info.get("push_name") or row["push_name"], info.get("picture_url") or row["avatar_url"]
+    if (push, url) != (row["push_name"], row["avatar_url"]):
+        await app.db.write(_set_profile, row["id"], push, url)
+        row.update(push_name=push, avatar_url=url)
+
+
 async def get(app: Daemon, actor: Actor, contact_id: int) -> dict[str, Any]:
     row = C.view(await app.db.one("SELECT * FROM contacts WHERE id = ? AND tenant_id = ?",
                                   (contact_id, actor.tenant_id)))
@@ -38,6 +65,7 @@ async def get(app: Daemon, actor: Actor, contact_id: int) -> dict[str, Any]:
         raise NotFound(f"no contact {contact_id}", id=contact_id)
     row["ids"] = [r["jid"] for r in await app.db.all(
         "SELECT jid FROM contact_ids WHERE contact_id = ? ORDER BY jid", (contact_id,))]
+    await refresh_profile(app, row, [j for j in row["ids"] if not j.endswith("@lid")])
     row["tags"] = [r["name"] for r in await app.db.all(
         "SELECT g.name FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id WHERE ct.contact_id = ? ORDER BY g.name",
         (contact_id,))]

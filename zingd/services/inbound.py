@@ -61,6 +61,17 @@ def _find_or_open_ticket(tx: Tx, tenant_id: int, connection_id: int, contact: di
     return tx.one("SELECT * FROM tickets WHERE id = ?", (tid,)), True
 
 
+def _upgrade(tx: Tx, stored: dict[str, Any], msg: InboundMessage) -> None:
+    media = msg.media
+    tx.execute("UPDATE messages SET type = ?, body = ?, media_path = ?, media_mime = ?, media_size = ?, "
+               "media_error = ?, updated_at = ? WHERE id = ?",
+               (msg.type, msg.body, media and media.path, media and media.mime, media and media.size,
+                media and media.error, tx.now, stored["id"]))
+    tx.emit(stored["tenant_id"], "message.updated",
+            {"message": M.get(tx, stored["id"]), "ticket": T.get(tx, stored["tenant_id"], stored["ticket_id"])},
+            ticket_id=stored["ticket_id"])
+
+
 def _apply_change(tx: Tx, connection_id: int, msg: InboundMessage) -> bool:
     """Edits and deletes touch the message they name; False if that message is unknown."""
     target = M.by_wa_id(tx, connection_id, msg.edit_of or msg.revoke_of)
@@ -112,7 +123,10 @@ def _opts_out(tx: Tx, contact: dict[str, Any], body: str, settings: dict[str, An
 def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
            reopen_window_s: float) -> dict[str, Any] | None:
     """One inbound message, one unit of work. None when it was already stored (or ignored)."""
-    if M.by_wa_id(tx, connection_id, msg.wa_id) is not None:
+    stored = M.by_wa_id(tx, connection_id, msg.wa_id)
+    if stored is not None:
+        if stored["type"] == "undecryptable" and msg.type != "undecryptable":
+            _upgrade(tx, stored, msg)  # WhatsApp resent what it couldn't decrypt the first time
         return None
     if (msg.edit_of or msg.revoke_of) and _apply_change(tx, connection_id, msg):
         return None

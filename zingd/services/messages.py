@@ -118,11 +118,11 @@ async def send(app: Daemon, actor: Actor, ticket_id: int, body: str, quoted_id: 
     return await app.db.write(send_unit, actor, ticket_id, body, quoted_id, media, signature)
 
 
-def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[str]]:
-    """Clear the ticket's unread count; return the chat and the message ids to mark read on WhatsApp."""
+def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[dict[str, Any]]]:
+    """Clear the ticket's unread count; return the chat and the messages to mark read on WhatsApp."""
     t = require_visible(tx, actor, ticket_id)
-    ids = [r["wa_id"] for r in tx.all("SELECT wa_id FROM messages WHERE ticket_id = ? AND direction = 'in' "
-                                       "ORDER BY id DESC LIMIT ?", (ticket_id, t["unread"]))] if t["unread"] else []
+    ids = tx.all("SELECT wa_id, participant FROM messages WHERE ticket_id = ? AND direction = 'in' "
+                 "ORDER BY id DESC LIMIT ?", (ticket_id, t["unread"])) if t["unread"] else []
     if ids:
         tx.execute("UPDATE tickets SET unread = 0 WHERE id = ?", (ticket_id,))
         T.emit_updated(tx, ticket_id, t["tenant_id"])
@@ -135,8 +135,12 @@ async def mark_read(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]
     connection_id = (await app.db.one("SELECT connection_id FROM tickets WHERE id = ?", (ticket_id,)))["connection_id"]
     channel = app.channels.get(connection_id)
     if ids and channel is not None and channel.state == "connected":
+        by_sender: dict[str, list[str]] = {}  # in a group, WhatsApp wants each sender's ids apart
+        for row in ids:
+            by_sender.setdefault(row["participant"] or "", []).append(row["wa_id"])
         try:
-            await channel.mark_read(chat, ids)
+            for sender, wa_ids in by_sender.items():
+                await channel.mark_read(chat, wa_ids, sender)
         except Exception as e:  # the network can be told later; the agent's read state is stored
             log.warning("mark_read on connection %s failed: %s", connection_id, e)
     return {"ticket_id": ticket_id, "marked": len(ids)}
