@@ -140,24 +140,28 @@ class Daemon:
         finally:
             await self.stop()
 
-    async def status(self, actor: Actor) -> dict[str, Any]:
+    async def status(self, actor: Actor, operator: bool) -> dict[str, Any]:
+        """What ``zingctl status`` shows. Daemon-wide figures (every tenant's) only for the
+        ``operator``: a superadmin, or the OS user running zingd."""
         rows = await self.db.all("SELECT id, name, kind, status, status_reason FROM connections WHERE tenant_id = ? "
                                  "ORDER BY id", (actor.tenant_id,))
-        db_size = sum(p.stat().st_size for p in self.settings.data_path.glob("zing.db*") if p.is_file())
-        return {
+        out = {
             "version": __version__,
-            "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
             "clock": self.clock(),
             "socket": str(self.settings.socket_path),
-            "data_dir": str(self.settings.data_path),
             "connections": [{**r, "running": self.channels.get(r["id"]) is not None} for r in rows],
-            "outbox": await self.outbox.depth(),
-            "subscribers": self.bus.subscriber_count,
-            "sessions": len(self.rpc.sessions),
-            "database_bytes": db_size,
+            "outbox": await self.outbox.depth(None if operator else actor.tenant_id),
             "event_seq": self.bus.last_seq,
-            "inbound": {"stored": self.inbound.ingested, "duplicates_ignored": self.inbound.duplicates},
-            "writes": {"units": self.db.units, "commits": self.db.commits},
+            "scope": "daemon" if operator else "tenant",
             "you": {"user_id": actor.user_id, "role": actor.role, "tenant_id": actor.tenant_id},
         }
+        if operator:
+            out.update(
+                pid=os.getpid(), data_dir=str(self.settings.data_path),
+                database_bytes=sum(p.stat().st_size for p in self.settings.data_path.glob("zing.db*") if p.is_file()),
+                subscribers=self.bus.subscriber_count, sessions=len(self.rpc.sessions),
+                inbound={"stored": self.inbound.ingested, "duplicates_ignored": self.inbound.duplicates},
+                writes={"units": self.db.units, "commits": self.db.commits},
+            )
+        return out

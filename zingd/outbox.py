@@ -128,11 +128,17 @@ class Outbox:
         await asyncio.gather(*self._senders.values(), return_exceptions=True)
         self._senders.clear()
 
-    async def depth(self) -> dict[str, Any]:
+    async def depth(self, tenant_id: int | None = None) -> dict[str, Any]:
+        """Queued messages and the oldest one's age: one tenant's, or (None) the whole daemon's."""
+        where = "" if tenant_id is None else " WHERE o.tenant_id = ?"
         row = await self.app.db.one("SELECT count(*) AS n, min(m.created_at) AS oldest FROM outbox o "
-                                    "JOIN messages m ON m.id = o.message_id")
+                                    f"JOIN messages m ON m.id = o.message_id{where}",
+                                    () if tenant_id is None else (tenant_id,))
         age = self.app.clock() - row["oldest"] if row["oldest"] else 0.0
-        return {"queued": row["n"], "oldest_age_s": round(age, 1), "sent": self.sent, "failed": self.failed}
+        out = {"queued": row["n"], "oldest_age_s": round(age, 1)}
+        if tenant_id is None:
+            out.update(sent=self.sent, failed=self.failed)
+        return out
 
     async def drain(self, timeout: float) -> None:
         """Give due messages on live connections a chance to leave before shutdown."""

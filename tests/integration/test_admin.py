@@ -189,6 +189,12 @@ def test_vcard_import_export_and_merge(desk):
         desk.admin.call("contact.get", {"id": other["id"]})
     with pytest.raises(Invalid):
         desk.admin.call("contact.merge", {"id": merged["id"], "into_id": merged["id"]})
+    history = desk.admin.call("message.list", {"contact_id": merged["id"]})["messages"]
+    assert [m["body"] for m in history] == ["oi"]
+    with pytest.raises(Conflict, match="merge"):
+        desk.admin.call("contact.delete", {"id": merged["id"]})
+    lone = desk.admin.call("contact.create", {"number": "5521966660005"})
+    assert desk.admin.call("contact.delete", {"id": lone["id"]})["number"] == "5521966660005"
 
 
 def test_report_summary(desk):

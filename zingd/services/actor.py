@@ -79,6 +79,7 @@ PERMISSIONS: dict[str, str] = {
     "contact.import": "admin",
     "contact.export": "supervisor",
     "contact.merge": "supervisor",
+    "contact.delete": "admin",
     "note.create": "agent",
     "note.list": "agent",
     "quickreply.list": "agent",

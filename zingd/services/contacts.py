@@ -159,6 +159,19 @@ def import_rows(tx: Tx, actor: Actor, parsed: Parsed, dry_run: bool, skip_invali
     return report
 
 
+def delete(tx: Tx, actor: Actor, contact_id: int) -> dict[str, Any]:
+    row = C.get(tx, actor.tenant_id, contact_id)
+    if row is None:
+        raise NotFound(f"no contact {contact_id}", id=contact_id)
+    if tx.value("SELECT 1 FROM tickets WHERE contact_id = ? LIMIT 1", (contact_id,)):
+        raise Conflict("this contact has conversations; merge it into another instead of deleting it")
+    tx.execute("DELETE FROM campaign_recipients WHERE contact_id = ?", (contact_id,))
+    tx.execute("DELETE FROM schedules WHERE contact_id = ?", (contact_id,))
+    tx.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+    tx.audit(actor, "contact.delete", "contact", contact_id, number=row["number"])
+    return row
+
+
 def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any]:
     """Fold one contact into another: tickets, messages, WhatsApp ids and tags follow."""
     if source_id == target_id:

@@ -187,17 +187,29 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
     return msg
 
 
-async def list_messages(app: Daemon, actor: Actor, ticket_id: int, before_id: int | None = None,
-                        limit: int = 50) -> dict[str, Any]:
-    """A page of a ticket's messages, oldest first; page back with ``before_id``."""
+async def list_messages(app: Daemon, actor: Actor, ticket_id: int | None, before_id: int | None = None,
+                        limit: int = 50, contact_id: int | None = None) -> dict[str, Any]:
+    """A page of a ticket's messages (or a contact's, across all the tickets the caller may see),
+    oldest first; page back with ``before_id``."""
+    if (ticket_id is None) == (contact_id is None):
+        raise Invalid("give ticket_id or contact_id", field="ticket_id")
     cond, params = T.visibility(actor)
-    if not await app.db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
-                              (actor.tenant_id, ticket_id, *params)):
-        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+    before = before_id if before_id is not None else 2**62
     limit = max(1, min(limit, 500))
-    rows = await app.db.all(
-        f"SELECT {M.COLUMNS} FROM messages WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        (ticket_id, before_id if before_id is not None else 2**62, limit + 1))
+    if ticket_id is not None:
+        if not await app.db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
+                                  (actor.tenant_id, ticket_id, *params)):
+            raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+        rows = await app.db.all(
+            f"SELECT {M.COLUMNS} FROM messages WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (ticket_id, before, limit + 1))
+    else:
+        if not await app.db.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?", (contact_id, actor.tenant_id)):
+            raise NotFound(f"no contact {contact_id}", id=contact_id)
+        rows = await app.db.all(
+            f"SELECT {', '.join('m.' + c.strip() for c in M.COLUMNS.split(','))} FROM messages m "
+            f"JOIN tickets t ON t.id = m.ticket_id WHERE m.contact_id = ? AND m.id < ? AND {cond} "
+            "ORDER BY m.id DESC LIMIT ?", (contact_id, before, *params, limit + 1))
     more = len(rows) > limit
     return {"messages": rows[:limit][::-1], "more": more}
 

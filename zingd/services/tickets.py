@@ -145,8 +145,9 @@ def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
 async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, mine: bool = False,
                        queue_id: int | None = None, user_id: int | None = None, connection_id: int | None = None,
                        contact_id: int | None = None, before: tuple[float, int] | None = None,
-                       limit: int = 50, tag: str | None = None) -> list[dict[str, Any]]:
-    """Newest activity first; page with ``before=(last_message_at, id)`` of the last row."""
+                       limit: int = 50, tag: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Newest activity first, and whether more follow; page with ``before=(last_message_at, id)``
+    of the last row."""
     if status is not None and status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
     cond, params = T.visibility(actor)
@@ -165,8 +166,9 @@ async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, min
                      "WHERE g.tenant_id = ? AND g.name = ?)")
         args.extend((actor.tenant_id, tag))
     sql = f"{T.VIEW} WHERE {' AND '.join(where)} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?"
-    rows = await app.db.all(sql, (*args, max(1, min(limit, 500))))
-    return [T.view(r) for r in rows]
+    limit = max(1, min(limit, 500))
+    rows = await app.db.all(sql, (*args, limit + 1))
+    return [T.view(r) for r in rows[:limit]], len(rows) > limit
 
 
 async def counts(app: Daemon, actor: Actor) -> dict[str, Any]:

@@ -109,3 +109,9 @@ async def export(call: Call, p) -> list:
 async def merge(call: Call, p: Merge) -> dict:
     """Fold contact id into into_id: its tickets, messages, WhatsApp ids and tags follow."""
     return await call.app.db.write(svc.merge, call.actor, p.id, p.into_id)
+
+
+@REGISTRY.method("contact.delete", ById)
+async def delete(call: Call, p: ById) -> dict:
+    """Delete a contact that never had a conversation (merge the others)."""
+    return await call.app.db.write(svc.delete, call.actor, p.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import msgspec
 
 from zingd import API_VERSION, __version__
@@ -30,7 +32,8 @@ async def discover(call: Call, p) -> dict:
 @REGISTRY.method("daemon.status")
 async def status(call: Call, p) -> dict:
     """What an operator needs at a glance: uptime, connections, outbox, subscribers, database."""
-    return await call.app.status(call.actor)
+    operator = call.actor.is_superadmin or call.session.peer_uid == os.getuid()
+    return await call.app.status(call.actor, operator)
 
 
 @REGISTRY.method("daemon.backup", Backup)

@@ -13,7 +13,8 @@ from zingd.services.contacts import tenant_region
 
 
 class MessageList(msgspec.Struct, forbid_unknown_fields=True):
-    ticket_id: int
+    ticket_id: int | None = None
+    contact_id: int | None = None
     before_id: int | None = None
     limit: int = 50
 
@@ -75,8 +76,8 @@ async def send_to(call: Call, p: SendTo) -> dict:
 
 @REGISTRY.method("message.list", MessageList)
 async def list_(call: Call, p: MessageList) -> dict:
-    """A page of a ticket's conversation, oldest first; page back with before_id."""
-    return await svc.list_messages(call.app, call.actor, p.ticket_id, p.before_id, p.limit)
+    """A page of a ticket's conversation (or a contact's whole history), oldest first; page back with before_id."""
+    return await svc.list_messages(call.app, call.actor, p.ticket_id, p.before_id, p.limit, p.contact_id)
 
 
 @REGISTRY.method("message.send", Send)

@@ -38,10 +38,10 @@ class Close(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("ticket.list", TicketList)
 async def list_(call: Call, p: TicketList) -> dict:
     """Tickets the caller may see, newest activity first; page with ``before``."""
-    rows = await svc.list_tickets(call.app, call.actor, p.status, p.mine, p.queue_id, p.user_id,
-                                  p.connection_id, p.contact_id, p.before, p.limit, p.tag)
+    rows, more = await svc.list_tickets(call.app, call.actor, p.status, p.mine, p.queue_id, p.user_id,
+                                        p.connection_id, p.contact_id, p.before, p.limit, p.tag)
     out: dict = {"tickets": rows}
-    if rows and len(rows) >= p.limit:
+    if more:
         out["next"] = [rows[-1]["last_message_at"], rows[-1]["id"]]
     if p.counts:
         out["counts"] = await svc.counts(call.app, call.actor)

@@ -1,0 +1,65 @@
+"""`zingctl events`: tail the daemon's live event stream, one line per event."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from zingctl import output, session
+
+app = output.Typer()
+
+
+def summary(kind: str, data: dict[str, Any]) -> str:
+    """The gist of an event's data, by what it carries."""
+    if "message" in data:
+        m = data["message"]
+        body = " ".join((m.get("body") or "").split()) or f"[{m.get('type')}]"  # one line per event
+        return f"ticket {m.get('ticket_id')} {'→' if m.get('direction') == 'out' else '←'} {body}"
+    if "ticket" in data:
+        t = data["ticket"]
+        who = t.get("contact_name") or t.get("contact_push_name") or t.get("contact_number") or ""
+        return f"ticket {t.get('id')} {t.get('status')} {who} {t.get('user_name') or ''}".rstrip()
+    if "user" in data:
+        u = data["user"]
+        return f"user {u.get('id')} {u.get('name')} {u.get('status') or ''}".rstrip()
+    if kind == "message.ack":
+        return f"message {data.get('id')} on ticket {data.get('ticket_id')} {data.get('ack')}"
+    if kind == "connection.updated":
+        return f"connection {data.get('id')} {data.get('status')} {data.get('reason') or ''}".rstrip()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def render(event: dict[str, Any]) -> Text:
+    ts = datetime.fromtimestamp(event["ts"]).strftime("%H:%M:%S") if event.get("ts") else "--:--:--"
+    return Text.assemble((f"{event.get('seq') or '':>6} ", "dim"), (ts, "dim"), " ",
+                         (f"{event['type']:<20}", "cyan"), " ", summary(event["type"], event.get("data") or {}))
+
+
+@app.command("events")
+def events(
+    topic: Annotated[list[str] | None, typer.Option(
+        "--topic", "-t", help="tenant, ticket:<id> or type:<event type> (repeatable) [default: tenant].")] = None,
+    since: Annotated[int | None, typer.Option(
+        "--since", metavar="SEQ", help="First replay every event after this sequence number.")] = None,
+    kinds: Annotated[list[str] | None, typer.Option(
+        "--type", help="Show only these event types; patterns like 'message.*' work (repeatable).")] = None,
+) -> None:
+    """Tail the live event stream, one line per event, until Ctrl-C (exit 0).
+
+    --json prints JSON lines too: a stream has no single document.
+    """
+    client = session.current.client()
+    sub = client.call("events.subscribe", {"topics": topic or ["tenant"], "since_seq": since})
+    output.note(f"following events after seq {since if since is not None else sub['seq']} (Ctrl-C to stop)")
+    try:
+        for event in client.iter_events():
+            if not kinds or any(fnmatchcase(event["type"], k) for k in kinds):
+                output.line(event, render(event))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,58 @@
+"""zingctl: the admins' and scripts' CLI for zingd, over its Unix socket only.
+
+Each command group is one module exposing a ``Typer`` named ``app``; adding a
+group is writing that module and naming it in ``GROUPS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zingctl import (
+    account, connections, contacts, credentials, events, messages, rpc, session, sim, status, tenants, tickets,
+    users,
+)
+from zingd.paths import default_socket_path
+
+# Top-level commands first (status, login, ...), then the groups, in help order.
+GROUPS = (status, account, tenants, users, connections, contacts, tickets, messages, sim, events, rpc)
+
+app = typer.Typer(
+    name="zingctl",
+    help="Run a zing helpdesk daemon (zingd) from the terminal: tenants, users, numbers, tickets, messages.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    socket: Annotated[Path | None, typer.Option(
+        "--socket", envvar="ZING_SOCKET", show_default=False,
+        help="zingd's socket (default: $XDG_RUNTIME_DIR/zing/zingd.sock).")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="ZING_TOKEN", show_default=False,
+        help="A session or API token to use instead of the stored login.")] = None,
+) -> None:
+    """Pick the daemon and the token for this invocation."""
+    path = socket or default_socket_path()
+    if token:
+        source = ctx.get_parameter_source("token")
+        where = session.FROM_ENV if source is not None and source.name == "ENVIRONMENT" else session.FROM_FLAG
+        session.current = session.Session(path, token, where)
+    else:
+        stored = credentials.load(path)
+        session.current = session.Session(path, *stored) if stored else session.Session(path)
+    ctx.call_on_close(session.current.close)
+
+
+for _module in GROUPS:
+    app.add_typer(_module.app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,56 @@
+"""Which daemon this invocation talks to, and as whom.
+
+The root command fills ``current`` from --socket / --token (or the stored token);
+commands then ``call`` through one lazily opened ``SyncClient``, closed when the
+invocation ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zingd.rpc.client import SyncClient
+
+PEER_UID = "none: peer-uid login"
+FROM_FLAG, FROM_ENV = "--token", "ZING_TOKEN"
+
+
+@dataclass
+class Session:
+    socket: Path
+    token: str | None = None
+    token_location: str = PEER_UID  # where the token came from, for `zingctl status`
+    _client: SyncClient | None = None
+
+    @property
+    def stored(self) -> bool:
+        """The token came from the keyring or the credentials file (not --token / ZING_TOKEN)."""
+        return self.token is not None and self.token_location not in (FROM_FLAG, FROM_ENV)
+
+    def client(self) -> SyncClient:
+        """The invocation's connection, logged in with the token if there is one."""
+        if self._client is None:
+            self._client = SyncClient(self.socket, token=self.token)
+        return self._client
+
+    def anonymous(self) -> SyncClient:
+        """A fresh connection that sends no token (to log in, bootstrap, or inspect a bad token)."""
+        return SyncClient(self.socket)
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        return self.client().call(method, params)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+current: Session  # set by the root command (zingctl.main) before any command runs
+
+
+def call(method: str, params: dict[str, Any] | None = None) -> Any:
+    """Call a daemon method as this invocation's user; None params are left out (the daemon's defaults)."""
+    return current.call(method, {k: v for k, v in (params or {}).items() if v is not None})

@@ -1,0 +1,60 @@
+"""`zingctl tenants`: the companies a superadmin runs on this daemon."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from zingctl import output, session
+
+app = output.Typer(name="tenants", help="Companies and their limits (superadmin).")
+
+COLUMNS: list[output.Column] = [
+    ("ID", "id"), ("Name", "name"), ("Status", "status"), ("Users", "users"), ("Numbers", "connections"),
+    ("Timezone", "timezone"), ("Created", "created_at"),
+]
+
+MaxUsers = Annotated[int | None, typer.Option("--max-users", help="Most users the tenant may have.")]
+MaxConnections = Annotated[int | None, typer.Option("--max-connections", help="Most WhatsApp numbers.")]
+MaxQueues = Annotated[int | None, typer.Option("--max-queues", help="Most queues (departments).")]
+Timezone = Annotated[str | None, typer.Option("--timezone", help="IANA timezone for business hours, e.g. UTC.")]
+
+
+@app.command("list")
+def list_() -> None:
+    """List every tenant with its user and number counts."""
+    output.rows(session.call("tenant.list"), COLUMNS, empty="no tenants")
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="The company's name.")],
+    max_users: MaxUsers = None, max_connections: MaxConnections = None, max_queues: MaxQueues = None,
+    timezone: Timezone = None,
+) -> None:
+    """Create a tenant (defaults for the limits come from the daemon)."""
+    t = session.call("tenant.create", {"name": name, "max_users": max_users, "max_connections": max_connections,
+                                       "max_queues": max_queues, "timezone": timezone})
+    output.done(t, f"created tenant {t['id']} {t['name']!r}")
+
+
+@app.command("show")
+def show(tenant_id: Annotated[int | None, typer.Argument(help="Tenant id (default: your own).")] = None) -> None:
+    """Show one tenant with its limits and settings."""
+    output.item(session.call("tenant.get", {"id": tenant_id}), title="tenant")
+
+
+@app.command("update")
+def update(
+    tenant_id: Annotated[int, typer.Argument(help="Tenant id.")],
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="active or suspended.")] = None,
+    max_users: MaxUsers = None, max_connections: MaxConnections = None, max_queues: MaxQueues = None,
+    timezone: Timezone = None,
+) -> None:
+    """Rename, suspend or change the limits of a tenant."""
+    t = session.call("tenant.update", {"id": tenant_id, "name": name, "status": status, "max_users": max_users,
+                                       "max_connections": max_connections, "max_queues": max_queues,
+                                       "timezone": timezone})
+    output.done(t, f"updated tenant {t['id']} {t['name']!r}")
