@@ -18,6 +18,7 @@ from zingd.services.actor import Actor
 from zingd.services.contact_import import Parsed
 from zingd.services.contacts import import_rows
 from zingd.services.messages import media_type, queue_outbound
+from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, in_list, loads, with_json
@@ -104,12 +105,7 @@ def resolve_contacts(tx: Tx, actor: Actor, source: dict[str, Any], parsed: Parse
 
 def _plan(tx: Tx, actor: Actor, spec: dict[str, Any], parsed: Parsed | None) -> dict[str, Any]:
     variants = outreach.check_variants(spec["variants"])
-    connection_ids = spec.get("connection_ids") or [tx.value(
-        "SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id LIMIT 1", (actor.tenant_id,))]
-    for cid in connection_ids:
-        if cid is None or not tx.value("SELECT 1 FROM connections WHERE id = ? AND tenant_id = ?",
-                                       (cid, actor.tenant_id)):
-            raise NotFound(f"no connection {cid}", id=cid)
+    connection_ids = [connections.pick(tx, actor.tenant_id, cid) for cid in spec.get("connection_ids") or [None]]
     contacts = resolve_contacts(tx, actor, spec, parsed)
     contacts = [c for c in contacts if not c["is_group"]]
     if not contacts:

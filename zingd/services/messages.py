@@ -19,6 +19,7 @@ from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.actor import Actor
 from zingd.services.quickreplies import expand
 from zingd.services.tickets import require_owner, require_visible
+from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
@@ -259,12 +260,7 @@ def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, b
                  media: dict[str, Any] | None, due_at: float | None) -> dict[str, Any]:
     """Start (or continue) a conversation with a phone number: the contact and ticket are found
     or created, and the ticket is the sender's."""
-    if connection_id is None:
-        connection_id = tx.value("SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id "
-                                 "LIMIT 1", (actor.tenant_id,))
-    if connection_id is None or not tx.value("SELECT 1 FROM connections WHERE id = ? AND tenant_id = ?",
-                                             (connection_id, actor.tenant_id)):
-        raise NotFound(f"no connection {connection_id}", id=connection_id)
+    connection_id = connections.pick(tx, actor.tenant_id, connection_id)
     contact = C.resolve(tx, actor.tenant_id, f"{number}@s.whatsapp.net")
     if contact["opted_out"] and due_at is not None:
         raise Conflict(f"{number} opted out of automated messages", contact_id=contact["id"])

@@ -21,6 +21,7 @@ from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import outreach
 from zingd.services.actor import Actor
 from zingd.services.messages import queue_outbound
+from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store.db import Tx
 
@@ -98,12 +99,7 @@ def create(tx: Tx, actor: Actor, contact_id: int | None, ticket_id: int | None, 
     if contact_id is None or not tx.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?",
                                           (contact_id, actor.tenant_id)):
         raise NotFound(f"no contact {contact_id}", id=contact_id)
-    if connection_id is None:
-        connection_id = tx.value("SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id "
-                                 "LIMIT 1", (actor.tenant_id,))
-    if connection_id is None or not tx.value("SELECT 1 FROM connections WHERE id = ? AND tenant_id = ?",
-                                             (connection_id, actor.tenant_id)):
-        raise NotFound(f"no connection {connection_id}", id=connection_id)
+    connection_id = connections.pick(tx, actor.tenant_id, connection_id)
     when, cron = _timing(tx, actor.tenant_id, run_at, cron)
     sid = tx.insert("schedules", {
         "tenant_id": actor.tenant_id, "contact_id": contact_id, "connection_id": connection_id,

@@ -10,6 +10,7 @@ from zingd.rpc.server import Call
 from zingd.services import messages as svc
 from zingd.services.contact_import import normalize_number
 from zingd.services.contacts import tenant_region
+from zingd.store import connections
 
 
 class MessageList(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,9 +67,7 @@ async def send_to(call: Call, p: SendTo) -> dict:
     due_at = None
     if call.actor.token_id is not None and await call.app.db.value(
             "SELECT kind = 'api' FROM tokens WHERE id = ?", (call.actor.token_id,)):
-        cid = p.connection_id or await call.app.db.value(
-            "SELECT id FROM connections WHERE tenant_id = ? ORDER BY is_default DESC, id LIMIT 1",
-            (call.actor.tenant_id,))
+        cid = p.connection_id or await call.app.db.value(connections.DEFAULT, (call.actor.tenant_id,))
         if cid is not None:
             due_at = await call.app.governor.reserve(cid)
     return await call.app.db.write(svc.send_to_unit, call.actor, number, p.connection_id, body, media, due_at)
