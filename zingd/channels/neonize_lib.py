@@ -38,6 +38,9 @@ def load() -> SimpleNamespace:
     """Import neonize once, leaving the root logger as the daemon set it."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # Its import-time "ffmpeg not found" warning is not ours: without ffmpeg, voice notes go
+    # out as documents (neonize_outbound) and nothing else needs it.
+    logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
     try:
         from neonize import events
         from neonize.client import NewClient
