@@ -17,7 +17,7 @@ from zingd.services import outreach
 from zingd.services.actor import Actor
 from zingd.services.contact_import import Parsed
 from zingd.services.contacts import import_rows
-from zingd.services.messages import media_type, queue_outbound
+from zingd.services.outbound import media_type, queue_outbound
 from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store.db import Tx

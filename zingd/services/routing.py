@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from zingd.services import hours
+from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
 from zingd.store.db import Tx
@@ -58,8 +59,6 @@ def tenant_settings(tx: Tx, tenant_id: int) -> dict[str, Any]:
 
 def send_bot(tx: Tx, ticket: dict[str, Any], body: str) -> None:
     """A message from zing itself (greeting, menu, farewell): queued like an agent's."""
-    from zingd.services.messages import queue_outbound  # messages imports tickets; keep the cycle lazy
-
     if body.strip():
         queue_outbound(tx, ticket, None, expand(tx, ticket, None, body))
 

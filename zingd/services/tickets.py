@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
 from zingd.services.actor import Actor
+from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
 from zingd.store.db import Tx
@@ -15,11 +16,6 @@ from zingd.store.rows import with_json
 if TYPE_CHECKING:
     from zingd.app import Daemon
 
-
-def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str) -> None:
-    from zingd.services.messages import queue_outbound as queue  # messages builds on this module
-
-    queue(tx, ticket, actor, body)
 
 STATUSES = ("pending", "open", "closed")
 
