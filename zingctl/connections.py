@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 import segno
 import typer
 from rich.text import Text
 
-from zingctl import output, session
+from zingctl import inputs, output, session
 from zingd.channels.base import FINAL_STATES
 
-app = output.Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out.")
+app = output.Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out, menu, pacing, queues.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Kind", "kind"), ("Status", "status"), ("Reason", "status_reason"),
@@ -25,6 +27,28 @@ COLUMNS: list[output.Column] = [
 ConnectionId = Annotated[int, typer.Argument(help="Connection id.")]
 Greeting = Annotated[str | None, typer.Option("--greeting", help="Sent when a new ticket starts.")]
 Farewell = Annotated[str | None, typer.Option("--farewell", help="Sent when a ticket is closed.")]
+
+
+def json_file(value: str, option: str, kind: type = dict) -> Any:
+    """A JSON document from a file, or stdin for `-`; it must be an object (or ``kind``)."""
+    try:
+        text = inputs.text_or_stdin(value) if value == "-" else Path(value).expanduser().read_text(encoding="utf-8")
+    except OSError as e:
+        raise typer.BadParameter(f"cannot read {value}: {e.strerror or e}", param_hint=option) from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise typer.BadParameter(f"not JSON: {e}", param_hint=option) from None
+    if not isinstance(data, kind):
+        raise typer.BadParameter(f"expected a JSON {'array' if kind is list else 'object'}", param_hint=option)
+    return data
+
+
+def one_stdin(**values: str | None) -> None:
+    """Only one option can read stdin (`-`) per invocation."""
+    dashes = [name for name, value in values.items() if value == "-"]
+    if len(dashes) > 1:
+        raise typer.BadParameter(f"only one of {', '.join(dashes)} can read stdin (`-`)")
 
 
 def _said(c: dict[str, Any], verb: str) -> None:
@@ -64,11 +88,47 @@ def update(
     default: Annotated[bool | None, typer.Option("--default/--no-default", show_default=False,
                                                  help="Make it (or stop it being) the default number.")] = None,
     greeting: Greeting = None, farewell: Farewell = None,
+    menu: Annotated[str | None, typer.Option(
+        "--menu", metavar="FILE", help='The chatbot menu: a JSON array like [{"label": "Sales", "queue_id": 1}] '
+        "(options may nest their own \"options\"); `-` reads stdin.")] = None,
+    groups: Annotated[str | None, typer.Option(
+        "--groups", metavar="ignore|route", help="What to do with WhatsApp group messages.")] = None,
+    default_queue: Annotated[int | None, typer.Option(
+        "--default-queue", metavar="QUEUE_ID", help="Where tickets go when the menu gets no valid answer.")] = None,
+    menu_retries: Annotated[int | None, typer.Option(
+        "--menu-retries", metavar="N", help="Invalid menu answers before the default queue.")] = None,
+    pacing: Annotated[str | None, typer.Option(
+        "--pacing", metavar="FILE", help="Pacing limits for automated sends, a JSON object (min_interval_s, "
+        "jitter_s, pause_every, pause_s, daily_cap, quiet_start, quiet_end, warmup); `-` reads stdin.")] = None,
 ) -> None:
-    """Rename a number, make it the default, set its greeting or farewell."""
+    """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling or pacing."""
+    if groups is not None and groups not in ("ignore", "route"):
+        raise typer.BadParameter("ignore or route", param_hint="--groups")
+    one_stdin(**{"--menu": menu, "--pacing": pacing})
+    settings = {"menu": json_file(menu, "--menu", list) if menu is not None else None, "groups": groups,
+                "default_queue_id": default_queue, "menu_max_retries": menu_retries,
+                "pacing": json_file(pacing, "--pacing") if pacing is not None else None}
+    settings = {k: v for k, v in settings.items() if v is not None}
     c = session.call("connection.update", {"id": connection_id, "name": name, "is_default": default,
-                                           "greeting": greeting, "farewell": farewell})
+                                           "greeting": greeting, "farewell": farewell,
+                                           "settings": settings or None})
     _said(c, "updated")
+
+
+@app.command("queues")
+def queues(
+    connection_id: ConnectionId,
+    queue_ids: Annotated[list[int] | None, typer.Argument(
+        metavar="QUEUE_ID", help="The queues its chatbot menu offers.", show_default=False)] = None,
+    every: Annotated[bool, typer.Option("--all", help="Offer all of the tenant's queues (clears the list).")]
+    = False,
+) -> None:
+    """Choose which queues a number's chatbot menu offers (the list is replaced)."""
+    if bool(queue_ids) == every:
+        raise typer.BadParameter("give QUEUE_IDs, or --all for every queue of the tenant")
+    out = session.call("connection.set_queues", {"id": connection_id, "queue_ids": queue_ids or []})
+    offered = ", ".join(map(str, out["queue_ids"])) or "all of the tenant's queues"
+    output.done(out, f"connection {connection_id} offers queues: {offered}")
 
 
 @app.command("delete")

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from zingctl import inputs, output, session
+from zingctl import inputs, messages, output, session, tags
+from zingd.errors import ZingError
 
-app = output.Typer(name="contacts", help="The people who write in: search, edit, custom fields, opt-out.")
+app = output.Typer(name="contacts", help="The people who write in: search, edit, tags, merge, import, export.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Number", "number"), ("Name", "name"), ("Push name", "push_name"), ("Email", "email"),
     ("Opted out", lambda c: "yes" if c.get("opted_out") else ""), ("Fields", "custom_fields"),
     ("Updated", "updated_at"),
 ]
+
+ContactId = Annotated[int, typer.Argument(help="Contact id.")]
+Fields = Annotated[list[str] | None, typer.Option(
+    "--field", "-f", metavar="KEY=VALUE", help="Set a custom field (repeatable; merged with the others).")]
+INVALID_COLUMNS: list[output.Column] = [("Row", "row"), ("Error", "error")]
+EXPORT_COLUMNS = ("id", "number", "name", "push_name", "email", "opted_out", "tags")
+HISTORY_COLUMNS: list[output.Column] = [("Ticket", "ticket_id"), *messages.COLUMNS]
 TICKET_COLUMNS: list[output.Column] = [
     ("Ticket", "id"), ("Status", "status"), ("Connection", "connection_id"), ("User", "user_id"),
     ("Created", "created_at"), ("Closed", "closed_at"), ("Last message", "last_message"),
@@ -43,9 +56,7 @@ def update(
     contact_id: Annotated[int, typer.Argument(help="Contact id.")],
     name: Annotated[str | None, typer.Option("--name", help="The name agents see.")] = None,
     email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
-    field: Annotated[list[str] | None, typer.Option(
-        "--field", "-f", metavar="KEY=VALUE", help="Set a custom field (repeatable; merged with the others).")]
-    = None,
+    field: Fields = None,
     opt_out: Annotated[bool | None, typer.Option(
         "--opt-out/--opt-in", show_default=False, help="Stop (or resume) campaigns to this contact.")] = None,
 ) -> None:
@@ -54,3 +65,151 @@ def update(
     c = session.call("contact.update", {"id": contact_id, "name": name, "email": email, "custom_fields": fields,
                                         "opted_out": opt_out})
     output.done(c, f"updated contact {c['id']} {c['name'] or c['push_name'] or c['number']}")
+
+
+@app.command("create")
+def create(
+    number: Annotated[str, typer.Argument(help="Phone number: international, or local to the tenant's region.")],
+    name: Annotated[str, typer.Option("--name", help="The name agents see.")] = "",
+    email: Annotated[str, typer.Option("--email", help="Email address.")] = "",
+    field: Fields = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag it (repeatable).")] = None,
+) -> None:
+    """Add a contact by phone number (stored in E.164)."""
+    c = session.call("contact.create", {"number": number, "name": name, "email": email,
+                                        "custom_fields": inputs.pairs(field, "--field") if field else {},
+                                        "tags": tag or []})
+    output.done(c, f"created contact {c['id']} +{c['number']} {c['name']}".rstrip())
+
+
+@app.command("delete")
+def delete(contact_id: ContactId) -> None:
+    """Delete a contact that never had a conversation (merge the others instead)."""
+    c = session.call("contact.delete", {"id": contact_id})
+    output.done(c, f"deleted contact {contact_id} +{c['number']}")
+
+
+@app.command("merge")
+def merge(
+    contact_id: Annotated[int, typer.Argument(help="The contact to fold in (it disappears).")],
+    into: Annotated[int, typer.Option("--into", help="The contact that stays.")],
+) -> None:
+    """Fold a duplicate contact into another: its tickets, messages, WhatsApp ids and tags follow."""
+    c = session.call("contact.merge", {"id": contact_id, "into_id": into})
+    output.done(c, f"merged contact {contact_id} into {c['id']} +{c['number']} {c['name']}".rstrip())
+
+
+@app.command("tag")
+def tag(contact_id: ContactId, names: tags.Names = None, clear: tags.Clear = False) -> None:
+    """Set a contact's tags, e.g. `zingctl contacts tag 7 vip` (replaces them)."""
+    out = session.call("contact.tag", {"id": contact_id, "tags": tags.names(names, clear)})
+    output.done(out, f"contact {contact_id} tags: {', '.join(out['tags']) or 'none'}")
+
+
+@app.command("history")
+def history(
+    contact_id: ContactId,
+    before: Annotated[int | None, typer.Option("--before", help="Page back: messages older than this id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 50,
+) -> None:
+    """A contact's messages across all their tickets, oldest first."""
+    page = session.call("message.list", {"contact_id": contact_id, "before_id": before, "limit": limit})
+    output.rows(page["messages"], HISTORY_COLUMNS, title=f"contact {contact_id}", empty="no messages")
+    if page.get("more"):
+        output.note(f"older messages: --before {page['messages'][0]['id']}")
+
+
+def _report(report: dict[str, Any]) -> None:
+    """An import's report on a terminal: the counts, then the invalid rows."""
+    invalid = report.get("invalid") or []
+    state = "imported" if report.get("imported") else "dry run: nothing imported" if report.get("dry_run") \
+        else "nothing imported"
+    output.item({"rows": report.get("rows"), "valid": report.get("valid"), "to create": report.get("to_create"),
+                 "to update": report.get("to_update"), "merged in file": report.get("merged_in_file"),
+                 "invalid": len(invalid), "result": state}, title="import")
+    if invalid:
+        output.console().print()
+        output.console().print(output.table(invalid, INVALID_COLUMNS, title="invalid rows"))
+
+
+@app.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A CSV or vCard file; `-` reads stdin.")],
+    fmt: Annotated[str | None, typer.Option(
+        "--format", metavar="csv|vcard", help="The file's format (default: vcard for .vcf/.vcard, else csv).")]
+    = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would change.")] = False,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Import the valid rows even if some are invalid (else nothing is imported).")] = False,
+) -> None:
+    """Import contacts from CSV (a number column; name, email, tags; other columns become custom fields) or vCard.
+
+    Numbers already known are updated, duplicates in the file merged. All or nothing: with invalid rows,
+    nothing is imported (exit 1) unless --skip-invalid.
+    """
+    fmt = fmt or ("vcard" if file.lower().endswith((".vcf", ".vcard")) else "csv")
+    if fmt not in ("csv", "vcard"):
+        raise typer.BadParameter("csv or vcard", param_hint="--format")
+    params: dict[str, Any] = {"format": fmt, "dry_run": dry_run, "skip_invalid": skip_invalid}
+    if file == "-":
+        params["data"] = sys.stdin.read()
+    else:
+        path = Path(file).expanduser().resolve()
+        if not path.is_file():
+            raise typer.BadParameter(f"no file {path}", param_hint="FILE")
+        params["path"] = str(path)
+    try:
+        report = session.call("contact.import", params)
+    except ZingError as e:
+        if output.fmt() == "table" and isinstance(e.details.get("report"), dict):
+            _report(e.details["report"])
+        raise
+    if output.fmt() == "table":
+        _report(report)
+    else:
+        output.raw(report)
+
+
+def _csv(contacts: list[dict[str, Any]], out: Any) -> None:
+    """One row per contact: the fixed columns, then one per custom field (tags joined with ;)."""
+    fields = sorted({k for c in contacts for k in (c.get("custom_fields") or {})})
+    header = [*EXPORT_COLUMNS, *(f"field_{k}" if k in EXPORT_COLUMNS else k for k in fields)]
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for c in contacts:
+        custom = c.get("custom_fields") or {}
+        writer.writerow([*("" if c.get(k) is None else c[k] for k in EXPORT_COLUMNS),
+                         *("" if custom.get(k) is None else custom[k] for k in fields)])
+
+
+@app.command("export")
+def export(
+    fmt: Annotated[str | None, typer.Option(
+        "--format", metavar="csv|json", help="csv (one column per custom field) or json (default: csv; json with "
+        "--json, JSON lines with --jsonl).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE", dir_okay=False, help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export every contact with custom fields and tags."""
+    fmt = fmt or {"json": "json", "jsonl": "jsonl"}.get(output.fmt(), "csv")
+    if fmt not in ("csv", "json", "jsonl"):
+        raise typer.BadParameter("csv or json", param_hint="--format")
+    contacts = session.call("contact.export")
+    buf = io.StringIO(newline="")
+    if fmt == "csv":
+        for c in contacts:
+            c["tags"] = ";".join(c["tags"])
+        _csv(contacts, buf)
+    elif fmt == "json":
+        buf.write(json.dumps(contacts, indent=2, ensure_ascii=False) + "\n")
+    else:
+        buf.writelines(json.dumps(c, ensure_ascii=False) + "\n" for c in contacts)
+    if out is None:
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+        return
+    path = out.expanduser().resolve()
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(buf.getvalue())
+    output.done({"path": str(path), "contacts": len(contacts), "format": fmt},
+                f"exported {len(contacts)} contacts to {path} ({fmt})")

@@ -12,13 +12,14 @@ from typing import Annotated
 import typer
 
 from zingctl import (
-    account, connections, contacts, credentials, events, messages, rpc, session, sim, status, tenants, tickets,
-    users,
+    account, audit, backup, campaigns, connections, contacts, credentials, events, messages, notes, queues,
+    quickreplies, reports, rpc, schedules, session, sim, status, tags, tenants, tickets, tokens, users, webhooks,
 )
 from zingd.paths import default_socket_path
 
 # Top-level commands first (status, login, ...), then the groups, in help order.
-GROUPS = (status, account, tenants, users, connections, contacts, tickets, messages, sim, events, rpc)
+GROUPS = (status, account, tenants, users, connections, queues, contacts, tickets, messages, notes, tags,
+          quickreplies, campaigns, schedules, tokens, webhooks, reports, audit, backup, sim, events, rpc)
 
 app = typer.Typer(
     name="zingctl",

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from zingctl import inputs, output, session
 
-app = output.Typer(name="messages", help="A ticket's conversation: read, send (text or file), retry, search.")
+app = output.Typer(name="messages", help="A ticket's conversation: read, send (text or file), send to a number, retry, search.")
 
 
 def _body(m: dict[str, Any]) -> str:
@@ -76,3 +76,22 @@ def search(
     """Search message bodies, newest first."""
     found = session.call("message.search", {"query": query, "status": status, "ticket_id": ticket, "limit": limit})
     output.rows(found, SEARCH_COLUMNS, empty="no matches")
+
+
+@app.command("send-to")
+def send_to(
+    number: Annotated[str, typer.Argument(help="Phone number: international, or local to the tenant's region.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT|-", help="The message; `-` reads it from stdin.")] = "",
+    file: Annotated[Path | None, typer.Option(
+        "--file", exists=True, dir_okay=False, resolve_path=True, help="Send this file (TEXT is its caption).")]
+    = None,
+    connection: Annotated[int | None, typer.Option(
+        "--connection", help="Send from this connection id (default: the tenant's default number).")] = None,
+) -> None:
+    """Write to a phone number, starting a ticket (yours) if it has none open."""
+    body = inputs.text_or_stdin(text)
+    if not body.strip() and file is None:
+        raise typer.BadParameter("give TEXT, `-` for stdin, or --file")
+    m = session.call("message.send_to", {"number": number, "body": body, "connection_id": connection,
+                                         "media_path": str(file) if file else None})
+    output.done(m, f"message {m['id']} {m['ack']} on ticket {m['ticket_id']}")

@@ -58,3 +58,30 @@ def update(
                                        "max_connections": max_connections, "max_queues": max_queues,
                                        "timezone": timezone})
     output.done(t, f"updated tenant {t['id']} {t['name']!r}")
+
+
+@app.command("settings")
+def settings(
+    rating: Annotated[bool | None, typer.Option(
+        "--rating/--no-rating", show_default=False, help="Ask customers to rate a ticket when it closes.")] = None,
+    rating_prompt: Annotated[str | None, typer.Option("--rating-prompt", help="The rating question.")] = None,
+    rating_thanks: Annotated[str | None, typer.Option("--rating-thanks", help="The reply to a rating.")] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="Country local phone numbers are read in, e.g. BR.")] = None,
+    opt_out_keywords: Annotated[str | None, typer.Option(
+        "--opt-out-keywords", metavar="WORD,WORD", help="Words that opt a contact out of campaigns, e.g. SAIR,STOP.")]
+    = None,
+    opt_out_reply: Annotated[str | None, typer.Option("--opt-out-reply", help="The reply to an opt-out.")] = None,
+) -> None:
+    """Show or change your company's settings: rating survey, phone region, opt-out keywords."""
+    keywords = [w.strip() for w in opt_out_keywords.split(",") if w.strip()] if opt_out_keywords is not None else None
+    changes = {"rating": rating, "rating_prompt": rating_prompt, "rating_thanks": rating_thanks, "region": region,
+               "opt_out_keywords": keywords, "opt_out_reply": opt_out_reply}
+    if all(v is None for v in changes.values()):
+        current = session.call("tenant.get")["settings"]
+    else:
+        current = session.call("tenant.settings", changes)
+    if current or output.fmt() != "table":
+        output.item(current, title="settings")
+    else:
+        output.note("nothing set: the daemon's defaults apply")

@@ -86,3 +86,21 @@ def status(value: Annotated[str, typer.Argument(metavar="STATUS", help="online, 
     """Set your own status (online, away or offline)."""
     u = session.call("user.set_status", {"status": value})
     output.done(u, f"{u['email']} is now {u['status']}")
+
+
+@app.command("me")
+def me(
+    name: Name = None,
+    signature: Annotated[bool | None, typer.Option(
+        "--signature/--no-signature", show_default=False, help="Sign the messages you send with your name.")] = None,
+    password: Annotated[bool, typer.Option("--password", help="Change your password (prompted, hidden).")] = False,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Show yourself, or change your own name, signature or password."""
+    new_password = inputs.password(password_stdin, confirm=True, prompt="New password") \
+        if password or password_stdin else None
+    if name is None and signature is None and new_password is None:
+        output.item(session.call("auth.whoami"), title="you")
+        return
+    u = session.call("user.update_me", {"name": name, "signature": signature, "password": new_password})
+    output.done(u, f"updated {u['email']}: name {u['name']!r}, signature {'on' if u['signature'] else 'off'}")

@@ -163,7 +163,7 @@ def test_contacts_import_dry_run_errors_and_all_or_nothing(desk, tmp_path):
     assert again["custom_fields"] == {"plan": "platinum", "cidade": "Recife"}
     with pytest.raises(Invalid, match="no number column"):
         desk.admin.call("contact.import", {"data": "name\nx\n"})
-    with pytest.raises(Invalid, match="cannot read"):
+    with pytest.raises(Invalid, match="no readable file"):
         desk.admin.call("contact.import", {"path": str(tmp_path / "missing.csv")})
 
 

@@ -71,6 +71,7 @@ class Client:
         self.user: dict[str, Any] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
+        self._on_reply: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._subs: list[_Sub] = []
         self._by_server_id: dict[int, _Sub] = {}
         self._writer: asyncio.StreamWriter | None = None
@@ -146,6 +147,9 @@ class Client:
             if asyncio.iscoroutine(result):
                 await result
             return
+        hook = self._on_reply.pop(msg.get("id"), None)
+        if hook is not None:  # before the next line is read: replayed events follow this reply
+            hook(msg)
         fut = self._pending.pop(msg.get("id"), None)
         if fut is not None and not fut.done():
             fut.set_result(msg)
@@ -156,6 +160,7 @@ class Client:
             if not fut.done():
                 fut.set_exception(ConnectionLost("zingd closed the connection"))
         self._pending.clear()
+        self._on_reply.clear()
         self._by_server_id.clear()
         if self.reconnect and not self._closing:
             asyncio.get_running_loop().create_task(self._reconnect_loop())
@@ -203,22 +208,22 @@ class Client:
 
     async def _resubscribe(self, sub: _Sub) -> int:
         if sub.server_id is not None:
-            self._by_server_id.pop(sub.server_id, None)
+            old, sub.server_id = sub.server_id, None
+            if self._by_server_id.pop(old, None) is not None:  # still live on this connection: stop it
+                self._writer.write(protocol.request("events.unsubscribe", {"subscription": old}, None))
         params: dict[str, Any] = {"topics": sub.topics}
         if sub.last_seq is not None:
             params["since_seq"] = sub.last_seq
-        # Register the id before the replay frames can arrive: they follow the response.
         rid = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
 
-        def bind(done: asyncio.Future) -> None:
-            if not done.cancelled() and done.exception() is None:
-                res = done.result().get("result")
-                if res:
-                    sub.server_id = res["subscription"]
-                    self._by_server_id[sub.server_id] = sub
-        fut.add_done_callback(bind)
+        def bind(reply: dict[str, Any]) -> None:
+            res = reply.get("result")
+            if res:
+                sub.server_id = res["subscription"]
+                self._by_server_id[sub.server_id] = sub
+        self._on_reply[rid] = bind
         self._writer.write(protocol.request("events.subscribe", params, rid))
         result = _raise_for(await fut)
         if sub.last_seq is None:

@@ -145,9 +145,10 @@ class Session:
                     "hint": "events before this point were pruned; reload your view",
                 }).frame(sub.id))
             last = since_seq or 0
-            for event in (*replay, *held):
+            for event in (*replay, *held):  # asked-for history: bounded by the hard limit only
                 if event.seq > last and sub.subscriber.wants(event):
-                    self.send_event(sub, event)
+                    sub.last_seq = event.seq
+                    self.write(event.frame(sub.id))
                     last = event.seq
         call.after_response = flush
         return {"subscription": sub.id, "seq": head}
@@ -253,7 +254,7 @@ class RpcServer:
         try:
             try:
                 msg = protocol.decoder.decode(frame)
-            except msgspec.DecodeError as e:
+            except (msgspec.DecodeError, UnicodeDecodeError) as e:
                 session.send(protocol.error(None, PARSE_ERROR, f"parse error: {e}"))
                 return
             if isinstance(msg, list):
@@ -320,6 +321,9 @@ class RpcServer:
             return protocol.result(rid, value)
         except ZingError as e:
             return protocol.app_error(rid, e)
+        except OverflowError:  # an integer SQLite can't hold: a bad parameter, not our fault
+            return protocol.error(rid, INVALID_PARAMS, "invalid params: a number is out of range (64-bit)",
+                                  {"kind": "invalid_params"})
         except asyncio.CancelledError:
             raise
         except Exception:

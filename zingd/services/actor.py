@@ -110,7 +110,7 @@ PERMISSIONS: dict[str, str] = {
     "webhook.enable": "admin",
     "webhook.deliveries": "admin",
     "message.send_to": "agent",
-    "daemon.backup": "admin",
+    "daemon.backup": "superadmin",
 }
 
 

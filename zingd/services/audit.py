@@ -25,7 +25,9 @@ async def list_entries(app: Daemon, actor: Actor, tenant_id: int | None, user_id
     if after_id is not None:
         where.append("a.id > ?")
         args.append(after_id)
+    # From a cursor: the entries after it. Without one: the newest ``limit`` (both oldest first).
+    order = "ASC" if after_id is not None else "DESC"
     rows = await app.db.all(
         f"SELECT a.*, u.name AS user_name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id "
-        f"WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?", (*args, max(1, min(limit, 1000))))
-    return [with_json(r, "data") for r in rows]
+        f"WHERE {' AND '.join(where)} ORDER BY a.id {order} LIMIT ?", (*args, max(1, min(limit, 1000))))
+    return [with_json(r, "data") for r in (rows if after_id is not None else rows[::-1])]

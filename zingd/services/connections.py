@@ -95,7 +95,8 @@ def update(tx: Tx, actor: Actor, connection_id: int, changes: dict[str, Any],
         sets = ", ".join(f"{k} = ?" for k in changes)
         tx.execute(f"UPDATE connections SET {sets}, updated_at = ? WHERE id = ?",
                    (*changes.values(), tx.now, connection_id))
-    tx.audit(actor, "connection.update", "connection", connection_id, **changes)
+    tx.audit(actor, "connection.update", "connection", connection_id,
+             **{k: v for k, v in changes.items() if k != "settings"}, **({"settings": settings} if settings else {}))
     return _get(tx, row["tenant_id"], connection_id)
 
 

@@ -26,17 +26,21 @@ def normalize_number(raw: str, region: str = "BR") -> str:
         raise Invalid("empty number")
     if text.startswith("00"):
         text = "+" + text[2:]
-    try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
-    except phonenumbers.NumberParseException:
-        raise Invalid(f"not a phone number: {raw!r}") from None
-    if not phonenumbers.is_valid_number(parsed):
-        # a full international number without '+' ("5511999990001") is common in exports
-        digits = "".join(ch for ch in text if ch.isdigit())
-        retry = phonenumbers.parse("+" + digits) if digits and not text.startswith("+") else None
-        if retry is None or not phonenumbers.is_valid_number(retry):
-            raise Invalid(f"not a valid phone number: {raw!r}")
-        parsed = retry
+    digits = "".join(ch for ch in text if ch.isdigit())
+    # as written (local numbers in the tenant's region), then as a full international number
+    # without '+' ("5511999990001" is common in exports)
+    tries = [(text, None if text.startswith("+") else region)]
+    if digits and not text.startswith("+"):
+        tries.append(("+" + digits, None))
+    for candidate, where in tries:
+        try:
+            parsed = phonenumbers.parse(candidate, where)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            break
+    else:
+        raise Invalid(f"not a phone number: {raw!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 

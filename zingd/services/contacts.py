@@ -207,4 +207,4 @@ async def export(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
         "(SELECT group_concat(g.name, ';') FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id "
         " WHERE ct.contact_id = c.id) AS tags FROM contacts c WHERE c.tenant_id = ? ORDER BY c.id",
         (actor.tenant_id,))
-    return [C.view(r) for r in rows]
+    return [{**C.view(r), "tags": sorted(r["tags"].split(";")) if r["tags"] else []} for r in rows]

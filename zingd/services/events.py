@@ -47,7 +47,7 @@ def visible_to(current: Callable[[], Actor | None]) -> Callable[[Event], bool]:
 
     ``current`` returns the session's actor as it is now (roles and queues change
     while a console is open). Ticket-scoped events carry the ticket's view, so the
-    rule is applied to it as the daemon sees it now; ack events carry only ids and states.
+    rule is applied to it as the daemon sees it now; ack events carry the ticket's ``owner``.
     """
 
     def visible(event: Event) -> bool:
@@ -56,10 +56,10 @@ def visible_to(current: Callable[[], Actor | None]) -> Callable[[Event], bool]:
             return False
         if actor.sees_all_tickets:
             return True
-        ticket = event.data.get("ticket")
+        ticket = event.data.get("ticket") or event.data.get("owner")
         if ticket is not None:
             return ticket["user_id"] == actor.user_id or (
                 ticket["status"] == "pending" and (ticket["queue_id"] is None or ticket["queue_id"] in actor.queue_ids))
-        return event.ticket_id is None or event.type == "message.ack"
+        return event.ticket_id is None
 
     return visible

@@ -12,11 +12,11 @@ import mimetypes
 import re
 import shutil
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.actor import Actor
+from zingd.services.files import caller_file
 from zingd.services.outbound import media_type, queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.services.tickets import require_owner, require_visible
@@ -62,11 +62,9 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
     return msg
 
 
-async def stage_media(app: Daemon, tenant_id: int, path: str) -> dict[str, Any]:
+async def stage_media(app: Daemon, tenant_id: int, path: str, peer_uid: int | None) -> dict[str, Any]:
     """Copy a file the caller named into the media dir, so retries don't depend on it staying put."""
-    src = Path(path).expanduser()
-    if not src.is_file():
-        raise Invalid(f"no readable file at {path}", field="media_path")
+    src = caller_file(app.settings.data_path, peer_uid, path, "media_path")
     size = src.stat().st_size
     if size > MAX_MEDIA:
         raise Invalid(f"{src.name} is {size} bytes; the limit is {MAX_MEDIA}", field="media_path")
@@ -81,13 +79,14 @@ async def stage_media(app: Daemon, tenant_id: int, path: str) -> dict[str, Any]:
 
 
 async def send(app: Daemon, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
-               media_path: str | None = None, signature: bool | None = None) -> dict[str, Any]:
+               media_path: str | None = None, signature: bool | None = None,
+               peer_uid: int | None = None) -> dict[str, Any]:
     body = body.strip()
     if not body and not media_path:
         raise Invalid("a message needs a body or a media_path", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
-    media = await stage_media(app, actor.tenant_id, media_path) if media_path else None
+    media = await stage_media(app, actor.tenant_id, media_path, peer_uid) if media_path else None
     return await app.db.write(send_unit, actor, ticket_id, body, quoted_id, media, signature)
 
 
@@ -155,7 +154,8 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
         tx.execute("UPDATE campaign_recipients SET state = 'queued', error = NULL WHERE message_id = ?", (message_id,))
     tx.emit(msg["tenant_id"], "message.ack", {"id": message_id, "ticket_id": msg["ticket_id"],
                                               "connection_id": msg["connection_id"], "ack": "queued",
-                                              "error": None}, ticket_id=msg["ticket_id"])
+                                              "error": None, "owner": M.owner(tx, msg["ticket_id"])},
+            ticket_id=msg["ticket_id"])
     tx.audit(actor, "message.retry", "message", message_id)
     return msg
 

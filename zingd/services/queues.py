@@ -56,11 +56,11 @@ def create(tx: Tx, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
 
 def update(tx: Tx, actor: Actor, queue_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     _get(tx, actor.tenant_id, queue_id)
-    changes = _check(changes)
+    tx.audit(actor, "queue.update", "queue", queue_id, **changes)  # as given, before JSON encoding
+    changes = _check(dict(changes))
     if changes:
         sets = ", ".join(f"{k} = ?" for k in changes)
         tx.execute(f"UPDATE queues SET {sets} WHERE id = ?", (*changes.values(), queue_id))
-    tx.audit(actor, "queue.update", "queue", queue_id, **{k: v for k, v in changes.items()})
     if "assign_mode" in changes:
         routing.rebalance(tx, actor.tenant_id)
     return _get(tx, actor.tenant_id, queue_id)

@@ -42,6 +42,11 @@ def insert(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     return get(tx, row["id"])
 
 
+def owner(tx: Tx, ticket_id: int) -> dict[str, Any]:
+    """Who may see a ticket's events (for events that don't carry the whole ticket)."""
+    return tx.one("SELECT user_id, queue_id, status FROM tickets WHERE id = ?", (ticket_id,))
+
+
 def advance_ack(tx: Tx, message: dict[str, Any], ack: str, error: str | None = None) -> bool:
     """Move an ack forward (read never goes back to delivered); emit it. False if nothing changed."""
     if ack != "failed" and ACK_RANK[ack] <= ACK_RANK[message["ack"]]:
@@ -56,6 +61,6 @@ def advance_ack(tx: Tx, message: dict[str, Any], ack: str, error: str | None = N
                    (state, error, tx.now, *((tx.now,) if stamp else ()), message["id"]))
     tx.emit(message["tenant_id"], "message.ack",
             {"id": message["id"], "ticket_id": message["ticket_id"], "connection_id": message["connection_id"],
-             "ack": ack, "error": error},
+             "ack": ack, "error": error, "owner": owner(tx, message["ticket_id"])},
             ticket_id=message["ticket_id"])
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,6 +13,7 @@ from zingd.rpc.server import Call
 from zingd.services import campaigns as svc
 from zingd.services import schedules as sched
 from zingd.services.contact_import import parse_csv
+from zingd.services.files import read_text
 from zingd.services.messages import stage_media
 from zingd.services.contacts import tenant_region
 
@@ -85,14 +85,11 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
             raise Invalid("csv needs either path or data", field="csv")
         text = p.csv.data
         if p.csv.path is not None:
-            try:
-                text = await asyncio.to_thread(Path(p.csv.path).expanduser().read_text, encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as e:
-                raise Invalid(f"cannot read {p.csv.path}: {e}", field="csv") from None
+            text = await read_text(call.app.settings.data_path, call.session.peer_uid, p.csv.path, "csv")
         region = await tenant_region(call.app, call.actor.tenant_id)
         parsed = await asyncio.to_thread(parse_csv, text, region)
     if p.media_path and not p.dry_run:
-        spec["media"] = await stage_media(call.app, call.actor.tenant_id, p.media_path)
+        spec["media"] = await stage_media(call.app, call.actor.tenant_id, p.media_path, call.session.peer_uid)
     return spec, parsed
 
 
@@ -136,15 +133,17 @@ async def start(call: Call, p: ById) -> dict:
 @REGISTRY.method("campaign.pause", ById)
 async def pause(call: Call, p: ById) -> dict:
     """Pause a running campaign; resume with campaign.start."""
+    row = await call.app.db.write(svc.pause, call.actor, p.id)  # tenant-checked first
     call.app.campaigns.halt(p.id)
-    return await call.app.db.write(svc.pause, call.actor, p.id)
+    return row
 
 
 @REGISTRY.method("campaign.cancel", ById)
 async def cancel(call: Call, p: ById) -> dict:
     """Stop a campaign for good; recipients not yet queued are skipped."""
+    row = await call.app.db.write(svc.cancel, call.actor, p.id)  # tenant-checked first
     call.app.campaigns.halt(p.id)
-    return await call.app.db.write(svc.cancel, call.actor, p.id)
+    return row
 
 
 @REGISTRY.method("campaign.recipients", RecipientList)

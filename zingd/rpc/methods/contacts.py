@@ -5,13 +5,13 @@ from __future__ import annotations
 import msgspec
 
 import asyncio
-from pathlib import Path
 
 from zingd.errors import Invalid
 from zingd.rpc.registry import REGISTRY, ById
 from zingd.rpc.server import Call
 from zingd.services import contacts as svc
 from zingd.services.contact_import import normalize_number, parse_csv, parse_vcard
+from zingd.services.files import read_text
 
 
 class ContactList(msgspec.Struct, forbid_unknown_fields=True):
@@ -90,10 +90,7 @@ async def import_(call: Call, p: ContactImport) -> dict:
         raise Invalid("give either path or data", field="path")
     text = p.data
     if p.path is not None:
-        try:
-            text = await asyncio.to_thread(Path(p.path).expanduser().read_text, encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            raise Invalid(f"cannot read {p.path}: {e}", field="path") from None
+        text = await read_text(call.app.settings.data_path, call.session.peer_uid, p.path, "path")
     region = await svc.tenant_region(call.app, call.actor.tenant_id)
     parsed = await asyncio.to_thread(parse_csv if p.format == "csv" else parse_vcard, text, region)
     return await call.app.db.write(svc.import_rows, call.actor, parsed, p.dry_run, p.skip_invalid)

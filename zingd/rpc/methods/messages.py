@@ -63,7 +63,8 @@ async def send_to(call: Call, p: SendTo) -> dict:
     body = p.body.strip()
     if not body and not p.media_path:
         raise Invalid("a message needs a body or a media_path", field="body")
-    media = await svc.stage_media(call.app, call.actor.tenant_id, p.media_path) if p.media_path else None
+    media = await svc.stage_media(call.app, call.actor.tenant_id, p.media_path, call.session.peer_uid) \
+        if p.media_path else None
     due_at = None
     if call.actor.token_id is not None and await call.app.db.value(
             "SELECT kind = 'api' FROM tokens WHERE id = ?", (call.actor.token_id,)):
@@ -82,7 +83,8 @@ async def list_(call: Call, p: MessageList) -> dict:
 @REGISTRY.method("message.send", Send)
 async def send(call: Call, p: Send) -> dict:
     """Queue a message (text, or a file by path); it is stored before anything is sent."""
-    return await svc.send(call.app, call.actor, p.ticket_id, p.body, p.quoted_id, p.media_path, p.signature)
+    return await svc.send(call.app, call.actor, p.ticket_id, p.body, p.quoted_id, p.media_path, p.signature,
+                          call.session.peer_uid)
 
 
 @REGISTRY.method("message.retry", Retry)

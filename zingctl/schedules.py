@@ -1,0 +1,88 @@
+"""`zingctl schedules`: messages sent later, once or on a cron rule, paced like campaigns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from zingctl import inputs, output, session
+
+app = output.Typer(name="schedules", help="Messages sent later, once or repeating (cron): add, list, change, cancel.")
+
+COLUMNS: list[output.Column] = [
+    ("ID", "id"), ("Status", "status"), ("Next run", "run_at"), ("Cron", "cron"),
+    ("Contact", lambda s: s.get("contact_name") or s.get("number") or s.get("contact_id")), ("Ticket", "ticket_id"),
+    ("Number", "connection_id"), ("Runs", "runs"), ("Text", lambda s: " ".join((s.get("body") or "").split())[:60]),
+    ("Error", "error"),
+]
+
+ScheduleId = Annotated[int, typer.Argument(help="Schedule id.")]
+At = Annotated[str | None, typer.Option(
+    "--at", metavar="WHEN", help="When, in the company's time zone: '2026-12-01 09:00' (or ISO with an offset).")]
+Cron = Annotated[str | None, typer.Option(
+    "--cron", metavar="RULE", help="Repeat on a cron rule, e.g. '0 9 * * 1-5' (minute hour day month weekday); "
+    "--at is then the first run.")]
+
+
+def _said(s: dict[str, Any], verb: str) -> None:
+    repeat = f", then on '{s['cron']}'" if s.get("cron") else ""
+    output.done(s, f"{verb} schedule {s['id']} ({s['status']}): next run {output.cell('run_at', s['run_at'])}"
+                   f"{repeat}")
+
+
+@app.command("add")
+def add(
+    text: Annotated[str, typer.Argument(
+        metavar="TEXT|-", help="The message; may use {{name}}, {{first_name}}...; `-` reads stdin.")],
+    contact: Annotated[int | None, typer.Option("--contact", help="Send to this contact id.")] = None,
+    ticket: Annotated[int | None, typer.Option("--ticket", help="Send inside this ticket (to its contact).")]
+    = None,
+    at: At = None, cron: Cron = None,
+    connection: Annotated[int | None, typer.Option(
+        "--connection", help="Send from this connection id (default: the tenant's default number).")] = None,
+) -> None:
+    """Schedule a message to a contact or inside a ticket, at a time and/or on a cron rule."""
+    if (contact is None) == (ticket is None):
+        raise typer.BadParameter("give one of --contact and --ticket")
+    if at is None and cron is None:
+        raise typer.BadParameter("give --at, --cron, or both")
+    s = session.call("schedule.create", {"body": inputs.text_or_stdin(text), "contact_id": contact,
+                                         "ticket_id": ticket, "connection_id": connection, "run_at": at,
+                                         "cron": cron})
+    _said(s, "added")
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option(
+        "--status", help="pending, sent, missed, skipped or cancelled.")] = None,
+    contact: Annotated[int | None, typer.Option("--contact", help="Only to this contact id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 500,
+) -> None:
+    """List scheduled messages, soonest first."""
+    found = session.call("schedule.list", {"status": status, "contact_id": contact, "limit": limit})
+    output.rows(found, COLUMNS, empty="no scheduled messages")
+
+
+@app.command("update")
+def update(
+    schedule_id: ScheduleId,
+    text: Annotated[str | None, typer.Option("--text", metavar="TEXT|-", help="New text; `-` reads stdin.")]
+    = None,
+    at: At = None, cron: Cron = None,
+    no_cron: Annotated[bool, typer.Option("--no-cron", help="Stop repeating: run once, --at.")] = False,
+) -> None:
+    """Change a pending schedule's text, time or cron rule."""
+    if no_cron and cron is not None:
+        raise typer.BadParameter("give --cron or --no-cron, not both")
+    s = session.call("schedule.update", {"id": schedule_id, "run_at": at, "cron": "" if no_cron else cron,
+                                         "body": inputs.text_or_stdin(text) if text is not None else None})
+    _said(s, "updated")
+
+
+@app.command("cancel")
+def cancel(schedule_id: ScheduleId) -> None:
+    """Cancel a pending schedule."""
+    s = session.call("schedule.cancel", {"id": schedule_id})
+    output.done(s, f"cancelled schedule {s['id']}")

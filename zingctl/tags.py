@@ -1,0 +1,57 @@
+"""`zingctl tags`: labels for tickets and contacts; also `zingctl tickets tag`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from zingctl import output, session, tickets
+
+app = output.Typer(name="tags", help="Labels on tickets and contacts: list, create (or recolor), delete.")
+
+COLUMNS: list[output.Column] = [
+    ("ID", "id"), ("Name", "name"), ("Color", "color"), ("Tickets", "tickets"), ("Contacts", "contacts"),
+]
+
+TagId = Annotated[int, typer.Argument(help="Tag id.")]
+Names = Annotated[list[str] | None, typer.Argument(
+    metavar="TAG", help="Tag names (new ones are created); they replace the current tags.", show_default=False)]
+Clear = Annotated[bool, typer.Option("--clear", help="Remove every tag.")]
+
+
+def names(tags: list[str] | None, clear: bool) -> list[str]:
+    """The tags to set: some names, or none with --clear (never none by accident)."""
+    if bool(tags) == clear:
+        raise typer.BadParameter("give TAG names, or --clear to remove them all")
+    return tags or []
+
+
+@app.command("list")
+def list_() -> None:
+    """List the tags with how many tickets and contacts carry each."""
+    output.rows(session.call("tag.list"), COLUMNS, empty="no tags")
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="The tag's name (1 to 40 characters).")],
+    color: Annotated[str, typer.Option("--color", help="Color as #rrggbb.")] = "#868e96",
+) -> None:
+    """Create a tag, or recolor an existing one."""
+    t = session.call("tag.create", {"name": name, "color": color})
+    output.done(t, f"tag {t['id']} {t['name']!r} ({t['color']})")
+
+
+@app.command("delete")
+def delete(tag_id: TagId) -> None:
+    """Delete a tag from every ticket and contact."""
+    t = session.call("tag.delete", {"id": tag_id})
+    output.done(t, f"deleted tag {tag_id} {t['name']!r}")
+
+
+@tickets.app.command("tag")
+def tag_ticket(ticket_id: tickets.TicketId, tags: Names = None, clear: Clear = False) -> None:
+    """Set a ticket's tags, e.g. `zingctl tickets tag 12 vip billing` (replaces them)."""
+    t = session.call("ticket.tag", {"id": ticket_id, "tags": names(tags, clear)})
+    output.done(t, f"ticket {t['id']} tags: {', '.join(t.get('tags') or []) or 'none'}")

@@ -1,0 +1,78 @@
+"""`zingctl webhooks`: POST the tenant's events to other systems, signed and retried."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from zingctl import output, session
+
+app = output.Typer(name="webhooks", help="Send events to a URL (HMAC-signed): create, list, pause, deliveries.")
+
+COLUMNS: list[output.Column] = [
+    ("ID", "id"), ("URL", "url"), ("Events", lambda w: ", ".join(w.get("event_types") or []) or "all"),
+    ("Enabled", lambda w: "yes" if w.get("enabled") else "no"), ("Cursor", "last_seq"), ("Failures", "failures"),
+    ("Last error", "last_error"), ("Created", "created_at"),
+]
+DELIVERY_COLUMNS: list[output.Column] = [
+    ("ID", "id"), ("Seq", "event_seq"), ("Event", "event_type"), ("Status", "status"), ("HTTP", "http_status"),
+    ("Attempts", "attempts"), ("Error", "last_error"), ("Time", "created_at"),
+]
+
+WebhookId = Annotated[int, typer.Argument(help="Webhook id.")]
+
+
+def _said(w: dict[str, Any], verb: str) -> None:
+    output.done(w, f"{verb} webhook {w['id']} {w['url']} ({'enabled' if w.get('enabled') else 'disabled'})")
+
+
+@app.command("create")
+def create(
+    url: Annotated[str, typer.Argument(help="An http(s) URL that receives the POSTs.")],
+    event: Annotated[list[str] | None, typer.Option(
+        "--event", "-e", metavar="TYPE", help="Only this event type, e.g. ticket.created (repeatable; "
+        "default: all).")] = None,
+    from_start: Annotated[bool, typer.Option(
+        "--from-start", help="Also deliver the stored past events, not only new ones.")] = False,
+) -> None:
+    """Add a webhook; its signing secret is shown only now."""
+    w = session.call("webhook.create", {"url": url, "event_types": event or [], "from_now": not from_start})
+    output.item(w, title=f"webhook {w['id']}")
+    output.note("the secret is shown only this once: verify X-Zing-Signature = "
+                "sha256=HMAC(secret, \"<X-Zing-Timestamp>.<body>\")")
+
+
+@app.command("list")
+def list_() -> None:
+    """List the webhooks with their delivery cursor and last error."""
+    output.rows(session.call("webhook.list"), COLUMNS, empty="no webhooks")
+
+
+@app.command("delete")
+def delete(webhook_id: WebhookId) -> None:
+    """Stop and remove a webhook."""
+    w = session.call("webhook.delete", {"id": webhook_id})
+    output.done(w, f"deleted webhook {w['id']} {w['url']}")
+
+
+@app.command("enable")
+def enable(webhook_id: WebhookId) -> None:
+    """Resume deliveries (from where they stopped)."""
+    _said(session.call("webhook.enable", {"id": webhook_id, "enabled": True}), "enabled")
+
+
+@app.command("disable")
+def disable(webhook_id: WebhookId) -> None:
+    """Pause deliveries; events keep being stored for when it is enabled again."""
+    _said(session.call("webhook.enable", {"id": webhook_id, "enabled": False}), "disabled")
+
+
+@app.command("deliveries")
+def deliveries(
+    webhook_id: WebhookId,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 100,
+) -> None:
+    """List the events a webhook gave up on, newest first."""
+    output.rows(session.call("webhook.deliveries", {"id": webhook_id, "limit": limit}), DELIVERY_COLUMNS,
+                empty="no failed deliveries")
