@@ -27,13 +27,15 @@ class Event:
     type: str
     ts: float
     data: dict[str, Any]
+    raw: bytes | None = field(default=None, repr=False)  # ``data`` as JSON, when already encoded
     _tail: bytes | None = field(default=None, repr=False)
 
     def tail(self) -> bytes:
         """Everything of the notification frame after the subscription id."""
         if self._tail is None:
-            body = _enc.encode({"seq": self.seq, "type": self.type, "ts": self.ts, "data": self.data})
-            self._tail = b"," + body[1:-1] + b"}}\n"
+            raw = self.raw if self.raw is not None else _enc.encode(self.data)
+            self._tail = (b',"seq":%d,"type":' % self.seq + _enc.encode(self.type) + b',"ts":'
+                          + _enc.encode(self.ts) + b',"data":' + raw + b"}}\n")
         return self._tail
 
     def frame(self, subscription: int) -> bytes:

@@ -32,11 +32,9 @@ def _preview(msg: InboundMessage) -> str:
     return (msg.body or f"[{msg.type}]")[:200]
 
 
-def _find_or_open_ticket(tx: Tx, tenant_id: int, connection_id: int, contact: dict[str, Any],
-                         reopen_window_s: float) -> tuple[dict[str, Any], bool]:
-    ticket = T.active(tx, connection_id, contact["id"])
-    if ticket is not None:
-        return ticket, False
+def _open_ticket(tx: Tx, tenant_id: int, connection_id: int, contact: dict[str, Any],
+                 reopen_window_s: float) -> tuple[dict[str, Any], bool]:
+    """The contact has no active ticket: reopen a recently closed one, or start one (True)."""
     if reopen_window_s > 0:
         last = tx.one("SELECT * FROM tickets WHERE connection_id = ? AND contact_id = ? AND status = 'closed' "
                       "AND closed_at >= ? ORDER BY closed_at DESC LIMIT 1",
@@ -110,21 +108,25 @@ def _take_rating(tx: Tx, ticket: dict[str, Any], body: str) -> bool:
     return True
 
 
-def _opts_out(tx: Tx, contact: dict[str, Any], body: str, settings: dict[str, Any]) -> bool:
-    """The customer answered with an opt-out keyword: no more automated messages to them."""
-    keywords = [k.upper() for k in settings.get("opt_out_keywords", OPT_OUT_KEYWORDS)]
-    if body.strip().upper() not in keywords:
-        return False
+def _opts_out(tx: Tx, contact: dict[str, Any], body: str) -> str | None:
+    """The customer answered with an opt-out keyword: no more automated messages to them.
+    Returns the confirmation to send, or None."""
+    word = body.strip().upper()
+    if not word or len(word) > 40 or " " in word:  # keywords are one word: skip the settings read
+        return None
+    settings = routing.tenant_settings(tx, contact["tenant_id"])
+    if word not in [k.upper() for k in settings.get("opt_out_keywords", OPT_OUT_KEYWORDS)]:
+        return None
     tx.execute("UPDATE contacts SET opted_out = 1, updated_at = ? WHERE id = ?", (tx.now, contact["id"]))
     tx.audit(None, "contact.opt_out", "contact", contact["id"], keyword=body.strip(), tenant_id=contact["tenant_id"])
-    return True
+    return settings.get("opt_out_reply", OPT_OUT_REPLY)
 
 
 def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
            reopen_window_s: float) -> dict[str, Any] | None:
     """One inbound message, one unit of work. None when it was already stored (or ignored)."""
-    stored = M.by_wa_id(tx, connection_id, msg.wa_id)
-    if stored is not None:
+    if M.exists(tx, connection_id, msg.wa_id):
+        stored = M.by_wa_id(tx, connection_id, msg.wa_id)
         if stored["type"] == "undecryptable" and msg.type != "undecryptable":
             _upgrade(tx, stored, msg)  # WhatsApp resent what it couldn't decrypt the first time
         return None
@@ -135,14 +137,17 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     alt = "" if msg.is_group else msg.sender_alt
     contact = C.resolve(tx, tenant_id, msg.chat, alt, "" if msg.from_me else msg.push_name, msg.is_group)
     rated = None
-    if not msg.from_me:
+    ticket = T.active(tx, connection_id, contact["id"])
+    if ticket is None and not msg.from_me:  # a survey is only pending once the ticket is closed
         pending = _rating_ticket(tx, connection_id, contact["id"])
         if pending is not None and _take_rating(tx, pending, msg.body):
             rated = pending
     if rated is not None:
         ticket, created = rated, False
+    elif ticket is not None:
+        created = False
     else:
-        ticket, created = _find_or_open_ticket(tx, tenant_id, connection_id, contact, reopen_window_s)
+        ticket, created = _open_ticket(tx, tenant_id, connection_id, contact, reopen_window_s)
     quoted = M.by_wa_id(tx, connection_id, msg.quoted_wa_id) if msg.quoted_wa_id else None
     reacted = M.by_wa_id(tx, connection_id, msg.reaction_to) if msg.reaction_to else None
     media = msg.media
@@ -165,12 +170,12 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     if created:
         tx.emit(tenant_id, "ticket.created", {"ticket": view}, ticket_id=ticket["id"])
     tx.emit(tenant_id, "message.created", {"message": row, "ticket": view}, ticket_id=ticket["id"])
-    settings = routing.tenant_settings(tx, tenant_id)
     if rated is not None:
-        routing.send_bot(tx, ticket, settings.get("rating_thanks", RATING_THANKS))
+        thanks = routing.tenant_settings(tx, tenant_id).get("rating_thanks", RATING_THANKS)
+        routing.send_bot(tx, ticket, thanks)
         T.emit_updated(tx, ticket["id"], tenant_id)
-    elif not msg.from_me and _opts_out(tx, contact, msg.body, settings):
-        routing.send_bot(tx, ticket, settings.get("opt_out_reply", OPT_OUT_REPLY))
+    elif not msg.from_me and (reply := _opts_out(tx, contact, msg.body)):
+        routing.send_bot(tx, ticket, reply)
         T.emit_updated(tx, ticket["id"], tenant_id)
     elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created):
         T.emit_updated(tx, ticket["id"], tenant_id)

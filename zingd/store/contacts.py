@@ -44,7 +44,10 @@ def map_jid(tx: Tx, tenant_id: int, jid: str, contact_id: int) -> None:
 def resolve(tx: Tx, tenant_id: int, jid: str, alt_jid: str = "", push_name: str = "",
             is_group: bool = False) -> dict[str, Any]:
     """Find-or-create the one contact behind a JID (and its alternate address)."""
-    row = by_jid(tx, tenant_id, jid) or (by_jid(tx, tenant_id, alt_jid) if alt_jid else None)
+    row = by_jid(tx, tenant_id, jid)
+    known = row is not None  # found by this address: nothing to map for it
+    if row is None and alt_jid:
+        row = by_jid(tx, tenant_id, alt_jid)
     if row is None:
         # Prefer the phone address for the number when one of the two is a phone JID.
         phone = next((j for j in (jid, alt_jid) if j.endswith("@s.whatsapp.net")), jid)
@@ -59,7 +62,8 @@ def resolve(tx: Tx, tenant_id: int, jid: str, alt_jid: str = "", push_name: str 
     elif push_name and push_name != row["push_name"] and not is_group:
         tx.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", (push_name, tx.now, row["id"]))
         row["push_name"] = push_name
-    map_jid(tx, tenant_id, jid, row["id"])
+    if not known:
+        map_jid(tx, tenant_id, jid, row["id"])
     if alt_jid:
         map_jid(tx, tenant_id, alt_jid, row["id"])
     return row

@@ -4,9 +4,10 @@ Why not only aiosqlite: it hops from the event loop to its thread once per
 statement (~100 µs each), so an inbound message (contact, ticket, message,
 event: 6-8 statements) would cost ~1 ms of hops. Here a whole unit of work is
 one plain function run on the writer thread, and every unit waiting when the
-writer comes round is committed in the same transaction (group commit), each
-inside its own SAVEPOINT so a failing unit rolls back alone. A unit's future
-resolves only after COMMIT: nothing is acknowledged before it is durable.
+writer comes round is committed in the same transaction (group commit); should
+one of them fail, the batch is redone one transaction per unit so the
+failure rolls back alone. A unit's future resolves only after COMMIT: nothing is
+acknowledged before it is durable.
 
 Reads are single statements awaited on an aiosqlite connection (WAL lets them
 run beside the writer).
@@ -92,11 +93,12 @@ class Tx:
 
     def emit(self, tenant_id: int, type_: str, data: dict[str, Any], ticket_id: int | None = None) -> Event:
         """Persist an event with this unit; it is published only if the unit commits."""
+        raw = _enc.encode(data)  # once: stored for replay and sent to every subscriber as is
         seq = self.conn.execute(
             "INSERT INTO events (tenant_id, ticket_id, type, ts, data) VALUES (?,?,?,?,?)",
-            (tenant_id, ticket_id, type_, self.now, _enc.encode(data).decode()),
+            (tenant_id, ticket_id, type_, self.now, raw.decode()),
         ).lastrowid
-        event = Event(seq, tenant_id, ticket_id, type_, self.now, data)
+        event = Event(seq, tenant_id, ticket_id, type_, self.now, data, raw)
         self.events.append(event)
         return event
 
@@ -116,6 +118,10 @@ class Tx:
 
 
 _STOP = object()
+
+
+class _UnitFailed(Exception):
+    """A unit raised inside a group transaction: the batch is redone unit by unit."""
 
 
 class _Rollback(Exception):
@@ -217,33 +223,58 @@ class Database:
             conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
+        """All units in one transaction; if one fails, redo them one transaction each so the
+        failure rolls back alone (no per-unit SAVEPOINT on the common, all-good path)."""
+        try:
+            outcomes, events = self._in_one_transaction(conn, batch)
+        except _UnitFailed:
+            outcomes, events = [], []
+            for job in batch:
+                done, published = self._in_own_transaction(conn, job)
+                outcomes.append(done)
+                events.extend(published)
+        self.commits += 1
+        self.units += len(batch)
+        self._loop.call_soon_threadsafe(self._complete, outcomes, events)
+
+    def _in_one_transaction(self, conn: sqlite3.Connection, batch: list) -> tuple[list, list[Event]]:
         outcomes: list[tuple[asyncio.Future, bool, Any]] = []
         events: list[Event] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, args, fut in batch:
                 tx = Tx(conn, self.clock())
-                conn.execute("SAVEPOINT unit")
                 try:
                     result = fn(tx, *args)
-                except BaseException as e:  # noqa: BLE001 - handed to the awaiting caller
-                    conn.execute("ROLLBACK TO unit")
-                    conn.execute("RELEASE unit")
-                    outcomes.append((fut, False, e))
-                    continue
-                conn.execute("RELEASE unit")
+                except Exception as e:
+                    raise _UnitFailed from e
                 outcomes.append((fut, True, result))
                 events.extend(tx.events)
             conn.execute("COMMIT")
-        except BaseException as e:  # noqa: BLE001 - commit failed (disk full, I/O): nobody is acknowledged
+        except _UnitFailed as failed:
+            conn.execute("ROLLBACK")
+            if len(batch) == 1:  # nothing to separate: report it without running it twice
+                return [(batch[0][2], False, failed.__cause__)], []
+            raise
+        except Exception as e:  # commit failed (disk full, I/O): nobody is acknowledged
             log.exception("group commit of %d units failed", len(batch))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            outcomes = [(fut, False, e) for _, _, fut in batch]
-            events = []
-        self.commits += 1
-        self.units += len(batch)
-        self._loop.call_soon_threadsafe(self._complete, outcomes, events)
+            return [(fut, False, e) for _, _, fut in batch], []
+        return outcomes, events
+
+    def _in_own_transaction(self, conn: sqlite3.Connection, job: tuple) -> tuple[tuple, list[Event]]:
+        fn, args, fut = job
+        tx = Tx(conn, self.clock())
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            result = fn(tx, *args)
+            conn.execute("COMMIT")
+        except Exception as e:  # handed to the awaiting caller
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return (fut, False, e), []
+        return (fut, True, result), tx.events
 
     def _complete(self, outcomes: list, events: list[Event]) -> None:
         for event in events:  # committed, in seq order, before anyone hears back

@@ -35,11 +35,18 @@ def by_wa_id(tx: Tx, connection_id: int, wa_id: str) -> dict[str, Any] | None:
     return tx.one(f"SELECT {COLUMNS} FROM messages WHERE connection_id = ? AND wa_id = ?", (connection_id, wa_id))
 
 
+def exists(tx: Tx, connection_id: int, wa_id: str) -> bool:
+    """Already stored? (answered from the unique index alone)"""
+    return tx.conn.execute("SELECT 1 FROM messages WHERE connection_id = ? AND wa_id = ?",
+                           (connection_id, wa_id)).fetchone() is not None
+
+
 def insert(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     row.setdefault("created_at", tx.now)
     row.setdefault("updated_at", tx.now)
-    row["id"] = tx.insert("messages", row)
-    return get(tx, row["id"])
+    cols = ",".join(row)
+    marks = ",".join("?" * len(row))
+    return tx.one(f"INSERT INTO messages ({cols}) VALUES ({marks}) RETURNING {COLUMNS}", tuple(row.values()))
 
 
 def owner(tx: Tx, ticket_id: int) -> dict[str, Any]:
