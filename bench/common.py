@@ -380,6 +380,10 @@ class _CaptureDB:
         self.calls.append((sql, tuple(params)))
         return None
 
+    def page(self, sql: str, params: Any = ()) -> list:
+        self.calls.append((sql, tuple(params)))
+        return []
+
 
 class _CaptureApp:
     def __init__(self) -> None:

@@ -173,7 +173,7 @@ async def list_messages(app: Daemon, actor: Actor, ticket_id: int | None, before
         if not await app.db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
                                   (actor.tenant_id, ticket_id, *params)):
             raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
-        rows = await app.db.all(
+        rows = app.db.page(
             f"SELECT {M.COLUMNS} FROM messages WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (ticket_id, before, limit + 1))
     else:
@@ -201,7 +201,10 @@ def fts_query(text: str) -> str:
 
 
 async def search(app: Daemon, actor: Actor, query: str, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
-    """Newest matches first. Ranking by relevance costs ~300 ms on a common word; recency is bounded.
+    """Newest matches first. Ranking by relevance costs ~300 ms on a common word; instead FTS5
+    is walked newest-first (rowid DESC) and the join stops at ``limit`` rows. The walk is bounded:
+    only the newest SEARCH_SCAN matches are candidates (found from the index alone), so a caller
+    who may see few tickets can't make it scan a common word's whole history.
 
     Filters: status, ticket_id, queue_id, user_id, connection_id, tag (name), since, until (epoch s).
     """
@@ -220,12 +223,12 @@ async def search(app: Daemon, actor: Actor, query: str, limit: int = 50, **filte
     sql = (
         "SELECT m.id, m.ticket_id, m.direction, m.type, m.body, m.created_at, t.status AS ticket_status, "
         "c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number "
-        "FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f "
-        "JOIN messages m ON m.id = f.rowid JOIN tickets t ON t.id = m.ticket_id "
-        f"JOIN contacts c ON c.id = m.contact_id WHERE m.tenant_id = ? AND {' AND '.join(where)} "
-        "ORDER BY m.id DESC LIMIT ?"
+        "FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN tickets t ON t.id = m.ticket_id "
+        "JOIN contacts c ON c.id = m.contact_id WHERE messages_fts MATCH ? AND f.rowid >= ifnull(("
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), 0) "
+        f"AND m.tenant_id = ? AND {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT ?"
     )
-    return await app.db.all(sql, (match, SEARCH_SCAN, actor.tenant_id, *args, max(1, min(limit, 200))))
+    return await app.db.all(sql, (match, match, SEARCH_SCAN - 1, actor.tenant_id, *args, max(1, min(limit, 200))))
 
 
 def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, body: str,
