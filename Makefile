@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash bench bench-ingest bench-rpc bench-scale bench-tui system-deps clean
+.PHONY: demo test crash bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -30,7 +30,7 @@ test: $(STAMP)
 crash: $(STAMP)
 	ZING_CRASH_ROUNDS=60 $(BIN)/python -m pytest -q -m slow tests/integration/test_crash.py
 
-bench: bench-rpc bench-ingest bench-scale
+bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
@@ -40,6 +40,9 @@ bench-rpc: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python -m bench.scale
+
+bench-schedules: $(STAMP)
+	$(BIN)/python -m bench.schedules
 
 bench-tui: $(STAMP)
 	$(BIN)/python -m bench.tui
