@@ -1,0 +1,83 @@
+"""How times, sizes, names and delivery states read in a narrow terminal.
+
+Every function takes ``now`` explicitly so the app's clock (frozen in snapshot
+tests) decides what "today" is.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+TICKS: dict[str, tuple[str, str]] = {
+    # ack -> (glyph, style); read and played share the blue double tick agents know.
+    "queued": ("◷", "dim"),
+    "sent": ("✓", "dim"),
+    "server": ("✓", ""),
+    "delivered": ("✓✓", ""),
+    "read": ("✓✓", "bold #4dabf7"),
+    "played": ("✓✓", "bold #4dabf7"),
+    "failed": ("✗", "bold red"),
+}
+
+
+def _day(ts: float) -> tuple[int, int, int]:
+    t = time.localtime(ts)
+    return t.tm_year, t.tm_mon, t.tm_mday
+
+
+def clock(ts: float) -> str:
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+def day_label(ts: float, now: float) -> str:
+    """Today / Yesterday / a date: the text of a day separator in the chat."""
+    if _day(ts) == _day(now):
+        return "Today"
+    if _day(ts) == _day(now - 86400):
+        return "Yesterday"
+    return time.strftime("%a %d %b %Y", time.localtime(ts))
+
+
+def short_when(ts: float | None, now: float) -> str:
+    """A list row's time: the clock today, a date otherwise."""
+    if not ts:
+        return ""
+    return clock(ts) if _day(ts) == _day(now) else time.strftime("%d %b", time.localtime(ts))
+
+
+def same_day(a: float, b: float) -> bool:
+    return _day(a) == _day(b)
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "? B"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def contact_name(ticket: dict[str, Any]) -> str:
+    """The best name a ticket's contact has: saved name, WhatsApp push name, or the number."""
+    return ticket.get("contact_name") or ticket.get("contact_push_name") or f"+{ticket.get('contact_number', '?')}"
+
+
+def variables(ticket: dict[str, Any], agent: str) -> dict[str, str]:
+    """The quick-reply variables the console can fill as zingd would; {{protocol}} and {{date}} stay for zingd."""
+    name = ticket.get("contact_name") or ticket.get("contact_push_name") or ticket.get("contact_number") or ""
+    return {"name": name, "first_name": name.split()[0] if name else "", "number": ticket.get("contact_number") or "",
+            "agent": agent, "queue": ticket.get("queue_name") or ""}
+
+
+def preview(message: dict[str, Any], limit: int = 60) -> str:
+    """A message in one short line: its text, or its kind for media without a caption."""
+    return first_line(message.get("body") or f"[{message.get('type') or 'message'}]", limit)
+
+
+def first_line(text: str, limit: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

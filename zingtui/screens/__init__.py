@@ -1,0 +1,1 @@
+"""The console's screens: splash and login, the main queue screen, and its modal panels."""

@@ -1,0 +1,118 @@
+"""The company's WhatsApp numbers (admins): health, and pairing with a live QR code.
+
+QR codes arrive as ``connection.updated`` events while pairing; each one
+replaces the last, drawn with half blocks so a 33-module code fits in 19 lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import segno
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from zingtui.screens.dialogs import Dialog
+
+DARK, LIGHT = "#000000", "#ffffff"
+
+
+def qr_text(data: str) -> Text:
+    """A scannable QR code: dark modules on a light quiet zone, two module rows per line."""
+    matrix = [list(row) for row in segno.make(data, error="l", micro=False).matrix_iter(scale=1, border=2)]
+    if len(matrix) % 2:
+        matrix.append([0] * len(matrix[0]))
+    text = Text()
+    for top, bottom in zip(matrix[::2], matrix[1::2]):
+        for a, b in zip(top, bottom):
+            text.append("▀", style=f"{DARK if a else LIGHT} on {DARK if b else LIGHT}")
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+class ConnectionsScreen(Dialog):
+    TITLE_TEXT = "WhatsApp numbers"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("p", "pair", "Pair"), Binding("r", "restart", "Restart")]
+
+    def __init__(self, connections: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.connections = connections
+        self.pairing: int | None = None
+
+    def body(self) -> ComposeResult:
+        yield OptionList(id="numbers")
+        yield Static("", id="pairing")
+        yield Static("p pair · r restart · esc close", classes="hint")
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        numbers = self.query_one("#numbers", OptionList)
+        keep = numbers.highlighted
+        numbers.clear_options()
+        for c in self.connections:
+            ok = c.get("status") == "connected"
+            line = Text().append("● " if ok else "✗ ", style="green" if ok else "bold red")
+            line.append(f"{c['name']}", style="bold")
+            line.append(f"  {c.get('kind', '')}  {c.get('phone') or ''}  {c.get('status')}", style="dim")
+            if c.get("reason"):
+                line.append(f"  {c['reason']}", style="red")
+            numbers.add_option(Option(line))
+        if self.connections:
+            numbers.highlighted = keep if keep is not None and keep < len(self.connections) else 0
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        index = self.query_one("#numbers", OptionList).highlighted
+        return self.connections[index] if index is not None and index < len(self.connections) else None
+
+    def daemon_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind != "connection.updated":
+            return
+        for c in self.connections:
+            if c["id"] == data.get("id"):
+                c.update(status=data.get("status"), reason=data.get("reason") or "")
+        self.show()
+        if data.get("id") == self.pairing:
+            self.show_pairing(data)
+
+    def show_pairing(self, data: dict[str, Any]) -> None:
+        panel = self.query_one("#pairing", Static)
+        if data.get("status") == "connected":
+            panel.update(Text("Paired: the number is connected.", style="bold green"))
+            self.pairing = None
+        elif data.get("qr"):
+            code = qr_text(data["qr"])
+            code.append("\nScan with WhatsApp › Linked devices › Link a device", style="dim")
+            panel.update(code)
+        elif data.get("pair_code"):
+            panel.update(Text(f"Pairing code: {data['pair_code']}", style="bold"))
+
+    def action_pair(self) -> None:
+        if self.current is not None:
+            self.pair(self.current["id"])
+
+    @work(group="pair")
+    async def pair(self, connection_id: int) -> None:
+        self.query_one("#pairing", Static).update("Asking the number for a QR code…")
+        out = await self.app.call("connection.pair", {"id": connection_id})
+        if out is None:
+            self.query_one("#pairing", Static).update("")
+            return
+        self.pairing = connection_id
+        self.show_pairing(out)
+
+    def action_restart(self) -> None:
+        if self.current is not None:
+            self.restart(self.current["id"])
+
+    @work(group="pair")
+    async def restart(self, connection_id: int) -> None:
+        if await self.app.call("connection.restart", {"id": connection_id}) is not None:
+            self.notify("Restarting the number")

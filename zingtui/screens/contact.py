@@ -1,0 +1,144 @@
+"""The contact panel: who the customer is, their fields and tags, their past tickets; ``e`` edits."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from zingtui import format
+from zingtui.screens.dialogs import Dialog
+
+
+def fields_text(fields: dict[str, Any]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in fields.items())
+
+
+def parse_fields(text: str) -> dict[str, str]:
+    """``key: value`` per line; lines without a colon are ignored."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+class ContactScreen(Dialog):
+    TITLE_TEXT = "Contact"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "edit", "Edit")]
+
+    def __init__(self, contact: dict[str, Any], ticket: dict[str, Any]) -> None:
+        super().__init__()
+        self.contact = contact
+        self.ticket = ticket
+
+    def body(self) -> ComposeResult:
+        yield Static(id="contact-info")
+        yield Label("Past tickets", classes="section")
+        yield OptionList(id="past-tickets")
+        yield Static("e edit · ⏎ open ticket · esc close", classes="hint")
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        c = self.contact
+        info = Text()
+        info.append(c.get("name") or c.get("push_name") or "(no name)", style="bold")
+        if c.get("push_name") and c.get("name"):
+            info.append(f"  ~{c['push_name']}", style="dim")
+        info.append(f"\n+{c.get('number', '')}")
+        if c.get("email"):
+            info.append(f"  {c['email']}")
+        for label, tags in (("contact", c.get("tags")), ("ticket", self.ticket.get("tags"))):
+            if tags:
+                info.append(f"\n{label} tags: ", style="dim")
+                info.append(" ".join(f"#{t}" for t in tags), style="#74c0fc")
+        for key, value in (c.get("custom_fields") or {}).items():
+            info.append(f"\n{key}: ", style="dim")
+            info.append(str(value))
+        if c.get("opted_out"):
+            info.append("\nopted out of campaigns", style="yellow")
+        self.query_one("#contact-info", Static).update(info)
+        past = self.query_one("#past-tickets", OptionList)
+        past.clear_options()
+        clock = self.app.clock()
+        for t in c.get("tickets") or []:
+            past.add_option(Option(f"#{t['id']}  {t['status']:<7} {format.short_when(t.get('created_at'), clock):>6}  "
+                                   f"{format.first_line(t.get('last_message') or '', 60)}"))
+
+    def daemon_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "contact.updated" and (data.get("contact") or {}).get("id") == self.contact["id"]:
+            self.contact = {**self.contact, **data["contact"]}
+            self.show()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.contact["tickets"][event.option_index]["id"])
+
+    def action_edit(self) -> None:
+        self.app.push_screen(ContactEditDialog(self.contact), self._saved)
+
+    def _saved(self, changes: dict[str, Any] | None) -> None:
+        if changes:
+            self.save(changes)
+
+    @work(group="contact")
+    async def save(self, changes: dict[str, Any]) -> None:
+        tags = changes.pop("tags", None)
+        if changes:
+            updated = await self.app.call("contact.update", {"id": self.contact["id"], **changes})
+            if updated is None:
+                return
+            self.contact = {**self.contact, **updated}
+        if tags is not None:
+            tagged = await self.app.call("contact.tag", {"id": self.contact["id"], "tags": tags})
+            if tagged is None:
+                return
+            self.contact["tags"] = tagged["tags"]
+        self.show()
+        self.notify("Contact saved")
+
+
+class ContactEditDialog(Dialog):
+    """Name, e-mail, tags (comma separated) and custom fields (one ``key: value`` per line); ctrl+s saves."""
+
+    TITLE_TEXT = "Edit contact"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Save", priority=True)]
+
+    def __init__(self, contact: dict[str, Any]) -> None:
+        super().__init__()
+        self.contact = contact
+
+    def body(self) -> ComposeResult:
+        yield Label("Name")
+        yield Input(self.contact.get("name") or "", id="name")
+        yield Label("E-mail")
+        yield Input(self.contact.get("email") or "", id="email")
+        yield Label("Tags (comma separated)")
+        yield Input(", ".join(self.contact.get("tags") or []), id="tags")
+        yield Label("Fields (key: value per line)")
+        yield TextArea(fields_text(self.contact.get("custom_fields") or {}), id="fields", compact=True)
+        yield Static("^s save · esc cancel", classes="hint")
+
+    def on_input_submitted(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        changes: dict[str, Any] = {}
+        for name in ("name", "email"):
+            value = self.query_one(f"#{name}", Input).value.strip()
+            if value != (self.contact.get(name) or ""):
+                changes[name] = value
+        tags = [t.strip().lstrip("#") for t in self.query_one("#tags", Input).value.split(",") if t.strip()]
+        if tags != list(self.contact.get("tags") or []):
+            changes["tags"] = tags
+        fields = parse_fields(self.query_one("#fields", TextArea).text)
+        if fields != {k: str(v) for k, v in (self.contact.get("custom_fields") or {}).items()}:
+            changes["custom_fields"] = fields
+        self.dismiss(changes)

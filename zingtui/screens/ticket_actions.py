@@ -1,0 +1,297 @@
+"""What an agent does to a ticket: the ``action_*`` methods behind every key and palette entry.
+
+A mixin of ``MainScreen``, kept apart so the screen's module is about showing
+the queues and this one about changing them. Calls that change a ticket go
+through ``change``: one at a time, in the order the agent made them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.widgets import Static
+
+from zingtui import format
+from zingtui.model import Filter
+from zingtui.screens.connections import ConnectionsScreen
+from zingtui.screens.contact import ContactScreen
+from zingtui.screens.dialogs import (
+    AttachDialog,
+    CloseDialog,
+    FilterDialog,
+    HistoryScreen,
+    TagDialog,
+    TransferDialog,
+)
+from zingtui.screens.search import SearchScreen
+from zingtui.widgets.statusbar import StatusBar
+
+
+class TicketActions:
+    """Needs the screen's ``current``, ``session``, ``inbox``, widgets and loaders (see MainScreen)."""
+
+    async def change(self, method: str, params: dict[str, Any]) -> Any:
+        """A call that changes a ticket: one at a time, so a fast "send, close" is never "close, send"."""
+        async with self._in_order:
+            return await self.app.call(method, params)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        t = self.current
+        s = self.session
+        mine = t is not None and (t.get("user_id") in (None, s.me) or s.supervisor)
+        live = t is not None and t["status"] != "closed"
+        item = self.chat.selected_item if self.is_mounted else None
+        message = item is not None and not item.get("_note")
+        rules = {
+            "accept": t is not None and t["status"] == "pending",
+            "close": live and mine,
+            "transfer": live and mine,
+            "reopen": t is not None and t["status"] == "closed",
+            "tag": t is not None and s.supports("ticket.tag"),
+            "contact": t is not None,
+            "note": t is not None and s.supports("note.create"),
+            "attach": live,
+            "signature": live,
+            "quote": live and message,
+            "retry": message and item.get("ack") == "failed",
+            "open_media": message and bool(item.get("media_path")),
+            "save_media": message and bool(item.get("media_path")),
+            "history": t is not None and s.supports("ticket.history"),
+            "connections": s.admin,
+            "tab": bool(parameters) and parameters[0] in self.inbox.index,
+        }
+        return rules.get(action, True)
+
+    def action_focus_list(self) -> None:
+        self.list.focus()
+
+    def action_tab(self, key: str) -> None:
+        if key in self.inbox.index:
+            self.tab = key
+            self.list.focus()
+
+    def action_reply(self) -> None:
+        if self.current is not None:
+            self.composer.input.focus()
+
+    def action_accept(self) -> None:
+        if self.current is not None:
+            self.composer.input.focus()  # the next key the agent types is the answer
+            self.accept(self.current)
+
+    @work(group="act")
+    async def accept(self, ticket: dict[str, Any]) -> None:
+        done = await self.change("ticket.accept", {"id": ticket["id"]})
+        if done is None:
+            await self.refresh_ticket(ticket["id"])
+            return
+        self.apply_ticket(done, follow=True)
+        self.mark_read()
+
+    async def refresh_ticket(self, ticket_id: int) -> None:
+        """After a conflict: fetch the ticket as it is now, or drop it if it is no longer ours to see."""
+        fresh = await self.app.call("ticket.get", {"id": ticket_id}, quiet=True)
+        if fresh is not None:
+            self.apply_ticket(fresh)
+        else:
+            for index in self.inbox.index.values():
+                index.discard(ticket_id)
+            self.show_list()
+            self.update_tabs()
+
+    def action_close(self) -> None:
+        ticket = self.current
+        if ticket is not None:
+            self.app.push_screen(CloseDialog(ticket), lambda answer: answer and self.close(ticket, answer))
+
+    @work(group="act")
+    async def close(self, ticket: dict[str, Any], answer: dict[str, Any]) -> None:
+        params: dict[str, Any] = {"id": ticket["id"]}
+        if not answer["farewell"]:
+            params["farewell"] = False
+        done = await self.change("ticket.close", params)
+        if done is not None:
+            self.apply_ticket(done)
+            self.list.focus()
+            self.notify(f"Closed #{ticket['id']} ({format.contact_name(ticket)})")
+
+    def action_transfer(self) -> None:
+        ticket = self.current
+        if ticket is not None:
+            dialog = TransferDialog(ticket, self.queues, list(self.users.values()), self.session.me)
+            self.app.push_screen(dialog, lambda answer: answer and self.transfer(ticket, answer))
+
+    @work(group="act")
+    async def transfer(self, ticket: dict[str, Any], answer: dict[str, Any]) -> None:
+        params = {"id": ticket["id"], **{k: v for k, v in answer.items() if v is not None}}
+        done = await self.change("ticket.transfer", params)
+        if done is not None:
+            self.apply_ticket(done)
+            self.list.focus()
+            to = done.get("user_name") or done.get("queue_name") or "the queue"
+            self.notify(f"Transferred #{ticket['id']} to {to}")
+
+    def action_reopen(self) -> None:
+        if self.current is not None:
+            self.reopen(self.current)
+
+    @work(group="act")
+    async def reopen(self, ticket: dict[str, Any]) -> None:
+        done = await self.change("ticket.reopen", {"id": ticket["id"]})
+        if done is not None:
+            self.apply_ticket(done, follow=True)
+
+    def action_tag(self) -> None:
+        ticket = self.current
+        if ticket is not None:
+            self.app.push_screen(TagDialog(ticket, self.tags), lambda tags: tags is not None and self.tag(ticket, tags))
+
+    @work(group="act")
+    async def tag(self, ticket: dict[str, Any], tags: list[str]) -> None:
+        done = await self.change("ticket.tag", {"id": ticket["id"], "tags": tags})
+        if done is not None:
+            self.apply_ticket(done)
+
+    def action_contact(self) -> None:
+        if self.current is not None:
+            self.contact(self.current)
+
+    @work(group="act")
+    async def contact(self, ticket: dict[str, Any]) -> None:
+        found = await self.app.call("contact.get", {"id": ticket["contact_id"]})
+        if found is not None:
+            self.app.push_screen(ContactScreen(found, ticket),
+                                 lambda ticket_id: ticket_id is not None and self.open_by_id(ticket_id))
+
+    def action_history(self) -> None:
+        if self.current is not None:
+            self.history(self.current)
+
+    @work(group="act")
+    async def history(self, ticket: dict[str, Any]) -> None:
+        entries = await self.app.call("ticket.history", {"id": ticket["id"]})
+        if entries is not None:
+            self.app.push_screen(HistoryScreen(ticket, entries))
+
+    def action_note(self) -> None:
+        if self.current is not None:
+            self.composer.note = True
+            self.composer.input.focus()
+
+    def action_attach(self) -> None:
+        self.app.push_screen(AttachDialog(), self._attached)
+
+    def _attached(self, path: Path | None) -> None:
+        if path is not None:
+            self.composer.attachment = path
+            self.composer.input.focus()
+
+    def action_signature(self) -> None:
+        composer = self.composer
+        effective = composer.default_signature if composer.signature is None else composer.signature
+        composer.signature = not effective
+
+    def action_quote(self) -> None:
+        item = self.chat.selected_item
+        if item is not None and not item.get("_note"):
+            self.composer.quoted = item
+            self.composer.input.focus()
+
+    def action_retry(self) -> None:
+        item = self.chat.selected_item
+        if item is not None and item.get("ack") == "failed":
+            self.run_worker(self.app.call("message.retry", {"id": item["id"]}), group="act")
+
+    def action_open_media(self) -> None:
+        item = self.chat.selected_item
+        if item is None or not item.get("media_path"):
+            return
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        graphical = sys.platform == "darwin" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        if graphical and shutil.which(opener):
+            subprocess.Popen([opener, item["media_path"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+            self.notify(f"Opening {Path(item['media_path']).name}")
+        else:
+            self.action_save_media()
+
+    def action_save_media(self) -> None:
+        item = self.chat.selected_item
+        if item is None or not item.get("media_path"):
+            return
+        source = Path(item["media_path"])
+        folder = Path.home() / "Downloads"
+        target = (folder if folder.is_dir() else Path.home()) / source.name
+        try:
+            shutil.copyfile(source, target)
+        except OSError as e:
+            self.notify(f"Could not save {source.name}: {e.strerror}", severity="error")
+            return
+        self.notify(f"Saved to {target}")
+
+    def action_search(self) -> None:
+        self.app.push_screen(SearchScreen(), lambda ticket_id: ticket_id is not None and self.open_by_id(ticket_id))
+
+    @work(group="act")
+    async def open_by_id(self, ticket_id: int) -> None:
+        ticket = self.inbox.find(ticket_id) or await self.app.call("ticket.get", {"id": ticket_id})
+        if ticket is None:
+            return
+        self.open(ticket)
+        self.follow(ticket_id)
+
+    def action_filter(self) -> None:
+        dialog = FilterDialog(self.flt, self.queues, self.tags, list(self.connections.values()))
+        self.app.push_screen(dialog, lambda flt: flt is not None and self.set_filter(flt))
+
+    def set_filter(self, flt: Filter) -> None:
+        self.flt = flt
+        names = []
+        if flt.queue_id is not None:
+            names.append(next((q["name"] for q in self.queues if q["id"] == flt.queue_id), "queue"))
+        if flt.tag:
+            names.append(f"#{flt.tag}")
+        if flt.connection_id is not None:
+            names.append(self.connections.get(flt.connection_id, {}).get("name", "number"))
+        line = self.query_one("#filters", Static)
+        line.update(Text(f"▼ {' · '.join(names)}  (f to change)", style="italic"))
+        line.display = flt.active
+        self.action_reload()
+
+    def action_toggle_status(self) -> None:
+        status = "away" if self.query_one(StatusBar).status == "online" else "online"
+        self.run_worker(self.set_status(status), group="status")
+
+    def action_connections(self) -> None:
+        self.app.push_screen(ConnectionsScreen(list(self.connections.values())))
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximized = self.query_one("#side" if self.list.has_focus else "#conversation")
+
+    def action_toggle_bell(self) -> None:
+        self.app.alerts = not self.app.alerts
+        self.notify("Alerts for new tickets are " + ("on" if self.app.alerts else "off"))
+
+    def action_reload(self) -> None:
+        async def everything() -> None:
+            await asyncio.gather(self.load_counts(), *(self.load_tab(key, reset=True)
+                                                       for key, index in self.inbox.index.items()
+                                                       if index.loaded or key == self.tab))
+        self.run_worker(everything(), group="reload", exclusive=True)
+        if self.current is not None:
+            self._chat_backlog = []
+            self.load_chat(self.current["id"])
+
+    def action_logout(self) -> None:
+        self.app.logout()

@@ -1,0 +1,308 @@
+"""The conversation pane: messages and private notes in time order, with day separators.
+
+Older pages load when the view reaches the top; live messages append at the
+bottom, and the view stays anchored there (as the composer grows, as messages
+arrive) until the agent scrolls up; acks, edits and deletions update their
+bubble in place. Up/down select a message to quote, retry or open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from zingtui import actions, format
+
+Item = dict[str, Any]
+Namer = Callable[[Item], str]
+
+
+def item_key(item: Item) -> tuple[str, int]:
+    return ("n" if item.get("_note") else "m", item["id"])
+
+
+def sort_key(item: Item) -> tuple[float, int]:
+    return (item.get("created_at") or 0.0, item["id"])
+
+
+class DayRule(Static):
+    """── Today ──"""
+
+    DEFAULT_CSS = "DayRule { width: 1fr; content-align: center middle; color: $text-muted; height: 1; }"
+
+
+class Bubble(Static):
+    """One message or note; re-rendered in place when its ack or body changes."""
+
+    def __init__(self, item: Item, chat: ChatView) -> None:
+        super().__init__(classes=self._classes(item))
+        self.item = item
+        self.chat = chat
+
+    @staticmethod
+    def _classes(item: Item) -> str:
+        if item.get("_note"):
+            return "-note"
+        return "-out" if item.get("direction") == "out" else "-in"
+
+    def set_item(self, item: Item) -> None:
+        self.item = item
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        item = self.item
+        if item.get("_note"):
+            head = Text.assemble(("✎ note", "bold #ffd43b"), f" · {item.get('user_name') or 'agent'} · ",
+                                 (format.clock(item["created_at"]), "dim"))
+            return Group(head, Text(item.get("body") or ""))
+        parts: list[RenderableType] = [self._head(item)]
+        quoted = item.get("quoted_id")
+        if quoted:
+            parts.append(self._quote(quoted))
+        body = self._body(item)
+        if body is not None:
+            parts.append(body)
+        if item.get("type") not in (None, "text", "system") and (item.get("media_path") or item.get("media_error")):
+            parts.append(self._media(item))
+        if item.get("ack") == "failed":
+            error = item.get("error") or "not sent"
+            parts.append(Text(f"✗ failed: {error} — y retries", style="bold red"))
+        return Group(*parts)
+
+    def _head(self, item: Item) -> Text:
+        out = item.get("direction") == "out"
+        text = Text().append(self.chat.namer(item), style="bold green" if out else "bold cyan")
+        text.append(f"  {format.clock(item['created_at'])}", style="dim")
+        if out:
+            glyph, style = format.TICKS.get(item.get("ack") or "", ("", ""))
+            text.append(f" {glyph}", style=style)
+        if item.get("edited"):
+            text.append("  edited", style="italic dim")
+        if item.get("deleted"):
+            text.append("  deleted", style="italic red")
+        return text
+
+    def _quote(self, quoted_id: int) -> Text:
+        original = self.chat.find_message(quoted_id)
+        if original is None:
+            return Text("┃ (an earlier message)", style="dim italic")
+        return Text(f"┃ {self.chat.namer(original)}: {format.preview(original)}", style="dim italic")
+
+    @staticmethod
+    def _body(item: Item) -> Text | None:
+        body = item.get("body") or ""
+        if item.get("deleted"):
+            return Text(body or "message deleted", style="strike dim")
+        if item.get("type") == "system":
+            return Text(body, style="italic dim")
+        return Text(body) if body else None
+
+    @staticmethod
+    def _media(item: Item) -> Text:
+        if item.get("media_error"):
+            return Text(f"▣ {item.get('type')}: {item['media_error']}", style="yellow")
+        name = (item.get("media_path") or "").rsplit("/", 1)[-1]
+        text = Text().append(f"▣ {item.get('type')} ", style="bold")
+        text.append(f"{name} · {item.get('media_mime') or '?'} · {format.size(item.get('media_size'))}")
+        text.append("  ⏎ open · s save", style="dim")
+        return text
+
+
+@actions.forwarded
+class ChatView(VerticalScroll, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "select(-1)", "Up", show=False),
+        Binding("down,j", "select(1)", "Down", show=False),
+        Binding("home", "select(-1000000)", show=False),
+        Binding("end", "select(1000000)", show=False),
+        *actions.bindings(actions.CHAT),
+    ]
+
+    @dataclass
+    class NeedOlder(Message):
+        ticket_id: int
+        before_id: int
+
+    @dataclass
+    class Selected(Message):
+        item: Item | None
+
+    def __init__(self, *, namer: Namer, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.namer = namer
+        self.clock = clock
+        self.ticket_id: int | None = None
+        self.more = False
+        self.loading_older = False
+        self._bubbles: dict[tuple[str, int], Bubble] = {}
+        self._order: list[Bubble] = []
+        self._held_notes: list[Item] = []  # notes older than the oldest loaded message: shown with its page
+        self.selected: int | None = None
+
+    # -- loading ----------------------------------------------------------
+    def clear_chat(self, text: str = "") -> None:
+        self.ticket_id = None
+        self.more = False
+        self._bubbles.clear()
+        self._order.clear()
+        self._held_notes = []
+        self.selected = None
+        self.remove_children()
+        if text:
+            self.mount(Static(text, classes="chat-empty"))
+
+    def set_history(self, ticket_id: int, messages: list[Item], notes: list[Item], more: bool) -> None:
+        self.clear_chat()
+        self.ticket_id = ticket_id
+        self.more = more
+        notes = [{**n, "_note": True} for n in notes]
+        oldest = messages[0]["created_at"] if messages else None
+        if more and oldest is not None:
+            self._held_notes = [n for n in notes if n["created_at"] < oldest]
+            notes = [n for n in notes if n["created_at"] >= oldest]
+        items = sorted([*messages, *notes], key=sort_key)
+        if not items:
+            self.mount(Static("No messages yet.", classes="chat-empty"))
+            return
+        self.mount_all(self._widgets(items, None))
+        self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
+        """Show the newest message; fetch older ones at once if the page doesn't fill the view."""
+        self.scroll_end(animate=False, immediate=True)
+        if self.max_scroll_y == 0:
+            self._want_older()
+
+    def prepend(self, messages: list[Item], more: bool) -> None:
+        """An older page: mount it above, keep what the agent was reading where it was."""
+        self.loading_older = False
+        self.more = more
+        if not messages:
+            return
+        oldest = messages[0]["created_at"]
+        notes = [n for n in self._held_notes if not more or n["created_at"] >= oldest]
+        self._held_notes = [n for n in self._held_notes if n not in notes]
+        items = sorted([*messages, *notes], key=sort_key)
+        items = [i for i in items if item_key(i) not in self._bubbles]
+        if not items:
+            return
+        first = self._order[0] if self._order else None
+        widgets = self._widgets(items, None, at_head=True)
+        if first is not None and format.same_day(items[-1]["created_at"], first.item["created_at"]):
+            top = self.children[0] if self.children else None
+            if isinstance(top, DayRule):
+                top.remove()
+        before_height = self.virtual_size.height
+        if self.children:
+            self.mount_all(widgets, before=self.children[0])
+        else:
+            self.mount_all(widgets)
+        if self.selected is not None:
+            self.selected += len(items)
+        self.call_after_refresh(self._keep_view, before_height)
+
+    def _keep_view(self, before_height: int) -> None:
+        self.scroll_to(y=self.scroll_y + self.virtual_size.height - before_height, animate=False, immediate=True)
+        if self.max_scroll_y == 0:
+            self._want_older()
+
+    def _widgets(self, items: list[Item], previous: Item | None, at_head: bool = False) -> list[Static]:
+        """Bubbles for items in order, with a day rule wherever the day changes."""
+        widgets: list[Static] = []
+        bubbles = []
+        for item in items:
+            if previous is None or not format.same_day(previous["created_at"], item["created_at"]):
+                widgets.append(DayRule(format.day_label(item["created_at"], self.clock())))
+            bubble = Bubble(item, self)
+            self._bubbles[item_key(item)] = bubble
+            bubbles.append(bubble)
+            widgets.append(bubble)
+            previous = item
+        if at_head:
+            self._order[:0] = bubbles
+        else:
+            self._order.extend(bubbles)
+        return widgets
+
+    # -- live updates -----------------------------------------------------
+    def add(self, item: Item) -> None:
+        """A new message or note of this ticket: update it if known, else append it."""
+        key = item_key(item)
+        if key in self._bubbles:
+            self._bubbles[key].set_item(item)
+            return
+        for placeholder in self.query(".chat-empty"):
+            placeholder.remove()
+        previous = self._order[-1].item if self._order else None
+        self.mount_all(self._widgets([item], previous))
+
+    def update(self, item: Item) -> None:
+        bubble = self._bubbles.get(item_key(item))
+        if bubble is not None:
+            bubble.set_item({**bubble.item, **item})
+
+    def set_ack(self, message_id: int, ack: str, error: str | None) -> None:
+        bubble = self._bubbles.get(("m", message_id))
+        if bubble is not None:
+            bubble.set_item({**bubble.item, "ack": ack, "error": error})
+
+    def find_message(self, message_id: int) -> Item | None:
+        bubble = self._bubbles.get(("m", message_id))
+        return bubble.item if bubble is not None else None
+
+    def messages(self) -> list[Item]:
+        return [b.item for b in self._order if not b.item.get("_note")]
+
+    @property
+    def oldest_id(self) -> int | None:
+        ids = [m["id"] for m in self.messages()]
+        return min(ids) if ids else None
+
+    # -- selection --------------------------------------------------------
+    @property
+    def selected_item(self) -> Item | None:
+        if self.selected is None or not 0 <= self.selected < len(self._order):
+            return None
+        return self._order[self.selected].item
+
+    def action_select(self, delta: int) -> None:
+        if not self._order:
+            return
+        old = self.selected
+        start = len(self._order) if old is None and delta < 0 else (-1 if old is None else old)
+        self.selected = max(0, min(start + delta, len(self._order) - 1))
+        if old is not None and old < len(self._order):
+            self._order[old].remove_class("-selected")
+        bubble = self._order[self.selected]
+        bubble.add_class("-selected")
+        self.scroll_to_widget(bubble, animate=False, immediate=True)
+        if self.selected == 0 and delta < 0:
+            self._want_older()
+        self.post_message(self.Selected(bubble.item))
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def on_focus(self) -> None:
+        if self.selected is None and self._order:
+            self.action_select(1000000)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 1 and old > new:
+            self._want_older()
+
+    def _want_older(self) -> None:
+        oldest = self.oldest_id
+        if self.more and not self.loading_older and self.ticket_id is not None and oldest is not None:
+            self.loading_older = True
+            self.post_message(self.NeedOlder(self.ticket_id, oldest))

@@ -1,0 +1,299 @@
+"""The composer: Enter sends, ctrl+j breaks the line, a leading ``/`` picks a quick reply.
+
+It holds what goes with the next message (a quoted message, an attached file,
+the signature choice, reply or private-note mode) and shows it on its border;
+each ticket keeps its own unsent text; the screen does the sending. While the agent types it reports "composing" at
+most every few seconds, and "stopped" after a pause or on send.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.fuzzy import Matcher
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from zingtui import actions, format
+
+TYPING_EVERY_S = 4.0
+TYPING_IDLE_S = 5.0
+VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def expand(body: str, values: dict[str, str]) -> str:
+    """Fill the variables the console knows; leave the rest (e.g. {{protocol}}) for zingd."""
+    return VARIABLE.sub(lambda m: values.get(m.group(1).lower(), m.group(0)), body)
+
+
+def rank_replies(replies: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
+    """Fuzzy-match shortcut and body; the shortcut counts more."""
+    if not query:
+        return sorted(replies, key=lambda r: r["shortcut"])
+    matcher = Matcher(query)
+    scored = []
+    for reply in replies:
+        score = max(matcher.match(reply["shortcut"]) * 2, matcher.match(reply["body"]))
+        if score > 0:
+            scored.append((score, reply))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]["shortcut"]))
+    return [reply for _, reply in scored]
+
+
+def file_size(path: Path) -> str:
+    try:
+        return format.size(path.stat().st_size)
+    except OSError:
+        return "(missing)"
+
+
+class ComposerInput(TextArea):
+    """A TextArea where Enter submits; the menu's arrows and Enter win while it is open."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        composer = self.composer
+        menu_open = composer.menu.display
+        if event.key in ("ctrl+j", "shift+enter"):
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if menu_open and event.key in ("up", "down"):
+            event.stop()
+            event.prevent_default()
+            composer.menu.action_cursor_up() if event.key == "up" else composer.menu.action_cursor_down()
+            return
+        if event.key in ("enter", "tab") and menu_open:
+            event.stop()
+            event.prevent_default()
+            composer.pick_reply()
+            return
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            composer.submit()
+            return
+        if event.key == "escape":
+            event.stop()
+            event.prevent_default()
+            composer.escape()
+            return
+        await super()._on_key(event)
+
+    @property
+    def composer(self) -> Composer:
+        return self.parent  # type: ignore[return-value]
+
+
+@dataclass
+class Draft:
+    ticket_id: int | None
+    body: str
+    note: bool
+    quoted: dict[str, Any] | None
+    attachment: Path | None
+    signature: bool | None
+
+
+@actions.forwarded
+class Composer(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [*actions.bindings(actions.COMPOSER)]
+
+    note = reactive(False)
+    quoted: reactive[dict[str, Any] | None] = reactive(None)
+    attachment: reactive[Path | None] = reactive(None)
+    signature: reactive[bool | None] = reactive(None)
+
+    @dataclass
+    class Submitted(Message):
+        draft: Draft
+
+    @dataclass
+    class Typing(Message):
+        ticket_id: int
+        composing: bool
+
+    @dataclass
+    class Escaped(Message):
+        """Escape with nothing left to cancel: the screen moves focus back to the list."""
+
+    @dataclass
+    class NeedReplies(Message):
+        """The quick-reply menu opened: the screen refreshes the list."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.replies: list[dict[str, Any]] = []
+        self.variables: dict[str, str] = {}
+        self.target = ""
+        self.ticket_id: int | None = None
+        self.default_signature = False
+        self._shown: list[dict[str, Any]] = []
+        self._typing_sent = 0.0
+        self._idle_timer = None
+        self._drafts: dict[int, str] = {}
+
+    def compose(self) -> ComposeResult:
+        menu = OptionList(id="quick-replies")
+        menu.display = False
+        menu.can_focus = False
+        yield menu
+        yield ComposerInput(id="composer-input", soft_wrap=True, compact=True)
+
+    @property
+    def input(self) -> ComposerInput:
+        return self.query_one(ComposerInput)
+
+    @property
+    def menu(self) -> OptionList:
+        return self.query_one("#quick-replies", OptionList)
+
+    # -- state shown on the border ------------------------------------------
+    def _decorate(self) -> None:
+        self.set_class(self.note, "-note")
+        title = f"Private note on {self.target}" if self.note else (f"Reply to {self.target}" if self.target else "")
+        self.border_title = title
+        bits = []
+        if self.quoted:
+            bits.append(f"↩ {format.preview(self.quoted, 30)}")
+        if self.attachment is not None:
+            bits.append(f"▣ {self.attachment.name} {file_size(self.attachment)}")
+        if not self.note:
+            sign = self.default_signature if self.signature is None else self.signature
+            bits.append("✍ on" if sign else "✍ off")
+        bits.append("⏎ send · ^j newline · / replies" if not self.note else "⏎ save note · esc cancel")
+        self.border_subtitle = " · ".join(bits)
+
+    def watch_note(self) -> None:
+        self._decorate()
+
+    def watch_quoted(self) -> None:
+        self._decorate()
+
+    def watch_attachment(self) -> None:
+        self._decorate()
+
+    def watch_signature(self) -> None:
+        self._decorate()
+
+    def set_target(self, ticket_id: int, name: str, variables: dict[str, str]) -> None:
+        """The ticket the composer writes to. Each ticket keeps its own unsent text; the quote,
+        the attachment and the modes belong to the ticket being left and are dropped."""
+        if ticket_id != self.ticket_id:
+            self._stop_typing()
+            if self.ticket_id is not None and self.input.text.strip():
+                self._drafts[self.ticket_id] = self.input.text
+            self.input.load_text(self._drafts.pop(ticket_id, ""))
+            self.note, self.quoted, self.attachment, self.signature = False, None, None, None
+        self.ticket_id = ticket_id
+        self.target = name
+        self.variables = variables
+        self._decorate()
+
+    # -- quick replies ----------------------------------------------------
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        text = self.input.text
+        wants_menu = text.startswith("/") and "\n" not in text and not self.note
+        if wants_menu and not self.menu.display:
+            self.post_message(self.NeedReplies())
+        self._fill_menu(text[1:] if wants_menu else None)
+        if text.strip() and self.input.has_focus:  # a draft coming back with its ticket is not typing
+            self._typing()
+
+    def _fill_menu(self, query: str | None) -> None:
+        menu = self.menu
+        if query is None:
+            menu.display = False
+            return
+        self._shown = rank_replies(self.replies, query)[:20]
+        menu.clear_options()
+        menu.add_options(
+            Option(f"/{r['shortcut']}  {format.first_line(expand(r['body'], self.variables), 200)}")
+            for r in self._shown
+        )
+        if not self._shown:
+            menu.add_option(Option("no quick reply matches", disabled=True))
+        menu.highlighted = 0 if self._shown else None
+        menu.display = True
+
+    def set_replies(self, replies: list[dict[str, Any]]) -> None:
+        self.replies = replies
+        if self.menu.display:
+            self._fill_menu(self.input.text[1:])
+
+    def pick_reply(self) -> None:
+        index = self.menu.highlighted
+        if index is None or not 0 <= index < len(self._shown):
+            return
+        body = expand(self._shown[index]["body"], self.variables)
+        self.menu.display = False
+        self.input.load_text(body)
+        self.input.move_cursor(self.input.document.end)
+
+    # -- typing presence --------------------------------------------------
+    def _typing(self) -> None:
+        if self.ticket_id is None:
+            return
+        now = time.monotonic()
+        if now - self._typing_sent > TYPING_EVERY_S:
+            self._typing_sent = now
+            self.post_message(self.Typing(self.ticket_id, True))
+        if self._idle_timer is not None:
+            self._idle_timer.stop()
+        self._idle_timer = self.set_timer(TYPING_IDLE_S, self._stop_typing)
+
+    def _stop_typing(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.stop()
+            self._idle_timer = None
+        if self._typing_sent and self.ticket_id is not None:
+            self._typing_sent = 0.0
+            self.post_message(self.Typing(self.ticket_id, False))
+
+    # -- sending ----------------------------------------------------------
+    def submit(self) -> None:
+        body = self.input.text.strip()
+        if not body and self.attachment is None:
+            return
+        self._stop_typing()
+        draft = Draft(self.ticket_id, body, self.note, self.quoted, self.attachment, self.signature)
+        self.post_message(self.Submitted(draft))
+
+    def sent(self) -> None:
+        """The screen says the draft went: clear it."""
+        self.input.clear()
+        self.quoted = None
+        self.attachment = None
+        self.note = False
+
+    def restore(self, draft: Draft) -> None:
+        """Sending failed: give the agent their draft back (to its ticket's drafts if they moved on)."""
+        if draft.ticket_id != self.ticket_id:
+            self._drafts.setdefault(draft.ticket_id, draft.body)
+            return
+        if not self.input.text.strip():
+            self.input.load_text(draft.body)
+        self.note, self.quoted, self.attachment, self.signature = (draft.note, draft.quoted, draft.attachment,
+                                                                   draft.signature)
+
+    def escape(self) -> None:
+        if self.menu.display:
+            self.menu.display = False
+        elif self.quoted is not None:
+            self.quoted = None
+        elif self.attachment is not None:
+            self.attachment = None
+        elif self.note:
+            self.note = False
+        else:
+            self.post_message(self.Escaped())
