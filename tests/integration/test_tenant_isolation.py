@@ -110,6 +110,7 @@ def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[
                               "role": "agent"})],
         "user.update": [Case({"id": t.agent, "name": "pwned"}), Case({"id": t.admin, "enabled": False})],
         "user.set_status": [Case({"status": "away"}, "ok")],
+        "user.directory": [Case({}, "ok")],
         "user.update_me": [Case({"name": "Bravo Admin"}, "ok")],
         "connection.list": [Case({}, "ok")],
         "connection.get": [Case({"id": t.connection})],

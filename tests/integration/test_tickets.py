@@ -197,3 +197,22 @@ def test_search_with_filters(desk):
     assert desk.admin.call("message.search", {"query": "invoice", "queue_id": desk.queues["Support"]})
     with pytest.raises(Invalid):
         desk.admin.call("message.search", {"query": "  ** "})
+
+
+def test_agents_hear_when_a_ticket_leaves_their_view(desk):
+    desk.say("5511800001100", "help")
+    tid = desk.ticket_of("5511800001100")["id"]
+    bia = desk.agents["bia"]
+    bia.call("events.subscribe", {"topics": ["tenant"]})
+    desk.agents["ana"].call("ticket.accept", {"id": tid})
+    bia.call("rpc.hello")  # events published before this answer are already in bia.events
+    [moved] = [e for e in bia.events if e["type"] == "ticket.updated" and e["data"]["ticket"]["id"] == tid]
+    assert moved["data"]["ticket"]["user_name"] == "Ana" and moved["data"]["was"]["status"] == "pending"
+    directory = {u["name"] for u in bia.call("user.directory")}
+    assert {"Ana", "Bia", "boss"} <= directory
+
+
+def test_custom_fields_can_be_removed(desk):
+    c = desk.admin.call("contact.create", {"number": "5511980001200", "custom_fields": {"plan": "gold", "city": "Rio"}})
+    out = desk.admin.call("contact.update", {"id": c["id"], "custom_fields": {"plan": None, "vip": True}})
+    assert out["custom_fields"] == {"city": "Rio", "vip": True}

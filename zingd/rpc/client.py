@@ -156,6 +156,8 @@ class Client:
 
     def _lost(self) -> None:
         self._connected.clear()
+        if self._writer is not None:
+            self._writer.close()
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionLost("zingd closed the connection"))

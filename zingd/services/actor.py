@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "user.create": "admin",
     "user.update": "admin",
     "user.set_status": "agent",
+    "user.directory": "agent",
     "connection.list": "agent",
     "connection.get": "agent",
     "connection.create": "admin",

@@ -83,9 +83,10 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
         raise NotFound(f"no contact {contact_id}", id=contact_id)
     if "custom_fields" in changes:
         fields = changes["custom_fields"]
-        if any(not isinstance(v, (str, int, float, bool)) for v in fields.values()):
+        if any(v is not None and not isinstance(v, (str, int, float, bool)) for v in fields.values()):
             raise Invalid("custom field values must be text, numbers or booleans", field="custom_fields")
-        changes["custom_fields"] = dumps({**row["custom_fields"], **fields})
+        merged = {**row["custom_fields"], **fields}  # a null value removes the field
+        changes["custom_fields"] = dumps({k: v for k, v in merged.items() if v is not None})
     if "opted_out" in changes:
         changes["opted_out"] = int(changes["opted_out"])
     if changes.get("owner_user_id") is not None and not tx.value(

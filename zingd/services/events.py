@@ -56,10 +56,11 @@ def visible_to(current: Callable[[], Actor | None]) -> Callable[[Event], bool]:
             return False
         if actor.sees_all_tickets:
             return True
-        ticket = event.data.get("ticket") or event.data.get("owner")
-        if ticket is not None:
-            return ticket["user_id"] == actor.user_id or (
-                ticket["status"] == "pending" and (ticket["queue_id"] is None or ticket["queue_id"] in actor.queue_ids))
+        states = [s for s in (event.data.get("ticket") or event.data.get("owner"), event.data.get("was")) if s]
+        if states:  # the ticket as it is, and as it was (so a ticket leaving someone's view reaches them)
+            return any(s["user_id"] == actor.user_id or (
+                s["status"] == "pending" and (s["queue_id"] is None or s["queue_id"] in actor.queue_ids))
+                for s in states)
         return event.ticket_id is None
 
     return visible

@@ -51,7 +51,7 @@ def accept(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
                (actor.user_id, tx.now, tx.now, ticket_id))
     T.log(tx, t, actor, "accept")
     tx.audit(actor, "ticket.accept", "ticket", ticket_id)
-    return T.emit_updated(tx, ticket_id, t["tenant_id"])
+    return T.emit_updated(tx, ticket_id, t["tenant_id"], before=t)
 
 
 def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id: int | None,
@@ -79,7 +79,7 @@ def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id
         queue_outbound(tx, t, actor, expand(tx, t, actor, message))
     if t["user_id"] is not None and t["user_id"] != user_id:
         routing.rebalance(tx, t["tenant_id"])  # the previous agent has a free slot
-    return T.emit_updated(tx, ticket_id, t["tenant_id"])
+    return T.emit_updated(tx, ticket_id, t["tenant_id"], before=t)
 
 
 RATING_PROMPT = ("Como você avalia nosso atendimento? Responda de 1 a 5. / "
@@ -118,7 +118,7 @@ def close(tx: Tx, actor: Actor | None, ticket_id: int, farewell: bool = True,
             tx.execute("UPDATE tickets SET chatbot_state = ? WHERE id = ?", ('{"stage": "rating"}', ticket_id))
     if t["user_id"] is not None:
         routing.rebalance(tx, t["tenant_id"])  # the agent has a free slot
-    return T.emit_updated(tx, ticket_id, t["tenant_id"])
+    return T.emit_updated(tx, ticket_id, t["tenant_id"], before=t)
 
 
 def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
                (actor.user_id, tx.now, ticket_id))
     T.log(tx, t, actor, "reopen")
     tx.audit(actor, "ticket.reopen", "ticket", ticket_id)
-    return T.emit_updated(tx, ticket_id, t["tenant_id"])
+    return T.emit_updated(tx, ticket_id, t["tenant_id"], before=t)
 
 
 async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, mine: bool = False,

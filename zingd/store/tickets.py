@@ -60,8 +60,13 @@ def log(tx: Tx, ticket: dict[str, Any], actor: Actor | None, action: str, **data
     })
 
 
-def emit_updated(tx: Tx, ticket_id: int, tenant_id: int, type_: str = "ticket.updated") -> dict[str, Any]:
-    """Re-read the joined ticket and publish it, so clients can redraw the row as is."""
+def emit_updated(tx: Tx, ticket_id: int, tenant_id: int, type_: str = "ticket.updated",
+                 before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Re-read the joined ticket and publish it, so clients can redraw the row as is. With
+    ``before`` (the ticket as it was), whoever could see it then hears that it moved away."""
     row = get(tx, tenant_id, ticket_id)
-    tx.emit(tenant_id, type_, {"ticket": row}, ticket_id=ticket_id)
+    data: dict[str, Any] = {"ticket": row}
+    if before is not None:
+        data["was"] = {k: before[k] for k in ("user_id", "queue_id", "status")}
+    tx.emit(tenant_id, type_, data, ticket_id=ticket_id)
     return row

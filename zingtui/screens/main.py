@@ -128,8 +128,8 @@ class MainScreen(TicketActions, Screen):
             self.queues = await call("queue.list", quiet=True) or []
         if s.supports("tag.list"):
             self.tags = await call("tag.list", quiet=True) or []
-        if s.supervisor:
-            self.users = {u["id"]: u for u in await call("user.list", quiet=True) or []}
+        if s.supports("user.directory"):
+            self.users = {u["id"]: u for u in await call("user.directory", quiet=True) or []}
         await self.load_replies()
 
     async def load_replies(self) -> None:

@@ -24,7 +24,7 @@ class ContactUpdate(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     name: str | None = None
     email: str | None = None
-    custom_fields: dict[str, str | int | float | bool] | None = None
+    custom_fields: dict[str, str | int | float | bool | None] | None = None
     opted_out: bool | None = None
     owner_user_id: int | None = None
 
@@ -64,7 +64,7 @@ async def get(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("contact.update", ContactUpdate)
 async def update(call: Call, p: ContactUpdate) -> dict:
-    """Edit name, email, custom fields (merged), the opt-out flag or the wallet owner (0 clears)."""
+    """Edit name, email, custom fields (merged; null removes one), the opt-out flag or the wallet owner (0 clears)."""
     changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k != "id" and v is not None}
     return await call.app.db.write(svc.update, call.actor, p.id, changes)
 

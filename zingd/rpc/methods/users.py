@@ -98,3 +98,10 @@ async def update_me(call: Call, p: UpdateMe) -> dict:
     if p.password is not None:
         changes["password_hash"] = await admin.password_hash(p.password)
     return await call.app.db.write(admin.update_me, call.actor, changes)
+
+
+@REGISTRY.method("user.directory")
+async def directory(call: Call, p) -> list:
+    """Colleagues an agent can hand a ticket to: id, name, role, status (enabled users only)."""
+    return await call.app.db.all("SELECT id, name, role, status FROM users WHERE tenant_id = ? AND enabled = 1 "
+                                 "ORDER BY name", (call.actor.tenant_id,))
