@@ -61,6 +61,8 @@ ACTS: tuple[Act, ...] = (
     Act("toggle_status", "Toggle online/away", "Your status, shown to the team", {LIST: "s"}, show=False),
     Act("connections", "WhatsApp numbers", "Numbers, their health, and pairing by QR code (admins)",
         {LIST: "w"}, show=False),
+    Act("campaigns", "Campaigns", "Mass sends and their live progress: start, pause, cancel (supervisors)",
+        {LIST: "m"}, show=False),
     Act("zoom", "Zoom pane", "Give the focused pane the whole screen, or stop", {LIST: "z", CHAT: "z"},
         show=False),
     Act("toggle_bell", "Toggle alerts", "Bell and notification for new pending tickets", {}),

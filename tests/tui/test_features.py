@@ -8,6 +8,7 @@ from textual.command import CommandPalette
 
 from tests.tui.conftest import console, plain, row_of, toasts, until
 from zingtui.model import Filter
+from zingtui.screens.campaigns import CampaignsScreen
 from zingtui.screens.connections import ConnectionsScreen
 from zingtui.screens.contact import ContactEditDialog, ContactScreen
 from zingtui.screens.dialogs import AttachDialog, TagDialog
@@ -230,3 +231,28 @@ async def test_command_palette_lists_what_applies(desk, tokens):
         assert "Transfer ticket" in str(hits.get_option_at_index(0).prompt)
         await pilot.press("escape")
         await asyncio.sleep(0)
+
+
+async def test_supervisors_watch_and_control_campaigns(desk, tokens):
+    await desk.call("contact.create", {"number": "5511977700001", "name": "Lia"})
+    await desk.call("contact.tag", {"id": 1, "tags": ["promo"]})
+    made = await desk.call("campaign.create", {"name": "Black Friday", "variants": ["Oi {{name}}"], "tag": "promo"})
+    async with console(desk.z, tokens, credentials=None, size=(120, 40)) as (app, pilot):
+        app.main_screen.list.focus()
+        await pilot.press("m")
+        screen = await until(pilot, lambda: isinstance(app.screen, CampaignsScreen) and app.screen)
+        await until(pilot, lambda: screen.campaigns, what="the campaign list")
+        assert "Black Friday" in plain_option(screen, 0) and "draft" in plain_option(screen, 0)
+        await pilot.press("s")  # start: the daemon paces it; the screen follows its events
+        await until(pilot, lambda: screen.campaigns[0]["status"] in ("running", "done"), what="started")
+        await pilot.press("x")
+        await until(pilot, lambda: screen.campaigns[0]["status"] in ("cancelled", "done"), what="stopped")
+        assert (await desk.call("campaign.show", {"id": made["id"]}))["status"] in ("cancelled", "done")
+
+
+def plain_option(screen, index: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(screen.query_one("#campaigns").get_option_at_index(index).prompt)
+    return console.export_text()

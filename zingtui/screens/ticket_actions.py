@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from zingtui import format
 from zingtui.model import Filter
+from zingtui.screens.campaigns import CampaignsScreen
 from zingtui.screens.connections import ConnectionsScreen
 from zingtui.screens.contact import ContactScreen
 from zingtui.screens.dialogs import (
@@ -66,6 +67,7 @@ class TicketActions:
             "save_media": message and bool(item.get("media_path")),
             "history": t is not None and s.supports("ticket.history"),
             "connections": s.admin,
+            "campaigns": s.supervisor and s.supports("campaign.list"),
             "tab": bool(parameters) and parameters[0] in self.inbox.index,
         }
         return rules.get(action, True)
@@ -272,6 +274,9 @@ class TicketActions:
 
     def action_connections(self) -> None:
         self.app.push_screen(ConnectionsScreen(list(self.connections.values())))
+
+    def action_campaigns(self) -> None:
+        self.app.push_screen(CampaignsScreen())
 
     def action_zoom(self) -> None:
         if self.maximized is not None:
