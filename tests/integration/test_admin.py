@@ -11,14 +11,6 @@ from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from zingd.services.actor import PERMISSIONS, PUBLIC, RANK
 
 
-@pytest.fixture
-def desk(tmp_path):
-    d = make_desk(tmp_path)
-    yield d
-    d.close()
-    d.z.kill()
-
-
 def test_role_matrix_every_method(desk):
     """Every method x role: below the method's role is forbidden, at or above it is not."""
     clients = {"superadmin": desk.admin}

@@ -3,16 +3,7 @@
 import pytest
 
 from tests.helpers import wait_for
-from tests.integration.desk import make_desk
 from zingd.errors import Invalid
-
-
-@pytest.fixture
-def desk(tmp_path):
-    d = make_desk(tmp_path)
-    yield d
-    d.close()
-    d.z.kill()
 
 
 def test_menu_invalid_answers_repeat_then_default_queue(desk):
