@@ -116,13 +116,13 @@ class CampaignRunner:
                                             (campaign_id,))
                 if row is None or row["status"] != "running":
                     return
-                rate, seen = await self.app.db.write(svc.failure_rate, campaign_id, limits.failure_window)
+                rate, seen = await svc.failure_rate(self.app, campaign_id, limits.failure_window)
                 if seen >= limits.failure_window // 2 and rate > limits.failure_threshold:
                     await self._pause(campaign_id, row["tenant_id"],
                                       f"{rate:.0%} of the last {seen} sends failed (threshold "
                                       f"{limits.failure_threshold:.0%}); check the number, then resume")
                     return
-                recipient = await self.app.db.write(svc.next_recipient, campaign_id)
+                recipient = await self.app.db.one(svc.NEXT_RECIPIENT, (campaign_id,))
                 if recipient is None:
                     await self.app.db.write(svc.finish, campaign_id)
                     return

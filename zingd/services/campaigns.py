@@ -190,9 +190,14 @@ def cancel(tx: Tx, actor: Actor, campaign_id: int) -> dict[str, Any]:
 
 
 # -- the runner's units ----------------------------------------------------------
+NEXT_RECIPIENT = ("SELECT * FROM campaign_recipients WHERE campaign_id = ? AND state = 'pending' "
+                  "ORDER BY id LIMIT 1")
+RECENT_OUTCOMES = ("SELECT state FROM campaign_recipients WHERE campaign_id = ? AND state IN "
+                   "('sent', 'delivered', 'read', 'failed') ORDER BY queued_at DESC LIMIT ?")
+
+
 def next_recipient(tx: Tx, campaign_id: int) -> dict[str, Any] | None:
-    return tx.one("SELECT * FROM campaign_recipients WHERE campaign_id = ? AND state = 'pending' "
-                  "ORDER BY id LIMIT 1", (campaign_id,))
+    return tx.one(NEXT_RECIPIENT, (campaign_id,))
 
 
 def enqueue(tx: Tx, campaign_id: int, recipient_id: int, connection_id: int) -> str:
@@ -244,9 +249,9 @@ def begin_scheduled(tx: Tx, campaign_id: int) -> bool:
     return True
 
 
-def failure_rate(tx: Tx, campaign_id: int, window: int) -> tuple[float, int]:
-    rows = tx.all("SELECT state FROM campaign_recipients WHERE campaign_id = ? AND state IN "
-                  "('sent', 'delivered', 'read', 'failed') ORDER BY queued_at DESC LIMIT ?", (campaign_id, window))
+async def failure_rate(app: Daemon, campaign_id: int, window: int) -> tuple[float, int]:
+    """The share of failures among the campaign's last ``window`` settled sends, and how many there were."""
+    rows = await app.db.all(RECENT_OUTCOMES, (campaign_id, window))
     if not rows:
         return 0.0, 0
     return sum(r["state"] == "failed" for r in rows) / len(rows), len(rows)
