@@ -19,7 +19,7 @@ from zingd.paths import default_data_dir, default_socket_path
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True):
-    synchronous: str = "NORMAL"
+    synchronous: str = "FULL"
     busy_timeout_ms: int = 5000
     group_commit_max: int = 256
 
