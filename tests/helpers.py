@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -83,6 +84,15 @@ def bootstrap(z: Zingd, email: str = "root@example.com", password: str = "rootpa
     with z.client() as c:
         c.call("auth.bootstrap", {"email": email, "password": password, "tenant": tenant, "link_os_user": False})
         return c.call("auth.login", {"email": email, "password": password})["token"]
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    """Yield to the event loop until predicate() is truthy (the async twin of ``wait_for``)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):

@@ -54,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
+    daemon = Daemon(settings)
     try:
-        runner(Daemon(settings).run())
+        runner(daemon.run())
     except (DataDirLocked, SchemaTooNew) as e:
         print(f"zingd: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
-    return 0
+    return daemon.exit_code
 
 
 def _restore(daemon, source: Path) -> int:

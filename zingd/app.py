@@ -52,7 +52,7 @@ class Daemon:
         self.bus = Bus()
         s = settings.database
         self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max,
-                           self.clock)
+                           self.clock, on_writer_failure=self._writer_failed)
         self.auth = Auth(self)
         self.events = EventLog(self)
         self.inbound = Inbound(self)
@@ -68,6 +68,7 @@ class Daemon:
         self.started_at = 0.0
         self._lock_fd: int | None = None
         self._stopping = asyncio.Event()
+        self.exit_code = 0
 
     def media_dir(self, tenant_id: int) -> Path:
         return self.settings.data_path / "media" / str(tenant_id)
@@ -130,6 +131,13 @@ class Daemon:
     def request_stop(self) -> None:
         self._stopping.set()
 
+    def _writer_failed(self, error: BaseException) -> None:
+        """Without its writer the daemon can acknowledge nothing: stop, and exit non-zero so a
+        supervisor (systemd, the demo) restarts it, rather than look alive and hang every write."""
+        log.critical("stopping: the database writer failed (%r); restart zingd", error)
+        self.exit_code = 70  # EX_SOFTWARE
+        self.request_stop()
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,6 +161,8 @@ class Daemon:
             "connections": [{**r, "running": self.channels.get(r["id"]) is not None} for r in rows],
             "outbox": await self.outbox.depth(None if operator else actor.tenant_id),
             "event_seq": self.bus.last_seq,
+            "writer": {"alive": self.db.writer_alive,
+                       "error": None if self.db.writer_error is None else repr(self.db.writer_error)},
             "scope": "daemon" if operator else "tenant",
             "you": {"user_id": actor.user_id, "role": actor.role, "tenant_id": actor.tenant_id},
         }
@@ -162,6 +172,7 @@ class Daemon:
                 database_bytes=sum(p.stat().st_size for p in self.settings.data_path.glob("zing.db*") if p.is_file()),
                 subscribers=self.bus.subscriber_count, sessions=len(self.rpc.sessions),
                 inbound={"stored": self.inbound.ingested, "duplicates_ignored": self.inbound.duplicates},
-                writes={"units": self.db.units, "commits": self.db.commits},
+                writes={"units": self.db.units, "commits": self.db.commits,
+                        "failed_commits": self.db.failed_commits, "loop_reads_moved": self.db.page_fallbacks},
             )
         return out

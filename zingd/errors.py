@@ -53,9 +53,15 @@ class ChannelDown(ZingError):
     kind, code = "channel_down", -32007
 
 
+class Unavailable(ZingError):
+    """The store could not commit (disk full, I/O error) or its writer stopped: nothing was written."""
+
+    kind, code = "unavailable", -32008
+
+
 APP_ERRORS: dict[str, type[ZingError]] = {
     cls.kind: cls
-    for cls in (Unauthenticated, Forbidden, NotFound, Conflict, Invalid, RateLimited, ChannelDown)
+    for cls in (Unauthenticated, Forbidden, NotFound, Conflict, Invalid, RateLimited, ChannelDown, Unavailable)
 }
 
 # JSON-RPC protocol faults (never raised by services).

@@ -1,6 +1,6 @@
 """Optional HTTP endpoint (aiohttp), off unless ``[http] enabled``.
 
-- ``GET /health``: 200 when the database answers (503 otherwise), with each number's state.
+- ``GET /health``: 200 when the database answers and its writer runs (503 otherwise), with each number's state.
 - ``GET /metrics``: Prometheus text, read from the daemon's counters at scrape time.
 - ``POST /api/v1/<method>``: any RPC method with an API token (``Authorization: Bearer za_...``),
   params as the JSON body; the answer is the JSON-RPC result or error object, with an HTTP
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _enc = msgspec.json.Encoder()
 STATUS = {"unauthenticated": 401, "forbidden": 403, "not_found": 404, "method_not_found": 404, "conflict": 409,
-          "invalid": 422, "invalid_params": 422, "rate_limited": 429, "channel_down": 503}
+          "invalid": 422, "invalid_params": 422, "rate_limited": 429, "channel_down": 503,
+          "unavailable": 503}
 SOCKET_ONLY = ("events.", "auth.login", "auth.logout", "auth.bootstrap", "auth.token")
 
 
@@ -72,6 +73,7 @@ def build(app: Daemon) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         try:
             await app.db.value("SELECT 1")
+            app.db.check_writer()
         except Exception as e:
             return web.json_response({"status": "down", "error": str(e)}, status=503)
         connections = [{"id": cid, "state": app.channels.get(cid).state} for cid in app.channels.ids()]

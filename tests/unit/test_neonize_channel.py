@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import until
 from zingd.channels import neonize_outbound
 from zingd.channels.base import OutboundMessage, SendError
 from zingd.channels.neonize_channel import Backoff, NeonizeChannel, Timings
@@ -210,14 +211,6 @@ class Rig:
         before = len(self.sink.messages)
         await self.push(message_event(content, **kwargs))
         return self.sink.messages[before] if len(self.sink.messages) > before else None
-
-
-async def until(predicate, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 def message_event(content, *, wa_id="3EB0IN1", chat=CUSTOMER, sender=None, from_me=False, group=False,

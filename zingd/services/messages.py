@@ -173,7 +173,7 @@ async def list_messages(app: Daemon, actor: Actor, ticket_id: int | None, before
         if not await app.db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
                                   (actor.tenant_id, ticket_id, *params)):
             raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
-        rows = app.db.page(
+        rows = await app.db.page(
             f"SELECT {M.COLUMNS} FROM messages WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (ticket_id, before, limit + 1))
     else:

@@ -163,7 +163,7 @@ async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, min
         args.extend((actor.tenant_id, tag))
     sql = f"{T.VIEW} WHERE {' AND '.join(where)} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?"
     limit = max(1, min(limit, 500))
-    rows = app.db.page(sql, (*args, limit + 1))
+    rows = await app.db.page(sql, (*args, limit + 1))
     return [T.view(r) for r in rows[:limit]], len(rows) > limit
 
 
@@ -180,7 +180,7 @@ async def counts(app: Daemon, actor: Actor) -> dict[str, Any]:
 
 async def get_ticket(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]:
     cond, params = T.visibility(actor)
-    rows = app.db.page(f"{T.VIEW} WHERE t.tenant_id = ? AND t.id = ? AND {cond}", (actor.tenant_id, ticket_id, *params))
+    rows = await app.db.page(f"{T.VIEW} WHERE t.tenant_id = ? AND t.id = ? AND {cond}", (actor.tenant_id, ticket_id, *params))
     row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"no ticket {ticket_id}", id=ticket_id)

@@ -4,15 +4,19 @@ Why not only aiosqlite: it hops from the event loop to its thread once per
 statement (~100 µs each), so an inbound message (contact, ticket, message,
 event: 6-8 statements) would cost ~1 ms of hops. Here a whole unit of work is
 one plain function run on the writer thread, and every unit waiting when the
-writer comes round is committed in the same transaction (group commit); should
-one of them fail, the batch is redone one transaction per unit so the
-failure rolls back alone. A unit's future resolves only after COMMIT: nothing is
-acknowledged before it is durable.
+writer comes round is committed in the same transaction (group commit), each
+unit inside its own savepoint, so a failing unit (or a dry run) rolls back alone
+and nothing is ever run twice. A unit's future resolves only after COMMIT, and
+with the default ``synchronous=FULL`` a COMMIT is on disk: nothing is
+acknowledged before it survives a power cut. The writer thread outlives anything
+a unit or SQLite raises; if its own loop ever fails, it says so (``writer_error``,
+``on_writer_failure``) and every write is refused at once instead of hanging.
 
 Reads are single statements awaited on an aiosqlite connection (WAL lets them
 run beside the writer). The few reads that are bounded and index-driven — a page
 of tickets or messages, one ticket — run right on the event loop (``page``):
-the hop to a thread and back costs more than the query itself.
+the hop to a thread and back costs more than the query itself. A progress
+handler bounds their loop time; one that overruns moves to the reader thread.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import msgspec
 import sqlite_utils
 
 from zingd.bus import Bus, Event
+from zingd.errors import Unavailable
 from zingd.store.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -39,7 +44,7 @@ T = TypeVar("T")
 _enc = msgspec.json.Encoder()
 
 
-def pragmas(synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> list[str]:
+def pragmas(synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> list[str]:
     """The one place connection pragmas are set (writer, reader, migrations, tools)."""
     if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ValueError(f"database.synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
@@ -57,7 +62,7 @@ def dict_factory(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cursor.description, row)}
 
 
-def connect(path: Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+def connect(path: Path, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for pragma in pragmas(synchronous, busy_timeout_ms):
         conn.execute(pragma)
@@ -120,38 +125,52 @@ class Tx:
 
 
 _STOP = object()
+_SAVEPOINT, _RELEASE, _UNDO = "SAVEPOINT unit", "RELEASE unit", "ROLLBACK TO unit"
 
 
-class _UnitFailed(Exception):
-    """A unit raised inside a group transaction: the batch is redone unit by unit."""
+class _Job:
+    __slots__ = ("fn", "args", "fut", "dry")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, fut: asyncio.Future, dry: bool) -> None:
+        self.fn, self.args, self.fut, self.dry = fn, args, fut, dry
 
 
-class _Rollback(Exception):
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _rolled_back(tx: Tx, fn: Callable[..., Any], *args: Any) -> None:
-    raise _Rollback(fn(tx, *args))
+def _as_exception(e: BaseException) -> Exception:
+    """What a caller is handed for a unit's failure. A ``BaseException`` (SystemExit,
+    KeyboardInterrupt, CancelledError) set on an asyncio future would escape the event loop
+    and stop the daemon for one request's fault, so it travels as a plain error."""
+    if isinstance(e, Exception):
+        return e
+    err = RuntimeError(f"unit of work raised {type(e).__name__}: {e}")
+    err.__cause__ = e
+    return err
 
 
 class Database:
-    def __init__(self, path: Path, bus: Bus, synchronous: str = "NORMAL",
+    def __init__(self, path: Path, bus: Bus, synchronous: str = "FULL",
                  busy_timeout_ms: int = 5000, group_commit_max: int = 256,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_writer_failure: Callable[[BaseException], None] | None = None,
+                 loop_read_budget_s: float = 0.0005) -> None:
         self.path = path
         self.clock = clock
         self.bus = bus
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
         self.group_commit_max = group_commit_max
+        self.on_writer_failure = on_writer_failure
+        self.loop_read_budget_s = loop_read_budget_s
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.reader: aiosqlite.Connection | None = None
         self._page: sqlite3.Connection | None = None
+        self._page_deadline = 0.0
+        self.writer_error: BaseException | None = None
         self.commits = 0
         self.units = 0
+        self.failed_commits = 0
+        self.page_fallbacks = 0
 
     # -- lifecycle ---------------------------------------------------------
     async def open(self) -> None:
@@ -168,6 +187,7 @@ class Database:
             await self.reader.execute(pragma)
         self._page = connect(self.path, self.synchronous, self.busy_timeout_ms)
         self._page.execute("PRAGMA query_only=1")
+        self._page.set_progress_handler(self._page_overdue, 1000)
 
     def _migrate(self) -> None:
         conn = connect(self.path, self.synchronous, self.busy_timeout_ms)
@@ -189,100 +209,134 @@ class Database:
             self._page.close()
             self._page = None
 
+    @property
+    def writer_alive(self) -> bool:
+        return self._thread is not None and self.writer_error is None
+
     # -- writes ------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(tx, *args)`` on the writer thread; return after it is committed."""
-        if self._thread is None:
-            raise RuntimeError("database is closed")
-        fut = self._loop.create_future()
-        self._jobs.put((fn, args, fut))
-        return await fut
+        return await self._submit(fn, args, dry=False)
 
     async def dry_run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a unit of work and roll it back: what it would do, with nothing kept or published."""
-        try:
-            await self.write(_rolled_back, fn, *args)
-        except _Rollback as done:
-            return done.value
-        raise AssertionError("unreachable: _rolled_back always raises")
+        return await self._submit(fn, args, dry=True)
+
+    async def _submit(self, fn: Callable[..., T], args: tuple, dry: bool) -> T:
+        if self._thread is None:
+            raise RuntimeError("database is closed")
+        self.check_writer()
+        fut = self._loop.create_future()
+        self._jobs.put(_Job(fn, args, fut, dry))
+        if self.writer_error is not None:  # it died between the check and the put
+            self._fail_waiting()
+        return await fut
+
+    def check_writer(self) -> None:
+        """Raise ``Unavailable`` once the writer has stopped: a write would never be answered."""
+        if self.writer_error is not None:
+            raise Unavailable(f"the database writer stopped ({self.writer_error!r}); zingd must be restarted")
 
     def _writer(self, conn: sqlite3.Connection) -> None:
+        """Take every waiting unit, commit them together, repeat. Nothing a unit or SQLite
+        raises ends this loop (each failure goes to its callers); should the loop itself fail,
+        the failure is recorded, every waiting caller is told, and the daemon is told to stop."""
+        batch: list[_Job] = []
         try:
             while True:
-                job = self._jobs.get()
-                if job is _STOP:
-                    return
-                batch = [job]
-                stop = False
-                while len(batch) < self.group_commit_max:
-                    try:
-                        nxt = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                self._run_batch(conn, batch)
+                batch, stop = self._next_batch()
+                if batch:
+                    self._run_batch(conn, batch)
                 if stop:
                     return
+        except BaseException as e:
+            self.writer_error = e
+            log.critical("the database writer stopped: %r", e, exc_info=e)
+            self._fail_waiting(batch)
+            if self.on_writer_failure is not None:
+                self._loop.call_soon_threadsafe(self.on_writer_failure, e)
         finally:
-            conn.execute("PRAGMA optimize")
+            try:
+                conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
-        """All units in one transaction; if one fails, redo them one transaction each so the
-        failure rolls back alone (no per-unit SAVEPOINT on the common, all-good path)."""
-        try:
-            outcomes, events = self._in_one_transaction(conn, batch)
-        except _UnitFailed:
-            outcomes, events = [], []
-            for job in batch:
-                done, published = self._in_own_transaction(conn, job)
-                outcomes.append(done)
-                events.extend(published)
-        self.commits += 1
-        self.units += len(batch)
-        self._loop.call_soon_threadsafe(self._complete, outcomes, events)
+    def _next_batch(self) -> tuple[list[_Job], bool]:
+        job = self._jobs.get()
+        if job is _STOP:
+            return [], True
+        batch = [job]
+        while len(batch) < self.group_commit_max:
+            try:
+                nxt = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
 
-    def _in_one_transaction(self, conn: sqlite3.Connection, batch: list) -> tuple[list, list[Event]]:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        """All units in one transaction, each inside its own savepoint: a unit that fails (or
+        is a dry run) rolls back to its savepoint and nobody else notices. Nothing runs twice,
+        so units may mutate their arguments. If COMMIT fails, every unit of the batch is told."""
         outcomes: list[tuple[asyncio.Future, bool, Any]] = []
         events: list[Event] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, args, fut in batch:
-                tx = Tx(conn, self.clock())
-                try:
-                    result = fn(tx, *args)
-                except Exception as e:
-                    raise _UnitFailed from e
-                outcomes.append((fut, True, result))
-                events.extend(tx.events)
+            for job in batch:
+                outcomes.append(self._run_unit(conn, job, events))
             conn.execute("COMMIT")
-        except _UnitFailed as failed:
-            conn.execute("ROLLBACK")
-            if len(batch) == 1:  # nothing to separate: report it without running it twice
-                return [(batch[0][2], False, failed.__cause__)], []
-            raise
-        except Exception as e:  # commit failed (disk full, I/O): nobody is acknowledged
+            self.commits += 1
+        except sqlite3.Error as e:  # BEGIN, a savepoint or COMMIT failed: nothing of the batch is kept
             log.exception("group commit of %d units failed", len(batch))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return [(fut, False, e) for _, _, fut in batch], []
-        return outcomes, events
+            self.failed_commits += 1
+            self._rollback(conn)
+            err = Unavailable(f"the database could not commit: {e}; nothing was written")
+            outcomes = [(job.fut, False, err) for job in batch]
+            events = []
+        self.units += len(batch)
+        self._loop.call_soon_threadsafe(self._complete, outcomes, events)
 
-    def _in_own_transaction(self, conn: sqlite3.Connection, job: tuple) -> tuple[tuple, list[Event]]:
-        fn, args, fut = job
+    def _run_unit(self, conn: sqlite3.Connection, job: _Job, events: list[Event]) -> tuple[asyncio.Future, bool, Any]:
         tx = Tx(conn, self.clock())
+        conn.execute(_SAVEPOINT)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            result = fn(tx, *args)
-            conn.execute("COMMIT")
-        except Exception as e:  # handed to the awaiting caller
-            if conn.in_transaction:
+            result = job.fn(tx, *job.args)
+        except BaseException as e:  # this unit's failure, handed to its caller alone
+            conn.execute(_UNDO)
+            conn.execute(_RELEASE)
+            return job.fut, False, _as_exception(e)
+        if job.dry:
+            conn.execute(_UNDO)
+        else:
+            events.extend(tx.events)
+        conn.execute(_RELEASE)
+        return job.fut, True, result
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
                 conn.execute("ROLLBACK")
-            return (fut, False, e), []
-        return (fut, True, result), tx.events
+            except sqlite3.Error:
+                log.exception("rollback failed")  # SQLite rolls back a hot journal on next use
+
+    def _fail_waiting(self, taken: list[_Job] = ()) -> None:
+        """Tell every caller still queued (and those of a batch ``taken`` off the queue) that its
+        write will not happen."""
+        err = Unavailable(f"the database writer stopped ({self.writer_error!r}); zingd must be restarted")
+        failed = [(job.fut, False, err) for job in taken]
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not _STOP:
+                failed.append((job.fut, False, err))
+        if failed:
+            self._loop.call_soon_threadsafe(self._complete, failed, [])
 
     def _complete(self, outcomes: list, events: list[Event]) -> None:
         for event in events:  # committed, in seq order, before anyone hears back
@@ -303,9 +357,22 @@ class Database:
         rows = await self.reader.execute_fetchall(sql, params)
         return rows[0] if rows else None
 
-    def page(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        """A bounded, index-driven read (at most a page of rows) on the loop thread: no hop."""
-        return self._page.execute(sql, params).fetchall()
+    async def page(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        """A page-sized, index-driven read run right on the loop thread (no hop), within a
+        budget of loop time: a query that runs longer than ``loop_read_budget_s`` (a plan that
+        scans, a huge tenant) is interrupted by SQLite's progress handler and finished on the
+        reader thread instead, so no read blocks the other clients for long."""
+        self._page_deadline = time.perf_counter() + self.loop_read_budget_s
+        try:
+            return self._page.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            if str(e) != "interrupted":
+                raise
+        self.page_fallbacks += 1
+        return await self.all(sql, params)
+
+    def _page_overdue(self) -> int:
+        return time.perf_counter() > self._page_deadline
 
     async def value(self, sql: str, params: Any = ()) -> Any:
         row = await self.one(sql, params)
