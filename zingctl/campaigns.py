@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from zingctl import inputs, output, session
+from zingd.durable import write_atomic
 from zingd.errors import ZingError
 
 app = output.Typer(name="campaigns", help="Bulk sends, paced per number: create (or dry-run), start, pause, "
@@ -328,8 +329,7 @@ def report(
         sys.stdout.flush()
         return
     path = out.expanduser().resolve()
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(buf.getvalue())
+    write_atomic(path, buf.getvalue())
     output.note(f"wrote {len(rows)} recipients to {path} ({fmt})")
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from zingctl import inputs, messages, output, session, tags
+from zingd.durable import write_atomic
 from zingd.errors import ZingError
 
 app = output.Typer(name="contacts", help="The people who write in: search, edit, tags, merge, import, export.")
@@ -209,7 +210,6 @@ def export(
         sys.stdout.flush()
         return
     path = out.expanduser().resolve()
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(buf.getvalue())
+    write_atomic(path, buf.getvalue())
     output.done({"path": str(path), "contacts": len(contacts), "format": fmt},
                 f"exported {len(contacts)} contacts to {path} ({fmt})")

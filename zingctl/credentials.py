@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import keyring
@@ -17,6 +16,7 @@ import keyring.backends.fail
 import keyring.backends.null
 from keyring.errors import KeyringError
 
+from zingd.durable import write_atomic
 from zingd.paths import credentials_path
 
 SERVICE = "zing"
@@ -52,17 +52,7 @@ def _write_file(tokens: dict[str, str]) -> None:
     if not tokens:
         path.unlink(missing_ok=True)
         return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".credentials-")  # mkstemp creates it 0600
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"tokens": tokens}, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps({"tokens": tokens}, indent=2))
 
 
 def save(socket: Path, token: str) -> str:

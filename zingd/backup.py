@@ -3,6 +3,7 @@ aiosqlite), and an offline restore that refuses to run beside a live daemon."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zingd.durable import fsync_dir, sync_file
 from zingd.errors import Conflict, Invalid
 from zingd.store.migrations import SCHEMA_VERSION
 
@@ -24,12 +26,19 @@ async def backup(app: Daemon, path: str) -> dict[str, Any]:
     if not target.parent.is_dir():
         raise Invalid(f"no directory {target.parent}", field="path")
     started = time.monotonic()
-    dest = sqlite3.connect(target, check_same_thread=False)
+    part = target.with_name(f".{target.name}.part")
+    part.unlink(missing_ok=True)
     try:
-        await app.db.reader.backup(dest)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+        os.close(fd)
+        dest = sqlite3.connect(part, check_same_thread=False)
+        try:
+            await app.db.reader.backup(dest)
+        finally:
+            dest.close()
+        await asyncio.to_thread(_publish, part, target)
     finally:
-        dest.close()
-    os.chmod(target, 0o600)
+        part.unlink(missing_ok=True)
     return {"path": str(target), "bytes": target.stat().st_size, "seconds": round(time.monotonic() - started, 3),
             "schema_version": SCHEMA_VERSION}
 
@@ -54,6 +63,20 @@ def restore(source: Path, db_path: Path) -> Path | None:
         db_path.rename(kept)
     for suffix in ("-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(source, db_path)
-    os.chmod(db_path, 0o600)
+    part = db_path.with_name(f".{db_path.name}.restore.part")
+    shutil.copyfile(source, part)
+    os.chmod(part, 0o600)
+    sync_file(part)
+    os.replace(part, db_path)
+    fsync_dir(db_path.parent)
     return kept
+
+
+def _publish(part: Path, target: Path) -> None:
+    """Give the finished backup its name only once it is on disk, and never over another file."""
+    sync_file(part)
+    try:
+        os.link(part, target)
+    except FileExistsError:
+        raise Conflict(f"{target} exists; choose a new file", field="path") from None
+    fsync_dir(target.parent)

@@ -9,13 +9,12 @@ Tokens are stored per socket: one console can talk to several daemons.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import keyring
 import keyring.errors
 
+from zingd.durable import write_atomic
 from zingd.paths import credentials_path
 
 SERVICE = "zing"
@@ -72,13 +71,5 @@ class TokenStore:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict) -> None:
-        """Write atomically; mkstemp creates the file 0600, so it is never readable by others."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".credentials-")
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, indent=2)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Replace the file whole and durably; it is 0600 from its first byte."""
+        write_atomic(self.path, json.dumps(data, indent=2))

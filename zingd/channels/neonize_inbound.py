@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import re
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from zingd.channels.base import InboundMessage, Media, Receipt
+from zingd.durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +121,6 @@ def media_path(media_dir: Path, wa_id: str, ts: float, mime: str, filename: str)
     safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", wa_id) or "media"
     month = time.strftime("%Y-%m", time.gmtime(ts))
     return media_dir / month / f"{safe_id}{media_extension(mime, filename)}"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file so a crash or a full disk never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    try:
-        part.write_bytes(data)
-        os.replace(part, path)
-    except OSError:
-        part.unlink(missing_ok=True)
-        raise
 
 
 @dataclass

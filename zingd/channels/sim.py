@@ -25,6 +25,7 @@ from zingd.channels.base import (
     Channel, ChannelSink, InboundMessage, Media, OutboundMessage, Receipt, SendError, SendResult,
 )
 from zingd.config import SimSettings
+from zingd.durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +177,9 @@ class SimChannel(Channel):
             self.journal.append({"k": "ack", "id": rec["id"]})
 
     def _placeholder_image(self, wa_id: str) -> Media:
-        folder = self.media_dir / time.strftime("%Y-%m")
+        path = self.media_dir / time.strftime("%Y-%m") / f"{wa_id}.png"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{wa_id}.png"
-            path.write_bytes(_PNG)
+            write_atomic(path, _PNG)  # on disk before the message row that points at it commits
         except OSError as e:  # broken media fails the media, never the message
             return Media(mime="image/png", error=f"could not save media: {e.strerror}")
         return Media(mime="image/png", path=str(path), size=len(_PNG), filename=path.name)
