@@ -1,0 +1,302 @@
+"""Contact import (zingd/services/contact_import.py parses, contacts.import_rows writes):
+valid and invalid rows, duplicates in one file, merging into existing contacts, dry run,
+skip_invalid; and phone number normalization, with properties."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import phonenumbers
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from tests.services.support import props
+from zingd.errors import Conflict, Invalid
+from zingd.services import admin, contacts
+from zingd.services.contact_import import MAX_ROWS, Parsed, normalize_number, parse_csv, parse_vcard
+from zingd.store.rows import loads
+
+CSV = """Nome,Telefone,Email,Tags,Cidade
+Ana Lima,(11) 99999-0001,ana@x.test,vip;2024,São Paulo
+Bruno,+55 21 98888-0002,,,
+Sem número,,,,
+Curto,12345,,,
+Ana L.,5511999990001,,"novo, vip",Campinas
+"""
+
+
+async def people(db, tenant: int = 1) -> dict[str, dict]:
+    rows = await db.all("SELECT * FROM contacts WHERE tenant_id = ? ORDER BY id", (tenant,))
+    return {r["number"]: {**r, "custom_fields": loads(r["custom_fields"])} for r in rows}
+
+
+async def tags_of(db, number: str) -> list[str]:
+    rows = await db.all("SELECT g.name FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id "
+                        "JOIN contacts c ON c.id = ct.contact_id WHERE c.number = ? ORDER BY g.name", (number,))
+    return [r["name"] for r in rows]
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+def test_csv_rows_are_normalized_merged_and_errors_reported_per_row():
+    parsed = parse_csv(CSV, "BR")
+    assert parsed.total == 5 and parsed.duplicates == 1
+    assert parsed.errors == [{"row": 4, "error": "empty number"},
+                             {"row": 5, "error": "not a phone number: '12345'"}]
+    ana, bruno = parsed.rows
+    # the same person twice: later values win, empty ones don't erase, tags are the union
+    assert ana == {"number": "5511999990001", "name": "Ana L.", "email": "ana@x.test",
+                   "tags": ["2024", "novo", "vip"], "custom_fields": {"cidade": "Campinas"}}
+    assert bruno == {"number": "5521988880002", "name": "Bruno", "email": "", "tags": [], "custom_fields": {}}
+
+
+def test_csv_needs_a_header_with_a_number_column():
+    with pytest.raises(Invalid, match="no header row"):
+        parse_csv("", "BR")
+    with pytest.raises(Invalid, match="no number column") as e:
+        parse_csv("name,email\nAna,a@x\n", "BR")
+    assert e.value.kind == "invalid"
+
+
+def test_a_row_with_more_cells_than_headers_is_an_error():
+    parsed = parse_csv("phone,name\n11999990001,Ana,extra\n11999990002,Bia\n", "BR")
+    assert parsed.errors == [{"row": 2, "error": "more cells than header columns"}]
+    assert [r["number"] for r in parsed.rows] == ["5511999990002"] and parsed.total == 2
+
+
+def test_local_numbers_are_read_in_the_tenants_region():
+    assert parse_csv("phone\n912 345 678\n", "PT").rows[0]["number"] == "351912345678"
+    assert parse_csv("phone\n912 345 678\n", "BR").errors[0]["row"] == 2
+
+
+def test_vcards():
+    text = ("BEGIN:VCARD\nVERSION:3.0\nFN:Ana Lima\nTEL;TYPE=CELL:+55 11 99999-0001\nTEL:+55 11 3333-4444\n"
+            "EMAIL:ana@x.test\nEND:VCARD\nBEGIN:VCARD\nFN:No phone\nEND:VCARD\n"
+            "BEGIN:VCARD\nFN:Bad\nTEL:123\nEND:VCARD\n")
+    parsed = parse_vcard(text, "BR")
+    assert parsed.rows == [{"number": "5511999990001", "name": "Ana Lima", "email": "ana@x.test", "tags": [],
+                            "custom_fields": {}}]  # the first TEL is the number
+    assert parsed.errors == [{"row": 8, "error": "vCard without TEL"},
+                             {"row": 11, "error": "not a phone number: '123'"}]
+    with pytest.raises(Invalid, match="no vCards"):
+        parse_vcard("FN:Ana\n", "BR")
+
+
+# -- importing ------------------------------------------------------------------------------------
+
+async def test_import_with_invalid_rows_imports_nothing(db, seed):
+    parsed = parse_csv(CSV, "BR")
+    with pytest.raises(Invalid, match="2 invalid row") as e:
+        await db.write(contacts.import_rows, seed["adam"], parsed, False, False)
+    assert e.value.kind == "invalid"
+    report = e.value.details["report"]
+    assert (report["rows"], report["valid"], report["to_create"], report["imported"]) == (5, 3, 2, False)
+    assert [r["row"] for r in report["invalid"]] == [4, 5]
+    assert await people(db) == {}
+    assert await db.value("SELECT count(*) FROM tags") == 0
+
+
+async def test_skip_invalid_imports_the_valid_rows(db, seed):
+    report = await db.write(contacts.import_rows, seed["adam"], parse_csv(CSV, "BR"), False, True)
+    assert report == {"rows": 5, "valid": 3, "invalid": parse_csv(CSV, "BR").errors, "merged_in_file": 1,
+                      "to_create": 2, "to_update": 0, "dry_run": False, "imported": True}
+    found = await people(db)
+    assert set(found) == {"5511999990001", "5521988880002"}
+    ana = found["5511999990001"]
+    assert (ana["name"], ana["email"], ana["custom_fields"]) == ("Ana L.", "ana@x.test", {"cidade": "Campinas"})
+    assert await tags_of(db, "5511999990001") == ["2024", "novo", "vip"]
+    # a WhatsApp address maps to the new contact, so the customer's first message finds it
+    assert await db.value("SELECT contact_id FROM contact_ids WHERE jid = '5511999990001@s.whatsapp.net'") == ana["id"]
+    audit = loads(await db.value("SELECT data FROM audit_log WHERE action = 'contact.import'"))
+    assert audit == {"created": 2, "updated": 0, "skipped": 2}
+
+
+async def test_dry_run_reports_what_the_import_would_do(db, seed):
+    parsed = parse_csv(CSV, "BR")
+    dry = await db.write(contacts.import_rows, seed["adam"], parsed, True, False)
+    real = await db.write(contacts.import_rows, seed["adam"], parse_csv(CSV, "BR"), False, True)
+    assert {**dry, "dry_run": False, "imported": True} == real
+    assert dry["dry_run"] is True and dry["imported"] is False
+
+
+async def test_a_dry_run_writes_nothing(db, seed):
+    await db.write(contacts.import_rows, seed["adam"], parse_csv(CSV, "BR"), True, False)
+    assert await people(db) == {}
+    assert await db.value("SELECT count(*) FROM audit_log WHERE action = 'contact.import'") == 0
+    # and the database's own dry run of the real import keeps nothing either
+    report = await db.dry_run(contacts.import_rows, seed["adam"], parse_csv(CSV, "BR"), False, True)
+    assert report["imported"] is True
+    assert await people(db) == {} and await db.value("SELECT count(*) FROM tags") == 0
+
+
+async def test_import_merges_into_existing_contacts(db, seed, customers):
+    await db.write(contacts.create, seed["ana"], {"number": "5511999990001", "name": "Ana Antiga",
+                                                  "email": "old@x.test", "custom_fields": {"plano": "ouro"},
+                                                  "tags": ["cliente"]})
+    await customers.say("5521988880002", "oi", push_name="Bruno WA")  # known only from WhatsApp
+    parsed = parse_csv("phone,name,email,plano,cidade\n11999990001,,,,Santos\n21988880002,Bruno Reis,,prata,\n",
+                       "BR")
+    report = await db.write(contacts.import_rows, seed["adam"], parsed, False, False)
+    assert (report["to_create"], report["to_update"]) == (0, 2)
+    found = await people(db)
+    ana, bruno = found["5511999990001"], found["5521988880002"]
+    assert (ana["name"], ana["email"]) == ("Ana Antiga", "old@x.test")  # empty cells keep what was there
+    assert ana["custom_fields"] == {"plano": "ouro", "cidade": "Santos"}
+    assert await tags_of(db, "5511999990001") == ["cliente"]
+    assert (bruno["name"], bruno["push_name"], bruno["custom_fields"]) == ("Bruno Reis", "Bruno WA", {"plano": "prata"})
+    assert len(found) == 2
+
+
+async def test_import_never_merges_into_another_tenants_contact(db, seed):
+    await db.write(contacts.create, seed["olga"], {"number": "5511999990001", "name": "Globex's"})
+    report = await db.write(contacts.import_rows, seed["adam"], parse_csv("phone\n11999990001\n", "BR"), False, False)
+    assert (report["to_create"], report["to_update"]) == (1, 0)
+    assert (await people(db, seed.other_tenant))["5511999990001"]["name"] == "Globex's"
+    assert "5511999990001" in await people(db, seed.tenant)
+
+
+async def test_the_tenants_region_setting(app, db, seed):
+    assert await contacts.tenant_region(app, seed.tenant) == "BR"
+    await db.write(admin.tenant_settings, seed["adam"], {"region": "PT"})
+    assert await contacts.tenant_region(app, seed.tenant) == "PT"
+
+
+async def test_create_refuses_a_number_that_exists(db, seed):
+    await db.write(contacts.create, seed["ana"], {"number": "5511999990001"})
+    with pytest.raises(Conflict) as e:
+        await db.write(contacts.create, seed["bia"], {"number": "5511999990001"})
+    assert e.value.kind == "conflict" and e.value.details == {"field": "number"}
+    assert await db.value("SELECT count(*) FROM contacts WHERE number = '5511999990001'") == 1
+
+
+async def test_merge_folds_one_contact_into_another(db, seed, customers):
+    await customers.say("5511999990008", "from my other phone", push_name="Zé")  # known from WhatsApp only
+    other = await db.one("SELECT * FROM contacts WHERE number = '5511999990008'")
+    target = await db.write(contacts.create, seed["ana"], {"number": "5511999990009", "name": "Real Name"})
+    merged = await db.write(contacts.merge, seed["sue"], other["id"], target["id"])
+    assert merged["id"] == target["id"] and merged["name"] == "Real Name"
+    assert await db.value("SELECT count(*) FROM contacts WHERE id = ?", (other["id"],)) == 0
+    assert await db.value("SELECT count(*) FROM tickets WHERE contact_id = ?", (target["id"],)) == 1
+    jid = "5511999990008@s.whatsapp.net"
+    assert await db.value("SELECT contact_id FROM contact_ids WHERE jid = ?", (jid,)) == target["id"]
+    with pytest.raises(Invalid):
+        await db.write(contacts.merge, seed["sue"], target["id"], target["id"])
+
+
+@pytest.mark.xfail(strict=True, raises=sqlite3.OperationalError, reason=(
+    "BUG (depends on the SQLite build): import_rows looks existing contacts up with one IN (?, ?, ...) "
+    "of every distinct number in the file, but MAX_ROWS allows 100,000; with SQLite's default "
+    "SQLITE_MAX_VARIABLE_NUMBER (32766; Debian/Ubuntu raise it to 250000) an import of 32,766+ distinct "
+    "numbers fails with 'too many SQL variables'. Simulated by lowering the writer's limit to that default"))
+async def test_a_large_import_fits_in_sqlite_default_limits(db, seed):
+    default_limit = 32766
+
+    def as_stock_sqlite(tx):
+        if tx.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) > default_limit:
+            tx.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, default_limit)
+
+    await db.write(as_stock_sqlite)
+    assert default_limit < MAX_ROWS
+    parsed = Parsed(rows=[{"number": f"55119{n:08d}", "name": "", "email": "", "tags": [], "custom_fields": {}}
+                          for n in range(default_limit)], total=default_limit)
+    report = await db.write(contacts.import_rows, seed["adam"], parsed, True, False)
+    assert report["to_create"] == default_limit
+
+
+# -- normalization --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["(11) 99999-0001", "11 99999 0001", "011 99999 0001", "+55 11 99999-0001",
+                                 "+55 (11) 9 9999-0001", "5511999990001", "0055 11 99999-0001", "  5511999990001 ",
+                                 "\uff11\uff11999990001"])
+def test_the_ways_people_write_a_brazilian_mobile(raw):
+    assert normalize_number(raw, "BR") == "5511999990001"
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "12345", "99999-0001", "abc", "+", "+999 1234", "5511"])
+def test_not_numbers(raw):
+    with pytest.raises(Invalid) as e:
+        normalize_number(raw, "BR")
+    assert e.value.kind == "invalid"
+
+
+REGIONS = sorted(r for r in phonenumbers.SUPPORTED_REGIONS if r != "001")
+TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+FORMATS = (phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@st.composite
+def numbers(draw, regions=REGIONS):
+    """A valid number of some region: its example number with the last digits changed when that
+    stays valid."""
+    region = draw(st.sampled_from(regions))
+    example_ = phonenumbers.example_number_for_type(region, draw(st.sampled_from(TYPES)))
+    if example_ is None:
+        example_ = phonenumbers.example_number(region)
+    national = str(example_.national_number)
+    tail = draw(st.text("0123456789", min_size=3, max_size=3))
+    candidate = phonenumbers.parse(f"+{example_.country_code}{national[:-3]}{tail}")
+    return region, candidate if phonenumbers.is_valid_number(candidate) else example_
+
+
+def e164(number) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+@props(60)
+@given(numbers(), st.sampled_from(FORMATS), st.sampled_from(["BR", "PT", "US", "DE"]))
+def test_any_written_international_number_normalizes_to_its_e164_digits(case, fmt, tenant_region):
+    _, number = case
+    written = phonenumbers.format_number(number, fmt)
+    out = normalize_number(written, tenant_region)
+    assert out == e164(number)
+    assert out.isdigit() and len(out) <= 15
+    assert normalize_number("+" + out, tenant_region) == out  # with its '+', the output is a fixed point
+    assert normalize_number("00" + out, tenant_region) == out
+
+
+@props(60)
+@given(numbers(["BR"]), st.sampled_from([*FORMATS, phonenumbers.PhoneNumberFormat.NATIONAL]))
+def test_normalizing_a_number_of_the_tenants_region_is_idempotent(case, fmt):
+    _, number = case
+    once = normalize_number(phonenumbers.format_number(number, fmt), "BR")
+    assert normalize_number(once, "BR") == once == e164(number)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: normalize_number's output (E.164 digits without '+') is read back first as a local number of "
+    "the tenant's region; a foreign number whose digits are also a valid Brazilian number changes: "
+    "'+7 495 123-45-67' (Moscow) -> '74951234567' -> '5574951234567' (a Bahia mobile); also e.g. Berlin "
+    "'+49 30 123456' and Danish numbers (38 of phonenumbers' ~480 example numbers)"))
+@props(30)
+@given(numbers(), st.sampled_from(FORMATS))
+@example(("RU", phonenumbers.parse("+7 495 123-45-67")), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+@example(("DE", phonenumbers.parse("+49 30 123456")), phonenumbers.PhoneNumberFormat.E164)
+def test_normalizing_is_idempotent(case, fmt):
+    _, number = case
+    once = normalize_number(phonenumbers.format_number(number, fmt), "BR")
+    assert normalize_number(once, "BR") == once
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (same cause as test_normalizing_is_idempotent): contact.export writes numbers as E.164 digits "
+    "without '+', and importing that file back reads '74951234567' as a Brazilian number, so the Moscow "
+    "contact is not merged: a second contact '5574951234567' is created"))
+async def test_reimporting_an_export_merges_foreign_contacts(app, db, seed):
+    await db.write(contacts.create, seed["ana"], {"number": normalize_number("+7 495 123-45-67", "BR"),
+                                                  "name": "Ivan"})
+    exported = await contacts.export(app, seed["adam"])
+    text = "number,name\n" + "".join(f"{c['number']},{c['name']}\n" for c in exported)
+    report = await db.write(contacts.import_rows, seed["adam"], parse_csv(text, "BR"), False, False)
+    assert (report["to_create"], report["to_update"]) == (0, 1)
+
+
+@props(100)
+@given(st.text(max_size=40) | st.from_regex(r"\A[+0(]?[\d \-().]{0,25}\Z"), st.sampled_from(["BR", "US", "ZZ", ""]))
+def test_garbage_is_invalid_or_digits(raw, region):
+    try:
+        out = normalize_number(raw, region)
+    except Invalid as e:
+        assert e.message
+        return
+    assert out.isdigit() and 2 < len(out) <= 15
