@@ -175,6 +175,25 @@ async def test_a_failed_commit_tells_every_caller_and_the_writer_carries_on(db):
     assert heard == ["after"] and db.writer_alive
 
 
+def fills_the_disk(tx) -> None:
+    """Disk full for this unit's statement: SQLite's page limit set to what the file has now."""
+    tx.execute(f"PRAGMA max_page_count = {tx.value('PRAGMA page_count')}")
+    try:
+        tx.execute("INSERT INTO tags (tenant_id, name) VALUES (1, randomblob(1000000))")
+    finally:
+        tx.execute("PRAGMA max_page_count = 1073741823")
+
+
+async def test_a_full_disk_is_unavailable_and_every_answer_matches_what_was_kept(db):
+    results = await Gate(db).batch(db.write(add_tag, "a"), db.write(fills_the_disk), db.write(add_tag, "b"))
+    assert isinstance(results[1], Unavailable) and "full" in str(results[1])
+    kept = await tag_names(db)
+    for name, result in (("a", results[0]), ("b", results[2])):  # SQLite may undo the whole transaction
+        assert (name in kept) == (not isinstance(result, Exception)), (name, result)
+        assert isinstance(result, (int, Unavailable))
+    assert await db.write(add_tag, "after") > 0 and db.writer_alive
+
+
 async def test_a_dead_writer_refuses_writes_at_once_and_says_so(db, monkeypatch):
     def broken(conn, batch):
         raise MemoryError("the writer's own loop failed")

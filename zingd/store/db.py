@@ -135,10 +135,24 @@ class _Job:
         self.fn, self.args, self.fut, self.dry = fn, args, fut, dry
 
 
+class _TransactionLost(Exception):
+    """A unit's failure made SQLite roll back the whole batch transaction."""
+
+
+# SQLite failures of the store rather than of the request (space, I/O, locks, memory).
+_STORE_FAULTS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOMEM",
+                 "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_CORRUPT", "SQLITE_PROTOCOL")
+
+
 def _as_exception(e: BaseException) -> Exception:
-    """What a caller is handed for a unit's failure. A ``BaseException`` (SystemExit,
+    """What a caller is handed for a unit's failure. A store fault (disk full, I/O) becomes
+    ``Unavailable``, a stable kind a client can act on. A ``BaseException`` (SystemExit,
     KeyboardInterrupt, CancelledError) set on an asyncio future would escape the event loop
     and stop the daemon for one request's fault, so it travels as a plain error."""
+    if isinstance(e, sqlite3.Error) and (getattr(e, "sqlite_errorname", "") or "").startswith(_STORE_FAULTS):
+        err = Unavailable(f"the database could not write: {e}; nothing of this request was written")
+        err.__cause__ = e
+        return err
     if isinstance(e, Exception):
         return e
     err = RuntimeError(f"unit of work raised {type(e).__name__}: {e}")
@@ -289,11 +303,12 @@ class Database:
                 outcomes.append(self._run_unit(conn, job, events))
             conn.execute("COMMIT")
             self.commits += 1
-        except sqlite3.Error as e:  # BEGIN, a savepoint or COMMIT failed: nothing of the batch is kept
-            log.exception("group commit of %d units failed", len(batch))
+        except (sqlite3.Error, _TransactionLost) as e:  # BEGIN, a savepoint or COMMIT failed: nothing is kept
+            cause = e.__cause__ if isinstance(e, _TransactionLost) else e
+            log.error("group commit of %d units failed: %s", len(batch), cause)
             self.failed_commits += 1
             self._rollback(conn)
-            err = Unavailable(f"the database could not commit: {e}; nothing was written")
+            err = Unavailable(f"the database could not write: {cause}; nothing was written")
             outcomes = [(job.fut, False, err) for job in batch]
             events = []
         self.units += len(batch)
@@ -304,7 +319,9 @@ class Database:
         conn.execute(_SAVEPOINT)
         try:
             result = job.fn(tx, *job.args)
-        except BaseException as e:  # this unit's failure, handed to its caller alone
+        except BaseException as e:  # this unit's failure, handed to its caller alone...
+            if not conn.in_transaction:  # ...unless SQLite undid the whole transaction (disk full, I/O)
+                raise _TransactionLost(e) from e
             conn.execute(_UNDO)
             conn.execute(_RELEASE)
             return job.fut, False, _as_exception(e)
