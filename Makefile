@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui system-deps clean
+.PHONY: demo test crash powercut bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -29,6 +29,14 @@ test: $(STAMP)
 
 crash: $(STAMP)
 	ZING_CRASH_ROUNDS=60 $(BIN)/python -m pytest -q -m slow tests/integration/test_crash.py
+
+# Power cuts: zingd's data dir on LazyFS (tools/lazyfs, built into .bench/lazyfs), everything not
+# fsync'ed thrown away at random moments. Needs FUSE; the test skips, saying why, where it can't run.
+LAZYFS_DIR := .bench/lazyfs
+powercut: $(STAMP)
+	@bash tools/lazyfs/build.sh $(LAZYFS_DIR) >/dev/null \
+	  || echo "powercut: LazyFS did not build (the test skips and says why)"
+	ZING_LAZYFS_DIR=$(abspath $(LAZYFS_DIR)) $(BIN)/python -m pytest -q -s -rs -m powercut tests/powercut
 
 bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui
 
