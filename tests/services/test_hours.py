@@ -118,29 +118,18 @@ def test_bad_specs_say_what_to_fix(spec, message):
 
 # -- bugs -----------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason=(
-    "BUG: hours.validate catches ZoneInfoNotFoundError/ValueError/TypeError only; a time zone that "
-    "names a tz directory ('America', 'Europe', 'Brazil') raises IsADirectoryError and an overlong one "
-    "raises OSError(ENAMETOOLONG): queue.create/update answer an internal error instead of invalid"))
 @pytest.mark.parametrize("tz", ["America", "Europe", pytest.param("x" * 300, id="300-chars")])
 def test_a_time_zone_that_is_not_a_zone_is_invalid(tz):
     with pytest.raises(Invalid, match="unknown time zone"):
         hours.validate({"timezone": tz})
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "BUG: hours.validate iterates 'holidays' without checking it is a list; a number, true or null "
-    "(all valid JSON for queue.create's business_hours) raises TypeError: an internal error, not invalid"))
 @pytest.mark.parametrize("holidays", [20261225, True, None])
 def test_holidays_that_are_not_a_list_are_invalid(holidays):
     with pytest.raises(Invalid):
         hours.validate({"holidays": holidays})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: hours.validate accepts any date.fromisoformat() form (Python 3.11 reads '20261225' and "
-    "'2026-W52-5'), but is_open compares holidays with the 'YYYY-MM-DD' string: such a holiday is "
-    "accepted and silently ignored, so the queue is open on it"))
 @pytest.mark.parametrize("written", ["20261225", "2026-W52-5"])
 def test_a_holiday_is_either_refused_or_closed(written):
     spec = {**OFFICE, "holidays": [written]}

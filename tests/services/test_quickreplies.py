@@ -16,7 +16,7 @@ from zingd.store import tickets as T
 
 @pytest.fixture
 def process_tz(monkeypatch):
-    """{{date}} is formatted with the process's local time: pin it, and put it back after."""
+    """Pin the process's time zone (and put it back after): {{date}} must follow the tenant's, not this."""
     def set_tz(name: str) -> None:
         monkeypatch.setenv("TZ", name)
         time.tzset()
@@ -100,11 +100,6 @@ async def test_variables_reach_what_is_sent(app, db, seed, customers):
     assert stored == "Olá Maria, sou Bia de Sales."
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "BUG: quickreplies.variables takes name.split()[0] for {{first_name}} when the name is non-empty; "
-    "a name of only spaces (contact.update stores names as given, unstripped) "
-    "raises IndexError, so any greeting, farewell or reply using {{first_name}} fails — inside the "
-    "inbound unit when it is a queue greeting, so the customer's message is not stored"))
 async def test_a_blank_name_does_not_break_first_name(db, seed, customers):
     t = await ticket_of(customers, push_name="")
     await db.write(contacts.update, seed["ana"], t["contact_id"], {"name": "   "})
@@ -112,10 +107,6 @@ async def test_a_blank_name_does_not_break_first_name(db, seed, customers):
     assert "{{" not in out
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "BUG (same cause as test_a_blank_name_does_not_break_first_name): the Sales greeting uses "
-    "{{first_name}}; for a contact whose name is blank, choosing Sales raises inside the inbound unit "
-    "and the customer's message is lost (a channel redelivering it fails again)"))
 async def test_a_blank_contact_name_does_not_lose_the_customers_message(db, seed, customers):
     t = await ticket_of(customers, push_name="", choice=None)
     await db.write(contacts.update, seed["ana"], t["contact_id"], {"name": "  "})
@@ -123,10 +114,6 @@ async def test_a_blank_contact_name_does_not_lose_the_customers_message(db, seed
     assert await db.value("SELECT count(*) FROM messages WHERE ticket_id = ? AND direction = 'in'", (t["id"],)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: {{date}} is formatted with the zingd process's local time zone (time.localtime), not the "
-    "tenant's timezone (tenants.timezone, which schedules and quiet hours use): a São Paulo tenant on "
-    "a UTC host gets tomorrow's date every evening after 21:00"))
 async def test_the_date_is_the_tenants_local_date(db, seed, customers, clock, process_tz):
     await db.write(admin.update_tenant, seed["root"], seed.tenant, {"timezone": "America/Sao_Paulo"})
     t = await ticket_of(customers)

@@ -79,10 +79,6 @@ async def test_unicode_decimal_digits_are_a_choice(seed, customers):
         assert (await customers.ticket(number))["queue_id"] == seed.queues["Support"]
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG: routing._menu_step tests the answer with str.isdigit() and then calls int(); '²', '¹' "
-    "(long-press on a phone keyboard) and '①' are isdigit() but not int()-able, so the inbound unit "
-    "raises ValueError and the customer's message is never stored"))
 @pytest.mark.parametrize("answer", ["\u00b2", "\u2460"])
 async def test_a_superscript_or_circled_digit_is_just_an_invalid_answer(seed, customers, answer):
     await customers.say("5511988880016", "hi")
@@ -144,11 +140,6 @@ async def test_nested_menu_walks_down_and_reasks_the_submenu(db, seed, customers
         f"{INVALID}\n*1* - Internet\n*2* - Other", "Internet team"]
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "BUG: routing._menu_step walks the stored chatbot_state path through the *current* menu; "
-    "when an admin changes the menu while a customer is in a submenu, the customer's next message "
-    "raises KeyError inside the inbound unit, so the message is never stored (and a channel that "
-    "redelivers it fails the same way forever)"))
 async def test_changing_the_menu_while_a_customer_is_in_a_submenu(db, seed, customers):
     nested = [{"label": "Buy", "queue_id": seed.queues["Sales"]},
               {"label": "Help", "options": [{"label": "Other", "queue_id": seed.queues["Support"]}]}]

@@ -86,11 +86,6 @@ async def test_contacts_search_by_name_push_name_and_number(app, db, seed, custo
     assert await contacts.list_contacts(app, seed["olga"], "joana", None, 10) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: fts_query splits words on every non-\\w character, and a combining accent (U+0303 in "
-    "decomposed 'não' = 'na\\u0303o', as macOS and some keyboards/pastes produce) is not \\w: the query "
-    "becomes '\"na\" \"o\"', while FTS5's unicode61 tokenizer keeps the mark in the word (and strips it), "
-    "indexing 'nao'. Searching for text copied from the message itself finds nothing"))
 async def test_a_decomposed_accent_in_the_query_still_finds_the_word(app, seed, customers):
     decomposed = unicodedata.normalize("NFD", "não recebi")
     await customers.say("5511911110008", decomposed)

@@ -19,8 +19,25 @@ NAME_COLUMNS = ("name", "nome", "full_name")
 MAX_ROWS = 100_000
 
 
+def _valid_e164(candidate: str, region: str | None) -> str | None:
+    try:
+        parsed = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
 def normalize_number(raw: str, region: str = "BR") -> str:
-    """E.164 digits without '+' (what WhatsApp uses in JIDs); raises Invalid with the reason."""
+    """E.164 digits without '+' (what WhatsApp uses in JIDs); raises Invalid with the reason.
+
+    Read as written: first as a local number of the tenant's region ("(11) 99999-0001",
+    "11999990001", "011 99999 0001"), then as an international number without '+'
+    ("5511999990001" is common in exports). Bare digits can be both ('74951234567' is Bahia's
+    (74) 95123-4567 and Moscow's +7 495 123-45-67): the region wins, as its people type their
+    numbers without the country code. Digits that are a contact zing already has are that
+    contact (``as_typed`` and ``contacts.resolve_number``), so zing's own output round-trips."""
     text = raw.strip()
     if not text:
         raise Invalid("empty number")
@@ -33,15 +50,16 @@ def normalize_number(raw: str, region: str = "BR") -> str:
     if digits and not text.startswith("+"):
         tries.append(("+" + digits, None))
     for candidate, where in tries:
-        try:
-            parsed = phonenumbers.parse(candidate, where)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(parsed):
-            break
-    else:
-        raise Invalid(f"not a phone number: {raw!r}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+        number = _valid_e164(candidate, where)
+        if number is not None:
+            return number
+    raise Invalid(f"not a phone number: {raw!r}")
+
+
+def as_typed(raw: str) -> str | None:
+    """The digits of a number written as bare digits (what zing stores and exports), else None."""
+    text = raw.strip()
+    return "".join(str(int(ch)) for ch in text) if text.isdecimal() else None
 
 
 @dataclass
@@ -50,6 +68,10 @@ class Parsed:
     errors: list[dict[str, Any]] = field(default_factory=list)  # {"row": n, "error": "..."}
     total: int = 0
     duplicates: int = 0
+    _by_number: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_number = {row["number"]: row for row in self.rows}
 
     def add(self, line: int, raw_number: str, name: str, email: str, tags: list[str],
             custom: dict[str, str], region: str) -> None:
@@ -59,15 +81,20 @@ class Parsed:
         except Invalid as e:
             self.errors.append({"row": line, "error": e.message})
             return
-        for row in self.rows:
-            if row["number"] == number:  # the same person twice in one file: merge, later values win
-                self.duplicates += 1
-                row["name"] = name or row["name"]
-                row["email"] = email or row["email"]
-                row["tags"] = sorted(set(row["tags"]) | set(tags))
-                row["custom_fields"].update(custom)
-                return
-        self.rows.append({"number": number, "name": name, "email": email, "tags": tags, "custom_fields": custom})
+        row = self._by_number.get(number)
+        if row is not None:  # the same person twice in one file: merge, later values win
+            self.duplicates += 1
+            row["name"] = name or row["name"]
+            row["email"] = email or row["email"]
+            row["tags"] = sorted(set(row["tags"]) | set(tags))
+            row["custom_fields"].update(custom)
+            return
+        row = {"number": number, "name": name, "email": email, "tags": tags, "custom_fields": custom}
+        typed = as_typed(raw_number)
+        if typed and typed != number:  # could be a contact stored under these very digits
+            row["as_typed"] = typed
+        self.rows.append(row)
+        self._by_number[number] = row
 
 
 def parse_csv(text: str, region: str) -> Parsed:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.actor import Actor
-from zingd.services.contact_import import Parsed
+from zingd.services.contact_import import Parsed, as_typed, normalize_number
 from zingd.services.messages import fts_query
 from zingd.services.tags import ensure, set_contact_tags
 from zingd.store import contacts as C
@@ -81,6 +81,8 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
     row = C.get(tx, actor.tenant_id, contact_id)
     if row is None:
         raise NotFound(f"no contact {contact_id}", id=contact_id)
+    if isinstance(changes.get("name"), str):
+        changes["name"] = changes["name"].strip()
     if "custom_fields" in changes:
         fields = changes["custom_fields"]
         if any(v is not None and not isinstance(v, (str, int, float, bool)) for v in fields.values()):
@@ -108,6 +110,18 @@ async def tenant_region(app: Daemon, tenant_id: int) -> str:
     return loads(await app.db.value("SELECT settings FROM tenants WHERE id = ?", (tenant_id,))).get("region", "BR")
 
 
+async def resolve_number(app: Daemon, tenant_id: int, raw: str) -> str:
+    """The number a person or script means: bare digits that are a contact's number already (zing's
+    own output, passed back) are that contact; anything else is normalized in the tenant's region."""
+    typed = as_typed(raw)
+    if typed and await app.db.value("SELECT 1 FROM contacts WHERE tenant_id = ? AND number = ?", (tenant_id, typed)):
+        return typed
+    try:
+        return normalize_number(raw, await tenant_region(app, tenant_id))
+    except Invalid as e:
+        raise Invalid(e.message, field="number") from None
+
+
 def _insert(tx: Tx, tenant_id: int, row: dict[str, Any]) -> int:
     cid = tx.insert("contacts", {
         "tenant_id": tenant_id, "number": row["number"], "name": row.get("name", ""), "email": row.get("email", ""),
@@ -129,21 +143,25 @@ def create(tx: Tx, actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
 
 def import_rows(tx: Tx, actor: Actor, parsed: Parsed, dry_run: bool, skip_invalid: bool) -> dict[str, Any]:
     """Create or merge every valid row in one transaction; with invalid rows, nothing unless skip_invalid."""
-    existing = {r["number"]: r for r in tx.all(
-        f"SELECT * FROM contacts WHERE tenant_id = ? AND number IN {in_list([r['number'] for r in parsed.rows])}",
-        (actor.tenant_id, *[r["number"] for r in parsed.rows]))} if parsed.rows else {}
+    # a row is the contact whose number it was typed as (zing's own export), else its normalized number
+    numbers = sorted({n for r in parsed.rows for n in (r["number"], r.get("as_typed")) if n})
+    existing: dict[str, dict[str, Any]] = {}
+    for at in range(0, len(numbers), 500):  # per IN (...): far below any SQLite variable limit
+        chunk = numbers[at:at + 500]
+        existing.update((r["number"], r) for r in tx.all(
+            f"SELECT * FROM contacts WHERE tenant_id = ? AND number IN {in_list(chunk)}", (actor.tenant_id, *chunk)))
+    matches = [existing.get(r.get("as_typed") or "") or existing.get(r["number"]) for r in parsed.rows]
     report = {
         "rows": parsed.total, "valid": len(parsed.rows) + parsed.duplicates, "invalid": parsed.errors,
-        "merged_in_file": parsed.duplicates, "to_create": sum(r["number"] not in existing for r in parsed.rows),
-        "to_update": sum(r["number"] in existing for r in parsed.rows), "dry_run": dry_run, "imported": False,
+        "merged_in_file": parsed.duplicates, "to_create": matches.count(None),
+        "to_update": len(matches) - matches.count(None), "dry_run": dry_run, "imported": False,
     }
     if dry_run:
         return report
     if parsed.errors and not skip_invalid:
         raise Invalid(f"{len(parsed.errors)} invalid row(s); nothing imported (fix them, or skip_invalid)",
                       report=report)
-    for row in parsed.rows:
-        current = existing.get(row["number"])
+    for row, current in zip(parsed.rows, matches):
         if current is None:
             cid = _insert(tx, actor.tenant_id, row)
         else:

@@ -17,11 +17,22 @@ from zingd.errors import Invalid
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def _minutes(text: str) -> int:
     h, m = text.split(":")
     return int(h) * 60 + int(m)
+
+
+def zone(name: Any) -> ZoneInfo:
+    """The time zone called ``name``; Invalid for anything that is not one. Besides unknown names,
+    ZoneInfo raises IsADirectoryError for a tz directory ('America') and OSError for a name too long
+    for a file name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise Invalid(f"unknown time zone {name!r} (e.g. America/Sao_Paulo)") from None
 
 
 def validate(spec: dict[str, Any]) -> dict[str, Any]:
@@ -33,8 +44,8 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(f"business hours: unknown keys {sorted(unknown)}; use timezone, days, holidays")
     tz = spec.get("timezone", "UTC")
     try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        zone(tz)
+    except Invalid:
         raise Invalid(f"business hours: unknown time zone {tz!r} (e.g. America/Sao_Paulo)") from None
     days = spec.get("days", {})
     if not isinstance(days, dict):
@@ -54,10 +65,16 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
             if start < last_end:
                 raise Invalid(f"business hours: {day} intervals overlap")
             last_end = end
-    for holiday in spec.get("holidays", []):
+    holidays = spec.get("holidays", [])
+    if not isinstance(holidays, list):
+        raise Invalid(f"business hours: holidays must be a list of YYYY-MM-DD dates, not {holidays!r}")
+    for holiday in holidays:
+        # Only the form is_open compares with (date.fromisoformat also reads 20261225 and 2026-W52-5).
         try:
+            if not (isinstance(holiday, str) and _YMD.match(holiday)):
+                raise ValueError
             date.fromisoformat(holiday)
-        except (TypeError, ValueError):
+        except ValueError:
             raise Invalid(f"business hours: holiday {holiday!r} must be YYYY-MM-DD") from None
     return spec
 

@@ -12,6 +12,7 @@ import mimetypes
 import re
 import shutil
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
@@ -188,13 +189,16 @@ async def list_messages(app: Daemon, actor: Actor, ticket_id: int | None, before
 
 
 def fts_query(text: str) -> str:
-    """Turn what a user typed into a safe FTS5 query: every word must match; ``word*`` is a prefix."""
+    """Turn what a user typed into a safe FTS5 query: every word must match; ``word*`` is a prefix.
+    Composed first (NFC), so a decomposed 'na\\u0303o' is the word 'não', not 'na' and 'o'; a
+    combining mark left over stays in its word, as FTS5's unicode61 tokenizer keeps it (and strips it)."""
     terms = []
-    for word in text.split():
+    for word in unicodedata.normalize("NFC", text).split():
         prefix = word.endswith("*")
-        core = re.sub(r"[^\w]", " ", word).strip()
+        core = "".join(ch if ch.isalnum() or ch == "_" or unicodedata.category(ch)[0] == "M" else " " for ch in word)
         for part in core.split():
-            terms.append('"' + part.replace('"', '""') + '"' + ("*" if prefix else ""))
+            if re.search(r"\w", part):  # not a lone mark
+                terms.append('"' + part.replace('"', '""') + '"' + ("*" if prefix else ""))
     if not terms:
         raise Invalid("search needs at least one word", field="query")
     return " ".join(terms)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
+from zingd.services import hours
 from zingd.services.actor import Actor
 from zingd.store.db import Tx
 
@@ -26,13 +29,23 @@ def protocol_number(ticket: dict[str, Any]) -> str:
 
 def variables(tx: Tx, ticket: dict[str, Any], actor: Actor | None) -> dict[str, str]:
     contact = tx.one("SELECT name, push_name, number FROM contacts WHERE id = ?", (ticket["contact_id"],))
-    name = contact["name"] or contact["push_name"] or contact["number"]
+    # A blank name (only spaces) falls back like an empty one.
+    name = (contact["name"] or "").strip() or (contact["push_name"] or "").strip() or contact["number"]
     queue = tx.value("SELECT name FROM queues WHERE id = ?", (ticket["queue_id"],)) if ticket.get("queue_id") else ""
     return {
-        "name": name, "first_name": name.split()[0] if name else "", "number": contact["number"],
+        "name": name, "first_name": name.split()[0] if name.split() else "", "number": contact["number"],
         "agent": actor.name if actor else "", "protocol": protocol_number(ticket), "queue": queue or "",
-        "date": time.strftime("%d/%m/%Y", time.localtime(tx.now)),
+        "date": datetime.fromtimestamp(tx.now, _tenant_zone(tx, ticket["tenant_id"])).strftime("%d/%m/%Y"),
     }
+
+
+def _tenant_zone(tx: Tx, tenant_id: int) -> ZoneInfo:
+    """The tenant's time zone (as schedules and quiet hours use); UTC if it is not a valid one, so a
+    greeting never fails over it (tenants.timezone is not validated when set)."""
+    try:
+        return hours.zone(tx.value("SELECT timezone FROM tenants WHERE id = ?", (tenant_id,)))
+    except Invalid:
+        return ZoneInfo("UTC")
 
 
 def expand(tx: Tx, ticket: dict[str, Any], actor: Actor | None, text: str) -> str:

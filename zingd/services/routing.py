@@ -113,22 +113,42 @@ def assign_queue(tx: Tx, ticket: dict[str, Any], queue_id: int) -> None:
     auto_assign(tx, ticket, queue)
 
 
+def _submenu(options: list[dict[str, Any]], path: Any) -> list[dict[str, Any]] | None:
+    """The submenu a stored path leads to in the current menu; None if the path no longer fits it."""
+    if not isinstance(path, list):
+        return None
+    current = options
+    for index in path:
+        if not (isinstance(index, int) and 0 <= index < len(current) and "options" in current[index]):
+            return None
+        current = current[index]["options"]
+    return current
+
+
+def _choice(body: str, count: int) -> int | None:
+    """The 0-based option a menu answer picks, or None. Any script's decimal digits (Arabic-Indic,
+    full-width) count; superscripts and circled digits ('²', '①') are isdigit() but not decimal."""
+    answer = body.strip()
+    if not (answer.isdecimal() and len(answer) <= 9):  # (int() refuses strings of > 4300 digits)
+        return None
+    number = int(answer)
+    return number - 1 if 1 <= number <= count else None
+
+
 def _menu_step(tx: Tx, ticket: dict[str, Any], conn: dict[str, Any], settings: dict[str, Any],
                options: list[dict[str, Any]], body: str) -> None:
     state = loads(ticket["chatbot_state"])
-    if state.get("stage") != "menu":
+    current = _submenu(options, state.get("path")) if state.get("stage") == "menu" else None
+    if current is None:  # not in the menu yet, or the menu changed under a customer in a submenu: (re)start
         send_bot(tx, ticket, render_menu(options, conn["greeting"]))
         _set_state(tx, ticket, {"stage": "menu", "path": [], "tries": 0})
         return
-    current = options
-    for index in state["path"]:
-        current = current[index]["options"]
-    answer = body.strip()
-    if answer.isdigit() and 1 <= int(answer) <= len(current):
-        chosen = current[int(answer) - 1]
+    index = _choice(body, len(current))
+    if index is not None:
+        chosen = current[index]
         if "options" in chosen:
             send_bot(tx, ticket, render_menu(chosen["options"]))
-            _set_state(tx, ticket, {"stage": "menu", "path": [*state["path"], int(answer) - 1], "tries": 0})
+            _set_state(tx, ticket, {"stage": "menu", "path": [*state["path"], index], "tries": 0})
         else:
             assign_queue(tx, ticket, chosen["queue_id"])
         return

@@ -10,7 +10,7 @@ from zingd.errors import Invalid
 from zingd.rpc.registry import REGISTRY, ById
 from zingd.rpc.server import Call
 from zingd.services import contacts as svc
-from zingd.services.contact_import import normalize_number, parse_csv, parse_vcard
+from zingd.services.contact_import import parse_csv, parse_vcard
 from zingd.services.files import read_text
 
 
@@ -72,10 +72,7 @@ async def update(call: Call, p: ContactUpdate) -> dict:
 @REGISTRY.method("contact.create", ContactCreate)
 async def create(call: Call, p: ContactCreate) -> dict:
     """Add a contact by phone number (normalized to E.164)."""
-    try:
-        number = normalize_number(p.number, await svc.tenant_region(call.app, call.actor.tenant_id))
-    except Invalid as e:
-        raise Invalid(e.message, field="number") from None
+    number = await svc.resolve_number(call.app, call.actor.tenant_id, p.number)
     row = {"number": number, "name": p.name.strip(), "email": p.email.strip(),
            "custom_fields": dict(p.custom_fields), "tags": p.tags}
     return await call.app.db.write(svc.create, call.actor, row)

@@ -8,8 +8,7 @@ from zingd.errors import Invalid
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 from zingd.services import messages as svc
-from zingd.services.contact_import import normalize_number
-from zingd.services.contacts import tenant_region
+from zingd.services.contacts import resolve_number
 from zingd.store import connections
 
 
@@ -56,10 +55,7 @@ class SendTo(msgspec.Struct, forbid_unknown_fields=True):
 async def send_to(call: Call, p: SendTo) -> dict:
     """Write to a phone number (E.164 or local), starting a ticket if needed. Scripts with API
     tokens are paced by the number's governor: their message is queued for its slot."""
-    try:
-        number = normalize_number(p.number, await tenant_region(call.app, call.actor.tenant_id))
-    except Invalid as e:
-        raise Invalid(e.message, field="number") from None
+    number = await resolve_number(call.app, call.actor.tenant_id, p.number)
     body = p.body.strip()
     if not body and not p.media_path:
         raise Invalid("a message needs a body or a media_path", field="body")
