@@ -10,9 +10,12 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from zingctl import output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer()
+app = Typer()
 
 POLL_S = 1.0  # --follow asks for new entries this often
 
@@ -37,6 +40,7 @@ def render(a: dict[str, Any]) -> Text:
 
 @app.command("audit")
 def audit(
+    session: Session, out: Output,
     user: Annotated[int | None, typer.Option("--user", help="Only what this user id did.")] = None,
     action: Annotated[str | None, typer.Option(
         "--action", help="Only this action; * matches anything, e.g. 'ticket.*'.")] = None,
@@ -59,16 +63,16 @@ def audit(
               "target_id": target_id, "after_id": after, "limit": limit}
     if not follow:
         entries = session.call("audit.list", params)
-        output.rows(entries, COLUMNS, title="audit", empty="no audit entries")
+        out.rows(entries, COLUMNS, title="audit", empty="no audit entries")
         if len(entries) == limit:
-            output.note(f"more: --after {entries[-1]['id']}")
+            out.note(f"more: --after {entries[-1]['id']}")
         return
-    output.note("following the audit trail (Ctrl-C to stop)")
+    out.note("following the audit trail (Ctrl-C to stop)")
     try:
         while True:
             entries = session.call("audit.list", params)
             for entry in entries:
-                output.line(entry, render(entry))
+                out.line(entry, render(entry))
             if entries:
                 params["after_id"] = entries[-1]["id"]
             if len(entries) < limit:

@@ -6,10 +6,6 @@ pending -> queued -> sent -> delivered -> read, or failed / skipped / opted_out.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -22,12 +18,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from zingctl import inputs, output, session
-from zingd.durable import write_atomic
+from zingctl import exports, inputs, output
+from zingctl.commands import Typer
+from zingctl.inputs import FileOrStdin, Source
+from zingctl.output import Output
+from zingctl.session import Session
 from zingd.errors import ZingError
 
-app = output.Typer(name="campaigns", help="Bulk sends, paced per number: create (or dry-run), start, pause, "
-                                          "watch, report.")
+app = Typer(name="campaigns", help="Bulk sends, paced per number: create (or dry-run), start, pause, "
+                                   "watch, report.")
 
 STATES = ("pending", "queued", "sent", "delivered", "read", "failed", "skipped", "opted_out")
 FINISHED = ("done", "cancelled")
@@ -79,28 +78,19 @@ def at(ts: float | None) -> str:
     return f"{datetime.fromtimestamp(ts):%Y-%m-%d %H:%M:%S} ({rel})"
 
 
-def _said(c: dict[str, Any], verb: str) -> None:
+def _said(out: Output, c: dict[str, Any], verb: str) -> None:
     reason = f": {c['stop_reason']}" if c.get("stop_reason") else ""
-    output.done(c, f"campaign {c['id']} {c['name']!r} {verb}: {c['status']}{reason}")
+    out.done(c, f"campaign {c['id']} {c['name']!r} {verb}: {c['status']}{reason}")
 
 
 # -- create ----------------------------------------------------------------------
-def _variants(messages: list[str], files: list[Path]) -> list[str]:
-    out = [inputs.text_or_stdin(m) for m in messages]
-    for f in files:
-        if str(f) == "-":
-            out.append(inputs.text_or_stdin("-"))
-            continue
-        try:
-            out.append(f.expanduser().read_text(encoding="utf-8").rstrip("\n"))
-        except OSError as e:
-            raise typer.BadParameter(f"cannot read {f}: {e.strerror or e}", param_hint="--message-file") from None
-    if not out:
+def _variants(messages: list[str], files: list[str]) -> list[str]:
+    if not messages and not files:
         raise typer.BadParameter("give the message with --message TEXT (repeat it for variants) or --message-file")
-    return out
+    return [*messages, *files]
 
 
-def _recipients(tag: str | None, contacts: str | None, csv_file: str | None, filter_tag: str | None,
+def _recipients(tag: str | None, contacts: str | None, csv_file: Source | None, filter_tag: str | None,
                 fields: list[str] | None) -> dict[str, Any]:
     chosen = [name for name, value in (("--tag", tag), ("--contacts", contacts), ("--csv", csv_file),
                                        ("--filter-tag/--field", filter_tag or fields)) if value]
@@ -115,42 +105,40 @@ def _recipients(tag: str | None, contacts: str | None, csv_file: str | None, fil
         except ValueError:
             raise typer.BadParameter("contact ids separated by commas, e.g. 1,2,3", param_hint="--contacts") from None
     if csv_file:
-        if csv_file == "-":
-            return {"csv": {"data": sys.stdin.read()}}
-        path = Path(csv_file).expanduser().resolve()
-        if not path.is_file():
-            raise typer.BadParameter(f"no file {path}", param_hint="--csv")
-        return {"csv": {"path": str(path)}}
+        return {"csv": csv_file.params()}
     return {"filter": {"tag": filter_tag, "fields": inputs.pairs(fields, "--field") if fields else {}}}
 
 
-def _preview(p: dict[str, Any]) -> None:
+def _preview(out: Output, p: dict[str, Any]) -> None:
     schedule = p.get("schedule") or {}
-    output.item({"recipients": p["recipients"], "opted out": p["opted_out"], "to send": p["to_send"],
-                 "from numbers": ", ".join(map(str, p["connection_ids"])),
-                 "first send": at(schedule.get("first_send_at")), "last send": at(schedule.get("last_send_at"))},
-                title="dry run: nothing was created")
-    out = output.console()
-    out.print()
+    out.item({"recipients": p["recipients"], "opted out": p["opted_out"], "to send": p["to_send"],
+              "from numbers": ", ".join(map(str, p["connection_ids"])),
+              "first send": at(schedule.get("first_send_at")), "last send": at(schedule.get("last_send_at"))},
+             title="dry run: nothing was created")
+    terminal = output.console()
+    terminal.print()
     shown = len(p["sample"])
     title = f"sample messages ({shown} of {p['to_send']})" if shown < p["to_send"] else "sample messages"
-    out.print(output.table(p["sample"], SAMPLE_COLUMNS, title=title))
+    terminal.print(output.table(p["sample"], SAMPLE_COLUMNS, title=title))
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="The campaign's name.")],
     message: Annotated[list[str] | None, typer.Option(
-        "--message", "-m", metavar="TEXT", help="The message; repeat for variants (one is picked per recipient). "
-        "May use {{name}}, {{first_name}} and custom fields; `-` reads stdin.")] = None,
-    message_file: Annotated[list[Path] | None, typer.Option(
-        "--message-file", metavar="FILE", help="A variant from a file (repeatable); `-` reads stdin.")] = None,
+        "--message", "-m", metavar="TEXT|-", parser=inputs.text_or_stdin, help="The message; repeat for variants "
+        "(one is picked per recipient). May use {{name}}, {{first_name}} and custom fields; `-` reads standard "
+        "input.")] = None,
+    message_file: Annotated[list[str] | None, typer.Option(
+        "--message-file", metavar="FILE|-", parser=FileOrStdin(Source.text), help="A variant from a file "
+        "(repeatable); `-` reads standard input.")] = None,
     tag: Annotated[str | None, typer.Option("--tag", help="Recipients: the contacts with this tag.")] = None,
     contacts: Annotated[str | None, typer.Option(
         "--contacts", metavar="ID,ID,...", help="Recipients: these contact ids.")] = None,
-    csv_file: Annotated[str | None, typer.Option(
-        "--csv", metavar="FILE|-", help="Recipients: a CSV file (imported as contacts first); `-` reads stdin.")]
-    = None,
+    csv_file: Annotated[Source | None, typer.Option(
+        "--csv", metavar="FILE|-", parser=FileOrStdin(), help="Recipients: a CSV file (imported as contacts "
+        "first); `-` reads standard input.")] = None,
     filter_tag: Annotated[str | None, typer.Option(
         "--filter-tag", metavar="TAG", help="Recipients by filter: contacts with this tag (and the --field values).")]
     = None,
@@ -170,10 +158,6 @@ def create(
         "--dry-run", help="Create nothing: count the recipients, render samples, project the send times.")] = False,
 ) -> None:
     """Create a draft campaign (nothing is sent before `zingctl campaigns start`)."""
-    dashes = [*(m for m in message or [] if m == "-"), *(f for f in message_file or [] if str(f) == "-"),
-              *([csv_file] if csv_file == "-" else [])]
-    if len(dashes) > 1:
-        raise typer.BadParameter("only one of --message, --message-file and --csv can read stdin (`-`)")
     params = {"name": name, "variants": _variants(message or [], message_file or []),
               **_recipients(tag, contacts, csv_file, filter_tag, field), "connection_ids": connection or None,
               "media_path": str(media) if media else None, "start_at": start, "dry_run": dry_run}
@@ -181,23 +165,23 @@ def create(
         result = session.call("campaign.create", params)
     except ZingError as e:  # on a terminal, list what to fix before the error itself
         problems = e.details.get("invalid") or e.details.get("missing")
-        if output.fmt() == "table" and isinstance(problems, list) and problems:
+        if out.for_people and isinstance(problems, list) and problems:
             columns = INVALID_COLUMNS if "invalid" in e.details else MISSING_COLUMNS
             output.console().print(output.table(problems, columns, title="to fix"))
         raise
     if dry_run:
-        _preview(result) if output.fmt() == "table" else output.raw(result)
+        _preview(out, result) if out.for_people else out.raw(result)
         return
     n = result["counts"]
-    output.done(result, f"created campaign {result['id']} {result['name']!r} (draft): {n['total']} recipients, "
-                        f"{n['opted_out']} opted out; send it with `zingctl campaigns start {result['id']}`")
+    out.done(result, f"created campaign {result['id']} {result['name']!r} (draft): {n['total']} recipients, "
+                     f"{n['opted_out']} opted out; send it with `zingctl campaigns start {result['id']}`")
 
 
 # -- read ----------------------------------------------------------------------
 @app.command("list")
-def list_() -> None:
+def list_(session: Session, out: Output) -> None:
     """List the campaigns, newest first, with their counts."""
-    output.rows(session.call("campaign.list"), COLUMNS, empty="no campaigns")
+    out.rows(session.call("campaign.list"), COLUMNS, empty="no campaigns")
 
 
 def _pacing(pacing: dict[str, dict[str, Any]]) -> Table:
@@ -223,66 +207,66 @@ def _limit(key: str, value: Any) -> str:
 
 
 @app.command("show")
-def show(campaign_id: CampaignId) -> None:
+def show(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Show a campaign: status, stop reason, counts per state, each number's pacing limits, projected end."""
     c = session.call("campaign.show", {"id": campaign_id})
-    if output.fmt() != "table":
-        output.raw(c)
+    if not out.for_people:
+        out.raw(c)
         return
     media = c.get("media_path")
-    output.item({
+    out.item({
         "id": c["id"], "name": c["name"], "status": c["status"], "stop reason": c.get("stop_reason"),
         "recipients from": c.get("source"), "numbers": ", ".join(map(str, c.get("connection_ids") or [])),
         "variants": len(c.get("variants") or []), "media": media, "start at": at(c["start_at"]) if c.get("start_at")
         else None, "created": at(c.get("created_at")), "finished": at(c["finished_at"]) if c.get("finished_at")
         else None,
     }, title=f"campaign {c['id']}")
-    out = output.console()
-    out.print()
+    terminal = output.console()
+    terminal.print()
     counts = c["counts"]
-    out.print(output.table([{"state": s, "count": counts.get(s, 0)} for s in (*STATES, "total")],
-                           [("State", "state"), ("Count", "count")], title="recipients"))
+    terminal.print(output.table([{"state": s, "count": counts.get(s, 0)} for s in (*STATES, "total")],
+                                [("State", "state"), ("Count", "count")], title="recipients"))
     for i, variant in enumerate(c.get("variants") or []):
-        out.print(Text.assemble((f"variant {i}: ", "bold"), variant))
+        terminal.print(Text.assemble((f"variant {i}: ", "bold"), variant))
     if c.get("pacing"):
-        out.print()
-        out.print(_pacing(c["pacing"]))
+        terminal.print()
+        terminal.print(_pacing(c["pacing"]))
     projection = c.get("projection") or {}
-    out.print()
+    terminal.print()
     if projection.get("last_send_at"):
-        out.print(Text.assemble(("projection: ", "bold"), f"{counts['pending']} pending; first send ",
-                                at(projection.get("first_send_at")), ", last ", at(projection["last_send_at"])))
+        terminal.print(Text.assemble(("projection: ", "bold"), f"{counts['pending']} pending; first send ",
+                                     at(projection.get("first_send_at")), ", last ", at(projection["last_send_at"])))
     else:
-        out.print(Text.assemble(("projection: ", "bold"), "nothing pending"))
+        terminal.print(Text.assemble(("projection: ", "bold"), "nothing pending"))
 
 
 # -- control -------------------------------------------------------------------
 @app.command("start")
-def start(campaign_id: CampaignId) -> None:
+def start(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Start a draft (or resume a paused) campaign; refused while one of its numbers is not connected."""
-    _said(session.call("campaign.start", {"id": campaign_id}), "started")
+    _said(out, session.call("campaign.start", {"id": campaign_id}), "started")
 
 
 @app.command("resume")
-def resume(campaign_id: CampaignId) -> None:
+def resume(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Resume a paused campaign (the same as start)."""
-    _said(session.call("campaign.start", {"id": campaign_id}), "resumed")
+    _said(out, session.call("campaign.start", {"id": campaign_id}), "resumed")
 
 
 @app.command("pause")
-def pause(campaign_id: CampaignId) -> None:
+def pause(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Pause a running campaign; resume it with `zingctl campaigns resume`."""
-    _said(session.call("campaign.pause", {"id": campaign_id}), "paused")
+    _said(out, session.call("campaign.pause", {"id": campaign_id}), "paused")
 
 
 @app.command("cancel")
-def cancel(campaign_id: CampaignId) -> None:
+def cancel(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Stop a campaign for good; recipients not yet queued are skipped."""
-    _said(session.call("campaign.cancel", {"id": campaign_id}), "cancelled")
+    _said(out, session.call("campaign.cancel", {"id": campaign_id}), "cancelled")
 
 
 # -- report --------------------------------------------------------------------
-def _all_recipients(campaign_id: int, state: str | None) -> list[dict[str, Any]]:
+def _all_recipients(session: Session, campaign_id: int, state: str | None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     after = None
     while True:
@@ -301,36 +285,26 @@ def _iso(value: Any) -> Any:
 
 @app.command("report")
 def report(
+    session: Session, out: Output,
     campaign_id: CampaignId,
     state: Annotated[str | None, typer.Option("--state", help=f"Only recipients in this state: {', '.join(STATES)}.")]
     = None,
-    out: Annotated[Path | None, typer.Option(
+    to: Annotated[Path | None, typer.Option(
         "--output", "-o", metavar="FILE", dir_okay=False, help="Write to this file (CSV unless --json/--jsonl).")]
     = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV (times in ISO 8601) instead of a table.")] = False,
 ) -> None:
     """Every recipient with their state and times: a table, CSV (--csv), JSON lines (--jsonl) or JSON (--json)."""
-    rows = _all_recipients(campaign_id, state)
-    fmt = "csv" if as_csv or (out is not None and output.fmt() == "table") else output.fmt()
+    rows = _all_recipients(session, campaign_id, state)
+    fmt = "csv" if as_csv or (to is not None and out.for_people) else out.format
     if fmt == "table":
-        output.rows(rows, REPORT_COLUMNS, title=f"campaign {campaign_id}", empty="no recipients")
+        out.rows(rows, REPORT_COLUMNS, title=f"campaign {campaign_id}", empty="no recipients")
         return
-    buf = io.StringIO(newline="")
     if fmt == "csv":
-        writer = csv.DictWriter(buf, fieldnames=REPORT_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({k: _iso(v) if k.endswith("_at") else v for k, v in r.items()} for r in rows)
-    elif fmt == "jsonl":
-        buf.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    else:
-        buf.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-    if out is None:
-        sys.stdout.write(buf.getvalue())
-        sys.stdout.flush()
-        return
-    path = out.expanduser().resolve()
-    write_atomic(path, buf.getvalue())
-    output.note(f"wrote {len(rows)} recipients to {path} ({fmt})")
+        rows = [{k: _iso(v) if k.endswith("_at") else v for k, v in r.items()} for r in rows]
+    path = exports.export(rows, fmt, REPORT_FIELDS, to)
+    if path is not None:
+        out.note(f"wrote {len(rows)} recipients to {path} ({fmt})")
 
 
 # -- watch ---------------------------------------------------------------------
@@ -409,7 +383,7 @@ def _outcome(c: dict[str, Any], since_done: float | None, now: float) -> int | N
 
 
 @app.command("watch")
-def watch(campaign_id: CampaignId) -> None:
+def watch(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Follow a campaign live: a progress bar of recipients done, with sent/delivered/read/failed, rate and ETA.
 
     Exits 0 when the campaign is done (and its queued messages have left) or cancelled, 1 when it is paused
@@ -417,11 +391,11 @@ def watch(campaign_id: CampaignId) -> None:
     """
     c = session.call("campaign.show", {"id": campaign_id})  # an unknown id fails here, before any bar
     if c["status"] in ("draft", "scheduled"):
-        output.note(f"campaign {campaign_id} is {c['status']}: waiting for it to run (Ctrl-C to stop)")
+        out.note(f"campaign {campaign_id} is {c['status']}: waiting for it to run (Ctrl-C to stop)")
     meter, since_done, code, task = Meter(), None, None, None
     progress = Bar(TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
                    TaskProgressColumn(), TextColumn("{task.fields[eta]}"), console=output.console(),
-                   auto_refresh=False) if output.fmt() == "table" else None
+                   auto_refresh=False) if out.for_people else None
     try:
         if progress is not None:
             progress.start()
@@ -433,7 +407,7 @@ def watch(campaign_id: CampaignId) -> None:
                 since_done = now
             if progress is None:
                 if meter.changed(c):
-                    output.line(state, "")
+                    out.line(state, "")
             else:
                 description = escape(f"campaign {c['id']} [{c['status']}]")
                 if task is None:
@@ -453,6 +427,6 @@ def watch(campaign_id: CampaignId) -> None:
         if progress is not None:
             progress.stop()
     if code == 1:
-        output.error(f"campaign {campaign_id} paused: {c.get('stop_reason') or 'by a user'}", "paused",
-                     hint=f"fix the cause, then `zingctl campaigns resume {campaign_id}`")
+        out.error(f"campaign {campaign_id} paused: {c.get('stop_reason') or 'by a user'}", "paused",
+                  hint=f"fix the cause, then `zingctl campaigns resume {campaign_id}`")
     raise typer.Exit(code)

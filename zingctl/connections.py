@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Annotated, Any
 
 import segno
 import typer
 from rich.text import Text
 
-from zingctl import inputs, output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.inputs import FileOrStdin, json_document
+from zingctl.output import Output
+from zingctl.session import Session
 from zingd.channels.base import FINAL_STATES
 
-app = output.Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out, menu, pacing, queues.")
+app = Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out, menu, pacing, queues.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Kind", "kind"), ("Status", "status"), ("Reason", "status_reason"),
@@ -29,40 +31,19 @@ Greeting = Annotated[str | None, typer.Option("--greeting", help="Sent when a ne
 Farewell = Annotated[str | None, typer.Option("--farewell", help="Sent when a ticket is closed.")]
 
 
-def json_file(value: str, option: str, kind: type = dict) -> Any:
-    """A JSON document from a file, or stdin for `-`; it must be an object (or ``kind``)."""
-    try:
-        text = inputs.text_or_stdin(value) if value == "-" else Path(value).expanduser().read_text(encoding="utf-8")
-    except OSError as e:
-        raise typer.BadParameter(f"cannot read {value}: {e.strerror or e}", param_hint=option) from None
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise typer.BadParameter(f"not JSON: {e}", param_hint=option) from None
-    if not isinstance(data, kind):
-        raise typer.BadParameter(f"expected a JSON {'array' if kind is list else 'object'}", param_hint=option)
-    return data
-
-
-def one_stdin(**values: str | None) -> None:
-    """Only one option can read stdin (`-`) per invocation."""
-    dashes = [name for name, value in values.items() if value == "-"]
-    if len(dashes) > 1:
-        raise typer.BadParameter(f"only one of {', '.join(dashes)} can read stdin (`-`)")
-
-
-def _said(c: dict[str, Any], verb: str) -> None:
-    output.done(c, f"{verb} connection {c['id']} {c['name']!r} ({c['status']})")
+def _said(out: Output, c: dict[str, Any], verb: str) -> None:
+    out.done(c, f"{verb} connection {c['id']} {c['name']!r} ({c['status']})")
 
 
 @app.command("list")
-def list_() -> None:
+def list_(session: Session, out: Output) -> None:
     """List the numbers with their live state."""
-    output.rows(session.call("connection.list"), COLUMNS, empty="no connections")
+    out.rows(session.call("connection.list"), COLUMNS, empty="no connections")
 
 
 @app.command("add")
 def add(
+    session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="A name for the number, e.g. Sales.")],
     kind: Annotated[str, typer.Option("--kind", help="sim (simulated, starts at once) or whatsapp (then pair).")]
     = "sim",
@@ -72,51 +53,53 @@ def add(
     """Add a number; a whatsapp one waits for `zingctl connections pair`."""
     c = session.call("connection.create", {"name": name, "kind": kind, "is_default": default,
                                            "greeting": greeting, "farewell": farewell})
-    _said(c, "added")
+    _said(out, c, "added")
 
 
 @app.command("show")
-def show(connection_id: ConnectionId) -> None:
+def show(session: Session, out: Output, connection_id: ConnectionId) -> None:
     """Show one number with its live state and health."""
-    output.item(session.call("connection.get", {"id": connection_id}), title="connection")
+    out.item(session.call("connection.get", {"id": connection_id}), title="connection")
 
 
 @app.command("update")
 def update(
+    session: Session, out: Output,
     connection_id: ConnectionId,
     name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
     default: Annotated[bool | None, typer.Option("--default/--no-default", show_default=False,
                                                  help="Make it (or stop it being) the default number.")] = None,
     greeting: Greeting = None, farewell: Farewell = None,
-    menu: Annotated[str | None, typer.Option(
-        "--menu", metavar="FILE", help='The chatbot menu: a JSON array like [{"label": "Sales", "queue_id": 1}] '
-        "(options may nest their own \"options\"); `-` reads stdin.")] = None,
+    menu: Annotated[list | None, typer.Option(
+        "--menu", metavar="FILE|-", parser=FileOrStdin(json_document(list)), help='The chatbot menu: a JSON array '
+        'like [{"label": "Sales", "queue_id": 1}] (options may nest their own "options"); `-` reads standard '
+        "input.")] = None,
     groups: Annotated[str | None, typer.Option(
         "--groups", metavar="ignore|route", help="What to do with WhatsApp group messages.")] = None,
     default_queue: Annotated[int | None, typer.Option(
         "--default-queue", metavar="QUEUE_ID", help="Where tickets go when the menu gets no valid answer.")] = None,
     menu_retries: Annotated[int | None, typer.Option(
         "--menu-retries", metavar="N", help="Invalid menu answers before the default queue.")] = None,
-    pacing: Annotated[str | None, typer.Option(
-        "--pacing", metavar="FILE", help="Pacing limits for automated sends, a JSON object (min_interval_s, "
-        "jitter_s, pause_every, pause_s, daily_cap, quiet_start, quiet_end, warmup); `-` reads stdin.")] = None,
+    pacing: Annotated[dict | None, typer.Option(
+        "--pacing", metavar="FILE|-", parser=FileOrStdin(json_document(dict)), help="Pacing limits for automated "
+        "sends, a JSON object (min_interval_s, jitter_s, pause_every, pause_s, daily_cap, quiet_start, quiet_end, "
+        "warmup); `-` reads standard input.")] = None,
 ) -> None:
     """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling or pacing."""
     if groups is not None and groups not in ("ignore", "route"):
         raise typer.BadParameter("ignore or route", param_hint="--groups")
-    one_stdin(**{"--menu": menu, "--pacing": pacing})
-    settings = {"menu": json_file(menu, "--menu", list) if menu is not None else None, "groups": groups,
-                "default_queue_id": default_queue, "menu_max_retries": menu_retries,
-                "pacing": json_file(pacing, "--pacing") if pacing is not None else None}
+    settings = {"menu": menu, "groups": groups, "default_queue_id": default_queue, "menu_max_retries": menu_retries,
+                "pacing": pacing}
     settings = {k: v for k, v in settings.items() if v is not None}
     c = session.call("connection.update", {"id": connection_id, "name": name, "is_default": default,
                                            "greeting": greeting, "farewell": farewell,
                                            "settings": settings or None})
-    _said(c, "updated")
+    _said(out, c, "updated")
 
 
 @app.command("queues")
 def queues(
+    session: Session, out: Output,
     connection_id: ConnectionId,
     queue_ids: Annotated[list[int] | None, typer.Argument(
         metavar="QUEUE_ID", help="The queues its chatbot menu offers.", show_default=False)] = None,
@@ -126,32 +109,32 @@ def queues(
     """Choose which queues a number's chatbot menu offers (the list is replaced)."""
     if bool(queue_ids) == every:
         raise typer.BadParameter("give QUEUE_IDs, or --all for every queue of the tenant")
-    out = session.call("connection.set_queues", {"id": connection_id, "queue_ids": queue_ids or []})
-    offered = ", ".join(map(str, out["queue_ids"])) or "all of the tenant's queues"
-    output.done(out, f"connection {connection_id} offers queues: {offered}")
+    chosen = session.call("connection.set_queues", {"id": connection_id, "queue_ids": queue_ids or []})
+    offered = ", ".join(map(str, chosen["queue_ids"])) or "all of the tenant's queues"
+    out.done(chosen, f"connection {connection_id} offers queues: {offered}")
 
 
 @app.command("delete")
-def delete(connection_id: ConnectionId) -> None:
+def delete(session: Session, out: Output, connection_id: ConnectionId) -> None:
     """Remove a number that never had tickets."""
-    out = session.call("connection.delete", {"id": connection_id})
-    output.done(out, f"deleted connection {connection_id}")
+    out.done(session.call("connection.delete", {"id": connection_id}), f"deleted connection {connection_id}")
 
 
 @app.command("restart")
-def restart(connection_id: ConnectionId) -> None:
+def restart(session: Session, out: Output, connection_id: ConnectionId) -> None:
     """Stop and start one number without restarting the daemon."""
-    _said(session.call("connection.restart", {"id": connection_id}), "restarted")
+    _said(out, session.call("connection.restart", {"id": connection_id}), "restarted")
 
 
 @app.command("logout")
-def logout(connection_id: ConnectionId) -> None:
+def logout(session: Session, out: Output, connection_id: ConnectionId) -> None:
     """Unlink the number from WhatsApp; it must be paired again."""
-    _said(session.call("connection.logout", {"id": connection_id}), "logged out")
+    _said(out, session.call("connection.logout", {"id": connection_id}), "logged out")
 
 
 @app.command("pair")
 def pair(
+    session: Session, out: Output,
     connection_id: ConnectionId,
     phone: Annotated[str | None, typer.Option(
         "--phone", help="Pair by code instead of QR: the number in international format, digits only.")] = None,
@@ -161,19 +144,19 @@ def pair(
     Exits 0 once connected, 1 if WhatsApp refuses it (logged out, banned, outdated) or on Ctrl-C.
     --json / --jsonl print each update as a JSON line.
     """
-    client = session.current.client()
+    client = session.client()
     client.call("events.subscribe", {"topics": ["type:connection.updated"]})  # before pairing: miss no QR
     first = client.call("connection.pair", {"id": connection_id, "phone": phone})
     events = itertools.chain([{"type": "connection.updated", "data": first}], client.iter_events())
     try:
-        code = follow(events, connection_id)
+        code = follow(events, connection_id, out)
     except KeyboardInterrupt:
-        output.error("pairing stopped before the number connected")
+        out.error("pairing stopped before the number connected")
         code = 1
     raise typer.Exit(code)
 
 
-def follow(events: Iterable[dict[str, Any]], connection_id: int) -> int:
+def follow(events: Iterable[dict[str, Any]], connection_id: int, out: Output) -> int:
     """Show the pairing codes of one connection's updates; the exit code once it settles."""
     shown: set[str] = set()
     for event in events:
@@ -183,16 +166,16 @@ def follow(events: Iterable[dict[str, Any]], connection_id: int) -> int:
         fresh = [key for key in ("qr", "pair_code") if data.get(key) and data[key] not in shown]
         shown.update(data[key] for key in fresh)
         status = data.get("status")
-        output.line(data, Text(f"connection {connection_id}: {status} {data.get('reason') or ''}".rstrip()))
-        if output.fmt() == "table" and "qr" in fresh:
+        out.line(data, Text(f"connection {connection_id}: {status} {data.get('reason') or ''}".rstrip()))
+        if out.for_people and "qr" in fresh:
             output.console().print("Scan with WhatsApp → Settings → Linked devices → Link a device:")
             segno.make(data["qr"], error="l").terminal(out=sys.stdout, compact=True)
-        if output.fmt() == "table" and "pair_code" in fresh:
+        if out.for_people and "pair_code" in fresh:
             output.console().print(Text.assemble("Enter this code on the phone: ", (data["pair_code"], "bold")))
         if status == "connected":
             return 0
         if status in FINAL_STATES:
-            output.error(f"connection {connection_id} is {status}: {data.get('reason') or 'no reason given'}",
-                         status)
+            out.error(f"connection {connection_id} is {status}: {data.get('reason') or 'no reason given'}",
+                      status)
             return 1
     return 1

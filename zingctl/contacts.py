@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from zingctl import inputs, messages, output, session, tags
-from zingd.durable import write_atomic
+from zingctl import exports, inputs, messages, output, tags
+from zingctl.commands import Typer
+from zingctl.inputs import FileOrStdin, Source
+from zingctl.output import Output
+from zingctl.session import Session
 from zingd.errors import ZingError
 
-app = output.Typer(name="contacts", help="The people who write in: search, edit, tags, merge, import, export.")
+app = Typer(name="contacts", help="The people who write in: search, edit, tags, merge, import, export.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Number", "number"), ("Name", "name"), ("Push name", "push_name"), ("Email", "email"),
@@ -37,24 +36,26 @@ TICKET_COLUMNS: list[output.Column] = [
 
 @app.command("list")
 def list_(
+    session: Session, out: Output,
     search: Annotated[str | None, typer.Option("--search", "-s", help="Match name or number.")] = None,
     after: Annotated[int | None, typer.Option("--after", help="Page on: contacts with an id above this.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 100,
 ) -> None:
     """List contacts by id, or those matching a search."""
     found = session.call("contact.list", {"query": search, "after_id": after, "limit": limit})
-    output.rows(found, COLUMNS, empty="no contacts")
+    out.rows(found, COLUMNS, empty="no contacts")
 
 
 @app.command("show")
-def show(contact_id: Annotated[int, typer.Argument(help="Contact id.")]) -> None:
+def show(session: Session, out: Output, contact_id: ContactId) -> None:
     """Show a contact with its WhatsApp ids and tickets."""
-    output.item(session.call("contact.get", {"id": contact_id}), title="contact", tables={"tickets": TICKET_COLUMNS})
+    out.item(session.call("contact.get", {"id": contact_id}), title="contact", tables={"tickets": TICKET_COLUMNS})
 
 
 @app.command("update")
 def update(
-    contact_id: Annotated[int, typer.Argument(help="Contact id.")],
+    session: Session, out: Output,
+    contact_id: ContactId,
     name: Annotated[str | None, typer.Option("--name", help="The name agents see.")] = None,
     email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
     field: Fields = None,
@@ -65,11 +66,12 @@ def update(
     fields = inputs.pairs(field, "--field") if field else None
     c = session.call("contact.update", {"id": contact_id, "name": name, "email": email, "custom_fields": fields,
                                         "opted_out": opt_out})
-    output.done(c, f"updated contact {c['id']} {c['name'] or c['push_name'] or c['number']}")
+    out.done(c, f"updated contact {c['id']} {c['name'] or c['push_name'] or c['number']}")
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     number: Annotated[str, typer.Argument(help="Phone number: international, or local to the tenant's region.")],
     name: Annotated[str, typer.Option("--name", help="The name agents see.")] = "",
     email: Annotated[str, typer.Option("--email", help="Email address.")] = "",
@@ -80,54 +82,53 @@ def create(
     c = session.call("contact.create", {"number": number, "name": name, "email": email,
                                         "custom_fields": inputs.pairs(field, "--field") if field else {},
                                         "tags": tag or []})
-    output.done(c, f"created contact {c['id']} +{c['number']} {c['name']}".rstrip())
+    out.done(c, f"created contact {c['id']} +{c['number']} {c['name']}".rstrip())
 
 
 @app.command("delete")
-def delete(contact_id: ContactId) -> None:
+def delete(session: Session, out: Output, contact_id: ContactId) -> None:
     """Delete a contact that never had a conversation (merge the others instead)."""
     c = session.call("contact.delete", {"id": contact_id})
-    output.done(c, f"deleted contact {contact_id} +{c['number']}")
+    out.done(c, f"deleted contact {contact_id} +{c['number']}")
 
 
 @app.command("merge")
 def merge(
+    session: Session, out: Output,
     contact_id: Annotated[int, typer.Argument(help="The contact to fold in (it disappears).")],
     into: Annotated[int, typer.Option("--into", help="The contact that stays.")],
 ) -> None:
     """Fold a duplicate contact into another: its tickets, messages, WhatsApp ids and tags follow."""
     c = session.call("contact.merge", {"id": contact_id, "into_id": into})
-    output.done(c, f"merged contact {contact_id} into {c['id']} +{c['number']} {c['name']}".rstrip())
+    out.done(c, f"merged contact {contact_id} into {c['id']} +{c['number']} {c['name']}".rstrip())
 
 
 @app.command("tag")
-def tag(contact_id: ContactId, names: tags.Names = None, clear: tags.Clear = False) -> None:
+def tag(session: Session, out: Output, contact_id: ContactId, names: tags.Names = None,
+        clear: tags.Clear = False) -> None:
     """Set a contact's tags, e.g. `zingctl contacts tag 7 vip` (replaces them)."""
-    out = session.call("contact.tag", {"id": contact_id, "tags": tags.names(names, clear)})
-    output.done(out, f"contact {contact_id} tags: {', '.join(out['tags']) or 'none'}")
+    tagged = session.call("contact.tag", {"id": contact_id, "tags": tags.names(names, clear)})
+    out.done(tagged, f"contact {contact_id} tags: {', '.join(tagged['tags']) or 'none'}")
 
 
 @app.command("history")
 def history(
+    session: Session, out: Output,
     contact_id: ContactId,
-    before: Annotated[int | None, typer.Option("--before", help="Page back: messages older than this id.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 50,
+    before: messages.Before = None, limit: messages.PageSize = 50,
 ) -> None:
     """A contact's messages across all their tickets, oldest first."""
-    page = session.call("message.list", {"contact_id": contact_id, "before_id": before, "limit": limit})
-    output.rows(page["messages"], HISTORY_COLUMNS, title=f"contact {contact_id}", empty="no messages")
-    if page.get("more"):
-        output.note(f"older messages: --before {page['messages'][0]['id']}")
+    messages.page(session, out, {"contact_id": contact_id}, before, limit, HISTORY_COLUMNS, f"contact {contact_id}")
 
 
-def _report(report: dict[str, Any]) -> None:
+def _report(out: Output, report: dict[str, Any]) -> None:
     """An import's report on a terminal: the counts, then the invalid rows."""
     invalid = report.get("invalid") or []
     state = "imported" if report.get("imported") else "dry run: nothing imported" if report.get("dry_run") \
         else "nothing imported"
-    output.item({"rows": report.get("rows"), "valid": report.get("valid"), "to create": report.get("to_create"),
-                 "to update": report.get("to_update"), "merged in file": report.get("merged_in_file"),
-                 "invalid": len(invalid), "result": state}, title="import")
+    out.item({"rows": report.get("rows"), "valid": report.get("valid"), "to create": report.get("to_create"),
+              "to update": report.get("to_update"), "merged in file": report.get("merged_in_file"),
+              "invalid": len(invalid), "result": state}, title="import")
     if invalid:
         output.console().print()
         output.console().print(output.table(invalid, INVALID_COLUMNS, title="invalid rows"))
@@ -135,7 +136,9 @@ def _report(report: dict[str, Any]) -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A CSV or vCard file; `-` reads stdin.")],
+    session: Session, out: Output,
+    file: Annotated[Source, typer.Argument(
+        metavar="FILE|-", parser=FileOrStdin(), help="A CSV or vCard file; `-` reads standard input.")],
     fmt: Annotated[str | None, typer.Option(
         "--format", metavar="csv|vcard", help="The file's format (default: vcard for .vcf/.vcard, else csv).")]
     = None,
@@ -148,68 +151,47 @@ def import_(
     Numbers already known are updated, duplicates in the file merged. All or nothing: with invalid rows,
     nothing is imported (exit 1) unless --skip-invalid.
     """
-    fmt = fmt or ("vcard" if file.lower().endswith((".vcf", ".vcard")) else "csv")
+    fmt = fmt or ("vcard" if file.name.lower().endswith((".vcf", ".vcard")) else "csv")
     if fmt not in ("csv", "vcard"):
         raise typer.BadParameter("csv or vcard", param_hint="--format")
-    params: dict[str, Any] = {"format": fmt, "dry_run": dry_run, "skip_invalid": skip_invalid}
-    if file == "-":
-        params["data"] = sys.stdin.read()
-    else:
-        path = Path(file).expanduser().resolve()
-        if not path.is_file():
-            raise typer.BadParameter(f"no file {path}", param_hint="FILE")
-        params["path"] = str(path)
+    params = {"format": fmt, "dry_run": dry_run, "skip_invalid": skip_invalid, **file.params()}
     try:
         report = session.call("contact.import", params)
     except ZingError as e:
-        if output.fmt() == "table" and isinstance(e.details.get("report"), dict):
-            _report(e.details["report"])
+        if out.for_people and isinstance(e.details.get("report"), dict):
+            _report(out, e.details["report"])
         raise
-    if output.fmt() == "table":
-        _report(report)
+    if out.for_people:
+        _report(out, report)
     else:
-        output.raw(report)
+        out.raw(report)
 
 
-def _csv(contacts: list[dict[str, Any]], out: Any) -> None:
-    """One row per contact: the fixed columns, then one per custom field (tags joined with ;)."""
-    fields = sorted({k for c in contacts for k in (c.get("custom_fields") or {})})
-    header = [*EXPORT_COLUMNS, *(f"field_{k}" if k in EXPORT_COLUMNS else k for k in fields)]
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for c in contacts:
-        custom = c.get("custom_fields") or {}
-        writer.writerow([*("" if c.get(k) is None else c[k] for k in EXPORT_COLUMNS),
-                         *("" if custom.get(k) is None else custom[k] for k in fields)])
+def _flat(contacts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Contacts as CSV rows: the fixed columns, then one per custom field (tags joined with ;)."""
+    column = {k: f"field_{k}" if k in EXPORT_COLUMNS else k
+              for k in sorted({k for c in contacts for k in (c.get("custom_fields") or {})})}
+    rows = [{**{k: c.get(k) for k in EXPORT_COLUMNS}, "tags": ";".join(c["tags"]),
+             **{column[k]: v for k, v in (c.get("custom_fields") or {}).items()}} for c in contacts]
+    return rows, [*EXPORT_COLUMNS, *column.values()]
 
 
 @app.command("export")
 def export(
+    session: Session, out: Output,
     fmt: Annotated[str | None, typer.Option(
         "--format", metavar="csv|json", help="csv (one column per custom field) or json (default: csv; json with "
         "--json, JSON lines with --jsonl).")] = None,
-    out: Annotated[Path | None, typer.Option(
+    to: Annotated[Path | None, typer.Option(
         "--output", "-o", metavar="FILE", dir_okay=False, help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Export every contact with custom fields and tags."""
-    fmt = fmt or {"json": "json", "jsonl": "jsonl"}.get(output.fmt(), "csv")
-    if fmt not in ("csv", "json", "jsonl"):
+    fmt = fmt or (out.format if out.format in exports.FORMATS else "csv")
+    if fmt not in exports.FORMATS:
         raise typer.BadParameter("csv or json", param_hint="--format")
     contacts = session.call("contact.export")
-    buf = io.StringIO(newline="")
-    if fmt == "csv":
-        for c in contacts:
-            c["tags"] = ";".join(c["tags"])
-        _csv(contacts, buf)
-    elif fmt == "json":
-        buf.write(json.dumps(contacts, indent=2, ensure_ascii=False) + "\n")
-    else:
-        buf.writelines(json.dumps(c, ensure_ascii=False) + "\n" for c in contacts)
-    if out is None:
-        sys.stdout.write(buf.getvalue())
-        sys.stdout.flush()
-        return
-    path = out.expanduser().resolve()
-    write_atomic(path, buf.getvalue())
-    output.done({"path": str(path), "contacts": len(contacts), "format": fmt},
-                f"exported {len(contacts)} contacts to {path} ({fmt})")
+    rows, fields = _flat(contacts) if fmt == "csv" else (contacts, [])
+    path = exports.export(rows, fmt, fields, to)
+    if path is not None:
+        out.done({"path": str(path), "contacts": len(contacts), "format": fmt},
+                 f"exported {len(contacts)} contacts to {path} ({fmt})")

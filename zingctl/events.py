@@ -10,9 +10,11 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from zingctl import output, session
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer()
+app = Typer()
 
 
 def summary(kind: str, data: dict[str, Any]) -> str:
@@ -43,6 +45,7 @@ def render(event: dict[str, Any]) -> Text:
 
 @app.command("events")
 def events(
+    session: Session, out: Output,
     topic: Annotated[list[str] | None, typer.Option(
         "--topic", "-t", help="tenant, ticket:<id> or type:<event type> (repeatable) [default: tenant].")] = None,
     since: Annotated[int | None, typer.Option(
@@ -54,12 +57,12 @@ def events(
 
     --json prints JSON lines too: a stream has no single document.
     """
-    client = session.current.client()
+    client = session.client()
     sub = client.call("events.subscribe", {"topics": topic or ["tenant"], "since_seq": since})
-    output.note(f"following events after seq {since if since is not None else sub['seq']} (Ctrl-C to stop)")
+    out.note(f"following events after seq {since if since is not None else sub['seq']} (Ctrl-C to stop)")
     try:
         for event in client.iter_events():
             if not kinds or any(fnmatchcase(event["type"], k) for k in kinds):
-                output.line(event, render(event))
+                out.line(event, render(event))
     except KeyboardInterrupt:
         pass

@@ -1,7 +1,8 @@
 """zingctl: the admins' and scripts' CLI for zingd, over its Unix socket only.
 
-Each command group is one module exposing a ``Typer`` named ``app``; adding a
-group is writing that module and naming it in ``GROUPS``.
+Each command group is one module exposing a ``Typer`` named ``app`` (a
+``zingctl.commands.Typer``); adding a group is writing that module and naming it in
+``GROUPS``. The root command puts the invocation's session on the context.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zingctl import (
     account, audit, backup, campaigns, connections, contacts, credentials, events, messages, notes, queues,
     quickreplies, reports, rpc, schedules, session, sim, status, tags, tenants, tickets, tokens, users, webhooks,
 )
+from zingctl.commands import Invocation
 from zingd.paths import default_socket_path
 
 # Top-level commands first (status, login, ...), then the groups, in help order.
@@ -23,7 +25,8 @@ GROUPS = (status, account, tenants, users, connections, queues, contacts, ticket
 
 app = typer.Typer(
     name="zingctl",
-    help="Run a zing helpdesk daemon (zingd) from the terminal: tenants, users, numbers, tickets, messages.",
+    help="Run a zing helpdesk daemon (zingd) from the terminal: tenants, users, numbers, tickets, messages.\n\n"
+         "Wherever a value may be `-` (TEXT|-, FILE|-), `-` reads standard input; one per command.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -44,11 +47,12 @@ def root(
     if token:
         source = ctx.get_parameter_source("token")
         where = session.FROM_ENV if source is not None and source.name == "ENVIRONMENT" else session.FROM_FLAG
-        session.current = session.Session(path, token, where)
+        current = session.Session(path, token, where)
     else:
         stored = credentials.load(path)
-        session.current = session.Session(path, *stored) if stored else session.Session(path)
-    ctx.call_on_close(session.current.close)
+        current = session.Session(path, *stored) if stored else session.Session(path)
+    ctx.obj = Invocation(current)
+    ctx.call_on_close(current.close)
 
 
 for _module in GROUPS:

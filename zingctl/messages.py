@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from zingctl import inputs, output, session
 
-app = output.Typer(name="messages", help="A ticket's conversation: read, send (text or file), send to a number, retry, search.")
+from zingctl import inputs, output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
+
+app = Typer(name="messages", help="A ticket's conversation: read, send (text or file), send to a number, retry, search.")
 
 
 def _body(m: dict[str, Any]) -> str:
@@ -27,47 +31,66 @@ SEARCH_COLUMNS: list[output.Column] = [
     ("Dir", lambda m: "→" if m.get("direction") == "out" else "←"), ("Body", "body"),
 ]
 
+MessageText = Annotated[str, typer.Argument(
+    metavar="TEXT|-", parser=inputs.text_or_stdin, help="The message; `-` reads standard input.")]
+Attachment = Annotated[Path | None, typer.Option(
+    "--file", exists=True, dir_okay=False, resolve_path=True, help="Send this file (TEXT is its caption).")]
+Before = Annotated[int | None, typer.Option("--before", help="Page back: messages older than this id.")]
+PageSize = Annotated[int, typer.Option("--limit", "-n", help="How many at most.")]
+
+
+def page(session: Session, out: Output, of: dict[str, int], before: int | None, limit: int,
+         columns: list[output.Column], title: str) -> None:
+    """One page of the messages ``of`` a ticket or contact, oldest first, and how to get the one before it."""
+    found = session.call("message.list", {**of, "before_id": before, "limit": limit})
+    out.rows(found["messages"], columns, title=title, empty="no messages")
+    if found.get("more"):
+        out.note(f"older messages: --before {found['messages'][0]['id']}")
+
+
+def _content(text: str, file: Path | None) -> dict[str, Any]:
+    """What a message says: its text and/or a file; a usage error when it would say nothing."""
+    if not text.strip() and file is None:
+        raise typer.BadParameter("give TEXT, `-` for standard input, or --file")
+    return {"body": text, "media_path": str(file) if file else None}
+
+
+def _queued(out: Output, m: dict[str, Any]) -> None:
+    out.done(m, f"message {m['id']} {m['ack']} on ticket {m['ticket_id']}")
+
 
 @app.command("list")
 def list_(
+    session: Session, out: Output,
     ticket_id: Annotated[int, typer.Argument(help="Ticket id.")],
-    before: Annotated[int | None, typer.Option("--before", help="Page back: messages older than this id.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 50,
+    before: Before = None, limit: PageSize = 50,
 ) -> None:
     """List a page of a ticket's conversation, oldest first."""
-    page = session.call("message.list", {"ticket_id": ticket_id, "before_id": before, "limit": limit})
-    output.rows(page["messages"], COLUMNS, title=f"ticket {ticket_id}", empty="no messages")
-    if page.get("more"):
-        output.note(f"older messages: --before {page['messages'][0]['id']}")
+    page(session, out, {"ticket_id": ticket_id}, before, limit, COLUMNS, f"ticket {ticket_id}")
 
 
 @app.command("send")
 def send(
+    session: Session, out: Output,
     ticket_id: Annotated[int, typer.Argument(help="Ticket id.")],
-    text: Annotated[str, typer.Argument(help="The message; `-` reads it from stdin.")] = "",
-    file: Annotated[Path | None, typer.Option(
-        "--file", exists=True, dir_okay=False, resolve_path=True, help="Send this file (TEXT is its caption).")]
-    = None,
+    text: MessageText = "",
+    file: Attachment = None,
     quote: Annotated[int | None, typer.Option("--quote", help="Reply to this message id.")] = None,
 ) -> None:
     """Queue a message on a ticket; it is stored before it is sent."""
-    body = inputs.text_or_stdin(text)
-    if not body.strip() and file is None:
-        raise typer.BadParameter("give TEXT, `-` for stdin, or --file")
-    m = session.call("message.send", {"ticket_id": ticket_id, "body": body, "quoted_id": quote,
-                                      "media_path": str(file) if file else None})
-    output.done(m, f"message {m['id']} {m['ack']} on ticket {m['ticket_id']}")
+    _queued(out, session.call("message.send", {**_content(text, file), "ticket_id": ticket_id, "quoted_id": quote}))
 
 
 @app.command("retry")
-def retry(message_id: Annotated[int, typer.Argument(help="The failed message's id.")]) -> None:
+def retry(session: Session, out: Output,
+          message_id: Annotated[int, typer.Argument(help="The failed message's id.")]) -> None:
     """Send a failed message again (under the same WhatsApp id, so it can't arrive twice)."""
-    m = session.call("message.retry", {"id": message_id})
-    output.done(m, f"message {message_id} queued again")
+    out.done(session.call("message.retry", {"id": message_id}), f"message {message_id} queued again")
 
 
 @app.command("search")
 def search(
+    session: Session, out: Output,
     query: Annotated[str, typer.Argument(help="Words to find (full-text).")],
     status: Annotated[str | None, typer.Option("--status", help="Only in tickets with this status.")] = None,
     ticket: Annotated[int | None, typer.Option("--ticket", help="Only in this ticket.")] = None,
@@ -75,23 +98,18 @@ def search(
 ) -> None:
     """Search message bodies, newest first."""
     found = session.call("message.search", {"query": query, "status": status, "ticket_id": ticket, "limit": limit})
-    output.rows(found, SEARCH_COLUMNS, empty="no matches")
+    out.rows(found, SEARCH_COLUMNS, empty="no matches")
 
 
 @app.command("send-to")
 def send_to(
+    session: Session, out: Output,
     number: Annotated[str, typer.Argument(help="Phone number: international, or local to the tenant's region.")],
-    text: Annotated[str, typer.Argument(metavar="TEXT|-", help="The message; `-` reads it from stdin.")] = "",
-    file: Annotated[Path | None, typer.Option(
-        "--file", exists=True, dir_okay=False, resolve_path=True, help="Send this file (TEXT is its caption).")]
-    = None,
+    text: MessageText = "",
+    file: Attachment = None,
     connection: Annotated[int | None, typer.Option(
         "--connection", help="Send from this connection id (default: the tenant's default number).")] = None,
 ) -> None:
     """Write to a phone number, starting a ticket (yours) if it has none open."""
-    body = inputs.text_or_stdin(text)
-    if not body.strip() and file is None:
-        raise typer.BadParameter("give TEXT, `-` for stdin, or --file")
-    m = session.call("message.send_to", {"number": number, "body": body, "connection_id": connection,
-                                         "media_path": str(file) if file else None})
-    output.done(m, f"message {m['id']} {m['ack']} on ticket {m['ticket_id']}")
+    _queued(out, session.call("message.send_to", {**_content(text, file), "number": number,
+                                                  "connection_id": connection}))

@@ -8,9 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from zingctl import inputs, output, session, tickets
+from zingctl import inputs, output, tickets
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="notes", help="Private notes on tickets, for the team only.")
+app = Typer(name="notes", help="Private notes on tickets, for the team only.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Time", "created_at"), ("By", "user_name"), ("Note", "body"),
@@ -30,30 +33,32 @@ HISTORY_COLUMNS: list[output.Column] = [
 
 @app.command("add")
 def add(
+    session: Session, out: Output,
     ticket_id: tickets.TicketId,
-    text: Annotated[str, typer.Argument(metavar="TEXT|-", help="The note; `-` reads it from stdin.")],
+    text: Annotated[str, typer.Argument(
+        metavar="TEXT|-", parser=inputs.text_or_stdin, help="The note; `-` reads standard input.")],
 ) -> None:
     """Add a private note to a ticket."""
-    n = session.call("note.create", {"ticket_id": ticket_id, "body": inputs.text_or_stdin(text)})
-    output.done(n, f"note {n['id']} added to ticket {n['ticket_id']}")
+    n = session.call("note.create", {"ticket_id": ticket_id, "body": text})
+    out.done(n, f"note {n['id']} added to ticket {n['ticket_id']}")
 
 
 @app.command("list")
-def list_(ticket_id: tickets.TicketId) -> None:
+def list_(session: Session, out: Output, ticket_id: tickets.TicketId) -> None:
     """List a ticket's notes, oldest first."""
-    output.rows(session.call("note.list", {"ticket_id": ticket_id}), COLUMNS, title=f"ticket {ticket_id}",
-                empty="no notes")
+    out.rows(session.call("note.list", {"ticket_id": ticket_id}), COLUMNS, title=f"ticket {ticket_id}",
+             empty="no notes")
 
 
 @tickets.app.command("history")
-def history(ticket_id: tickets.TicketId) -> None:
+def history(session: Session, out: Output, ticket_id: tickets.TicketId) -> None:
     """A ticket's timeline: status changes, assignments, transfers, notes, tags, ratings."""
-    output.rows(session.call("ticket.history", {"id": ticket_id}), HISTORY_COLUMNS, title=f"ticket {ticket_id}",
-                empty="no history")
+    out.rows(session.call("ticket.history", {"id": ticket_id}), HISTORY_COLUMNS, title=f"ticket {ticket_id}",
+             empty="no history")
 
 
 @tickets.app.command("read")
-def read(ticket_id: tickets.TicketId) -> None:
+def read(session: Session, out: Output, ticket_id: tickets.TicketId) -> None:
     """Mark a ticket read: clear its unread count and send read receipts."""
-    out = session.call("message.read", {"ticket_id": ticket_id})
-    output.done(out, f"ticket {ticket_id}: {out['marked']} message(s) marked read")
+    marked = session.call("message.read", {"ticket_id": ticket_id})
+    out.done(marked, f"ticket {ticket_id}: {marked['marked']} message(s) marked read")

@@ -6,10 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
-from zingctl import output, session
-from zingctl.connections import json_file
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.inputs import FileOrStdin, json_document
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="queues", help="Departments: hours, greeting, members, auto-assignment, auto-close.")
+app = Typer(name="queues", help="Departments: hours, greeting, members, auto-assignment, auto-close.")
 
 ASSIGN_MODES = ("off", "round_robin", "balanced")
 
@@ -35,10 +38,10 @@ Color = Annotated[str | None, typer.Option("--color", help="Color as #rrggbb.")]
 Greeting = Annotated[str | None, typer.Option("--greeting", help="Sent when a ticket enters the queue.")]
 OutOfHours = Annotated[str | None, typer.Option(
     "--out-of-hours", help="Sent instead when a ticket arrives outside business hours.")]
-Hours = Annotated[str | None, typer.Option(
-    "--hours", metavar="FILE", help='Business hours, a JSON file like {"timezone": "America/Sao_Paulo", "days": '
-    '{"mon": [["08:00", "12:00"], ["13:00", "18:00"]]}, "holidays": ["2026-12-25"]}; `-` reads stdin; '
-    "{} means always open.")]
+Hours = Annotated[dict | None, typer.Option(
+    "--hours", metavar="FILE|-", parser=FileOrStdin(json_document(dict)), help='Business hours, a JSON file like '
+    '{"timezone": "America/Sao_Paulo", "days": {"mon": [["08:00", "12:00"], ["13:00", "18:00"]]}, "holidays": '
+    '["2026-12-25"]}; {} means always open; `-` reads standard input.')]
 Assign = Annotated[str | None, typer.Option(
     "--assign", "--assign-mode", metavar="MODE", help="Auto-assignment: off, round_robin or balanced.")]
 AutoCloseHours = Annotated[float | None, typer.Option(
@@ -47,23 +50,24 @@ AutoCloseMessage = Annotated[str | None, typer.Option(
     "--auto-close-message", help="Sent to the customer when a ticket is auto-closed.")]
 
 
-def _settings(color: str | None, greeting: str | None, out_of_hours: str | None, hours: str | None,
+def _settings(color: str | None, greeting: str | None, out_of_hours: str | None, hours: dict | None,
               assign: str | None, auto_close_hours: float | None, auto_close_message: str | None) -> dict[str, Any]:
     if assign is not None and assign not in ASSIGN_MODES:
         raise typer.BadParameter(f"one of {', '.join(ASSIGN_MODES)}", param_hint="--assign")
     return {"color": color, "greeting": greeting, "out_of_hours_message": out_of_hours,
-            "business_hours": json_file(hours, "--hours") if hours is not None else None,
+            "business_hours": hours,
             "assign_mode": assign, "auto_close_hours": auto_close_hours, "auto_close_message": auto_close_message}
 
 
 @app.command("list")
-def list_() -> None:
+def list_(session: Session, out: Output) -> None:
     """List the queues with members, pending tickets and whether they are open now."""
-    output.rows(session.call("queue.list"), COLUMNS, empty="no queues")
+    out.rows(session.call("queue.list"), COLUMNS, empty="no queues")
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="The queue's name, e.g. Sales.")],
     color: Color = None, greeting: Greeting = None, out_of_hours: OutOfHours = None, hours: Hours = None,
     assign: Assign = None, auto_close_hours: AutoCloseHours = None, auto_close_message: AutoCloseMessage = None,
@@ -71,11 +75,12 @@ def create(
     """Add a queue (department)."""
     q = session.call("queue.create", {"name": name, **_settings(color, greeting, out_of_hours, hours, assign,
                                                                 auto_close_hours, auto_close_message)})
-    output.done(q, f"created queue {q['id']} {q['name']!r}")
+    out.done(q, f"created queue {q['id']} {q['name']!r}")
 
 
 @app.command("update")
 def update(
+    session: Session, out: Output,
     queue_id: QueueId,
     name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
     color: Color = None, greeting: Greeting = None, out_of_hours: OutOfHours = None, hours: Hours = None,
@@ -84,18 +89,19 @@ def update(
     """Change a queue's name, hours, messages, assignment or auto-close."""
     q = session.call("queue.update", {"id": queue_id, "name": name, **_settings(
         color, greeting, out_of_hours, hours, assign, auto_close_hours, auto_close_message)})
-    output.done(q, f"updated queue {q['id']} {q['name']!r}")
+    out.done(q, f"updated queue {q['id']} {q['name']!r}")
 
 
 @app.command("delete")
-def delete(queue_id: QueueId) -> None:
+def delete(session: Session, out: Output, queue_id: QueueId) -> None:
     """Remove a queue with no pending or open tickets."""
     q = session.call("queue.delete", {"id": queue_id})
-    output.done(q, f"deleted queue {queue_id} {q['name']!r}")
+    out.done(q, f"deleted queue {queue_id} {q['name']!r}")
 
 
 @app.command("members")
 def members(
+    session: Session, out: Output,
     queue_id: QueueId,
     user_ids: Annotated[list[int] | None, typer.Argument(
         metavar="USER_ID", help="Who works the queue.", show_default=False)] = None,
@@ -105,4 +111,4 @@ def members(
     if bool(user_ids) == clear:
         raise typer.BadParameter("give USER_IDs, or --clear to remove every member")
     q = session.call("queue.set_members", {"id": queue_id, "user_ids": user_ids or []})
-    output.done(q, f"queue {q['id']} {q['name']!r} members: {' '.join(map(str, q['members'])) or 'none'}")
+    out.done(q, f"queue {q['id']} {q['name']!r} members: {' '.join(map(str, q['members'])) or 'none'}")

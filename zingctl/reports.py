@@ -10,9 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from zingctl import output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer()
+app = Typer()
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -51,6 +54,7 @@ QUEUE_COLUMNS = _stats(("Queue", lambda r: r.get("queue_name") or "(no queue)"))
 
 @app.command("reports")
 def reports(
+    session: Session, out: Output,
     since: Annotated[str | None, typer.Option(
         "--since", metavar="DATE", help="From this date or date-time (the company's time zone), or an age like "
         "7d (default: 30 days ago).")] = None,
@@ -64,13 +68,13 @@ def reports(
     tz = session.call("tenant.get").get("timezone") if since or until else None
     r = session.call("report.summary", {"since": moment(since, tz, "--since") if since else None,
                                         "until": moment(until, tz, "--until") if until else None})
-    if output.fmt() != "table":
-        output.raw(r)
+    if not out.for_people:
+        out.raw(r)
         return
     total, msgs = r["total"] or {}, r["messages"] or {}
-    out = output.console()
+    terminal = output.console()
     period = f"{datetime.fromtimestamp(r['since']):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(r['until']):%Y-%m-%d %H:%M}"
-    output.item({
+    out.item({
         "period": period, "tickets": total.get("tickets") or 0,
         "pending / open / closed": f"{total.get('pending') or 0} / {total.get('open') or 0} / "
                                    f"{total.get('closed') or 0}",
@@ -82,7 +86,7 @@ def reports(
         "messages in / out": f"{msgs.get('inbound') or 0} / {msgs.get('outbound') or 0}",
         "failed sends": msgs.get("failed") or 0,
     }, title="report")
-    out.print()
-    output.rows(r["agents"], AGENT_COLUMNS, title="per agent", empty="no tickets assigned to agents")
-    out.print()
-    output.rows(r["queues"], QUEUE_COLUMNS, title="per queue", empty="no tickets")
+    terminal.print()
+    out.rows(r["agents"], AGENT_COLUMNS, title="per agent", empty="no tickets assigned to agents")
+    terminal.print()
+    out.rows(r["queues"], QUEUE_COLUMNS, title="per queue", empty="no tickets")

@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from zingctl import inputs, output, session
+from zingctl import inputs, output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="schedules", help="Messages sent later, once or repeating (cron): add, list, change, cancel.")
+app = Typer(name="schedules", help="Messages sent later, once or repeating (cron): add, list, change, cancel.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Status", "status"), ("Next run", "run_at"), ("Cron", "cron"),
@@ -25,16 +28,18 @@ Cron = Annotated[str | None, typer.Option(
     "--at is then the first run.")]
 
 
-def _said(s: dict[str, Any], verb: str) -> None:
+def _said(out: Output, s: dict[str, Any], verb: str) -> None:
     repeat = f", then on '{s['cron']}'" if s.get("cron") else ""
-    output.done(s, f"{verb} schedule {s['id']} ({s['status']}): next run {output.cell('run_at', s['run_at'])}"
-                   f"{repeat}")
+    out.done(s, f"{verb} schedule {s['id']} ({s['status']}): next run {output.cell('run_at', s['run_at'])}"
+                f"{repeat}")
 
 
 @app.command("add")
 def add(
+    session: Session, out: Output,
     text: Annotated[str, typer.Argument(
-        metavar="TEXT|-", help="The message; may use {{name}}, {{first_name}}...; `-` reads stdin.")],
+        metavar="TEXT|-", parser=inputs.text_or_stdin, help="The message; may use {{name}}, {{first_name}}...; "
+        "`-` reads standard input.")],
     contact: Annotated[int | None, typer.Option("--contact", help="Send to this contact id.")] = None,
     ticket: Annotated[int | None, typer.Option("--ticket", help="Send inside this ticket (to its contact).")]
     = None,
@@ -47,14 +52,14 @@ def add(
         raise typer.BadParameter("give one of --contact and --ticket")
     if at is None and cron is None:
         raise typer.BadParameter("give --at, --cron, or both")
-    s = session.call("schedule.create", {"body": inputs.text_or_stdin(text), "contact_id": contact,
-                                         "ticket_id": ticket, "connection_id": connection, "run_at": at,
-                                         "cron": cron})
-    _said(s, "added")
+    s = session.call("schedule.create", {"body": text, "contact_id": contact, "ticket_id": ticket,
+                                         "connection_id": connection, "run_at": at, "cron": cron})
+    _said(out, s, "added")
 
 
 @app.command("list")
 def list_(
+    session: Session, out: Output,
     status: Annotated[str | None, typer.Option(
         "--status", help="pending, sent, missed, skipped or cancelled.")] = None,
     contact: Annotated[int | None, typer.Option("--contact", help="Only to this contact id.")] = None,
@@ -62,13 +67,15 @@ def list_(
 ) -> None:
     """List scheduled messages, soonest first."""
     found = session.call("schedule.list", {"status": status, "contact_id": contact, "limit": limit})
-    output.rows(found, COLUMNS, empty="no scheduled messages")
+    out.rows(found, COLUMNS, empty="no scheduled messages")
 
 
 @app.command("update")
 def update(
+    session: Session, out: Output,
     schedule_id: ScheduleId,
-    text: Annotated[str | None, typer.Option("--text", metavar="TEXT|-", help="New text; `-` reads stdin.")]
+    text: Annotated[str | None, typer.Option(
+        "--text", metavar="TEXT|-", parser=inputs.text_or_stdin, help="New text; `-` reads standard input.")]
     = None,
     at: At = None, cron: Cron = None,
     no_cron: Annotated[bool, typer.Option("--no-cron", help="Stop repeating: run once, --at.")] = False,
@@ -77,12 +84,12 @@ def update(
     if no_cron and cron is not None:
         raise typer.BadParameter("give --cron or --no-cron, not both")
     s = session.call("schedule.update", {"id": schedule_id, "run_at": at, "cron": "" if no_cron else cron,
-                                         "body": inputs.text_or_stdin(text) if text is not None else None})
-    _said(s, "updated")
+                                         "body": text})
+    _said(out, s, "updated")
 
 
 @app.command("cancel")
-def cancel(schedule_id: ScheduleId) -> None:
+def cancel(session: Session, out: Output, schedule_id: ScheduleId) -> None:
     """Cancel a pending schedule."""
     s = session.call("schedule.cancel", {"id": schedule_id})
-    output.done(s, f"cancelled schedule {s['id']}")
+    out.done(s, f"cancelled schedule {s['id']}")

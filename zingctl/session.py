@@ -1,8 +1,8 @@
 """Which daemon this invocation talks to, and as whom.
 
-The root command fills ``current`` from --socket / --token (or the stored token);
-commands then ``call`` through one lazily opened ``SyncClient``, closed when the
-invocation ends.
+The root command builds one ``Session`` from --socket / --token (or the stored
+token) and puts it on the context; commands ``call`` through one lazily opened
+``SyncClient``, closed when the invocation ends.
 """
 
 from __future__ import annotations
@@ -40,17 +40,14 @@ class Session:
         return SyncClient(self.socket)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        return self.client().call(method, params)
+        """Call a daemon method as this invocation's user, leaving out None params.
+
+        An option the user did not give is None, and must not override the daemon's default;
+        `zingctl rpc` sends params exactly as given, through ``client().call``.
+        """
+        return self.client().call(method, {k: v for k, v in (params or {}).items() if v is not None})
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-current: Session  # set by the root command (zingctl.main) before any command runs
-
-
-def call(method: str, params: dict[str, Any] | None = None) -> Any:
-    """Call a daemon method as this invocation's user; None params are left out (the daemon's defaults)."""
-    return current.call(method, {k: v for k, v in (params or {}).items() if v is not None})

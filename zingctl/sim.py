@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
-from zingctl import inputs, output, session
+from zingctl import inputs
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="sim", help="The simulated network: customers write in, faults on demand.")
+app = Typer(name="sim", help="The simulated network: customers write in, faults on demand.")
 
 Connection = Annotated[int | None, typer.Option(
     "--connection", help="The sim connection id (default: the tenant's default sim number).")]
@@ -16,28 +19,31 @@ Connection = Annotated[int | None, typer.Option(
 
 @app.command("say")
 def say(
+    session: Session, out: Output,
     sender: Annotated[str, typer.Option("--from", help="The customer's phone number (8 to 15 digits).")],
-    text: Annotated[str, typer.Argument(help="What the customer writes (the caption of --image); `-` = stdin.")]
-    = "",
+    text: Annotated[str, typer.Argument(
+        metavar="TEXT|-", parser=inputs.text_or_stdin, help="What the customer writes (the caption of --image); "
+        "`-` reads standard input.")] = "",
     name: Annotated[str, typer.Option("--name", help="The customer's WhatsApp push name.")] = "",
     image: Annotated[bool, typer.Option("--image", help="Send a (placeholder) picture instead of text.")] = False,
     connection: Connection = None,
 ) -> None:
     """A simulated customer writes to the helpdesk."""
-    out = session.call("sim.say", {"from": sender, "body": inputs.text_or_stdin(text), "name": name,
-                                   "type": "image" if image else "text", "connection_id": connection})
-    state = "stored" if out["delivered"] else "queued on the network (the connection is down)"
-    output.done(out, f"{sender} wrote ({out['wa_id']}): {state}")
+    said = session.call("sim.say", {"from": sender, "body": text, "name": name,
+                                    "type": "image" if image else "text", "connection_id": connection})
+    state = "stored" if said["delivered"] else "queued on the network (the connection is down)"
+    out.done(said, f"{sender} wrote ({said['wa_id']}): {state}")
 
 
 @app.command("customers")
-def customers() -> None:
+def customers(session: Session, out: Output) -> None:
     """List the demo's scripted customers."""
-    output.rows(session.call("sim.customers"), [("Number", "number"), ("Name", "name")])
+    out.rows(session.call("sim.customers"), [("Number", "number"), ("Name", "name")])
 
 
 @app.command("fault")
 def fault(
+    session: Session, out: Output,
     disconnect: Annotated[float | None, typer.Option(
         "--disconnect", metavar="SECONDS", help="Take the network down for this long.")] = None,
     ban: Annotated[float | None, typer.Option(
@@ -49,12 +55,12 @@ def fault(
     connection: Connection = None,
 ) -> None:
     """Inject faults; with no option, just show the current ones."""
-    out = session.call("sim.fault", {"disconnect_s": disconnect, "ban_s": ban, "send_failure_rate": fail_rate,
-                                     "duplicate_inbound": duplicates, "connection_id": connection})
-    output.item(out, title="sim faults")
+    faults = session.call("sim.fault", {"disconnect_s": disconnect, "ban_s": ban, "send_failure_rate": fail_rate,
+                                        "duplicate_inbound": duplicates, "connection_id": connection})
+    out.item(faults, title="sim faults")
 
 
 @app.command("journal")
-def journal(connection: Connection = None) -> None:
+def journal(session: Session, out: Output, connection: Connection = None) -> None:
     """Show counts from the simulated network's own journal (what customers sent and received)."""
-    output.item(session.call("sim.journal", {"connection_id": connection}), title="sim journal")
+    out.item(session.call("sim.journal", {"connection_id": connection}), title="sim journal")

@@ -10,10 +10,13 @@ from typing import Any
 
 from rich.text import Text
 
-from zingctl import output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 from zingd.errors import Unauthenticated
 
-app = output.Typer()
+app = Typer()
 
 CONNECTION_COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Kind", "kind"), ("Status", "status"), ("Reason", "status_reason"),
@@ -21,15 +24,14 @@ CONNECTION_COLUMNS: list[output.Column] = [
 ]
 
 
-def _gather() -> dict[str, Any]:
-    s = session.current
-    with s.anonymous() as c:
+def _gather(session: Session) -> dict[str, Any]:
+    with session.anonymous() as c:
         hello = c.call("rpc.hello")
-        info: dict[str, Any] = {"socket": str(s.socket), "server": hello["server"], "api": hello["api"],
-                                "token_location": s.token_location, "authenticated": False}
+        info: dict[str, Any] = {"socket": str(session.socket), "server": hello["server"], "api": hello["api"],
+                                "token_location": session.token_location, "authenticated": False}
         try:
-            if s.token:
-                c.call("auth.token", {"token": s.token})
+            if session.token:
+                c.call("auth.token", {"token": session.token})
             elif not hello["authenticated"]:
                 info["auth_error"] = "no token, and this OS user is not linked to a zing user"
                 return info
@@ -41,11 +43,11 @@ def _gather() -> dict[str, Any]:
 
 
 @app.command("status")
-def status() -> None:
+def status(session: Session, out: Output) -> None:
     """Show the daemon's health: version, uptime, connections, outbox, sessions, database, and your login."""
-    info = _gather()
-    if output.fmt() != "table":
-        output.item(info)
+    info = _gather(session)
+    if not out.for_people:
+        out.item(info)
         return
     view: dict[str, Any] = {"server": f"zingd {info['server']} (api {info['api']})", "socket": info["socket"]}
     if info["authenticated"]:
@@ -62,9 +64,9 @@ def status() -> None:
             view["outbox"] = f"{queued} (your company)"
         view["user"] = f"{user['email']} ({user['role']}, via {user['via']})"
     view["token"] = info["token_location"]
-    output.item(view, title="zingd")
+    out.item(view, title="zingd")
     if not info["authenticated"]:
         output.console().print(Text(f"not logged in: {info['auth_error']} (run `zingctl login`)", style="yellow"))
         return
     output.console().print()
-    output.rows(info["connections"], CONNECTION_COLUMNS, title="connections", empty="no connections")
+    out.rows(info["connections"], CONNECTION_COLUMNS, title="connections", empty="no connections")

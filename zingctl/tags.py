@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
-from zingctl import output, session, tickets
+from zingctl import output, tickets
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="tags", help="Labels on tickets and contacts: list, create (or recolor), delete.")
+app = Typer(name="tags", help="Labels on tickets and contacts: list, create (or recolor), delete.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Color", "color"), ("Tickets", "tickets"), ("Contacts", "contacts"),
@@ -28,30 +31,32 @@ def names(tags: list[str] | None, clear: bool) -> list[str]:
 
 
 @app.command("list")
-def list_() -> None:
+def list_(session: Session, out: Output) -> None:
     """List the tags with how many tickets and contacts carry each."""
-    output.rows(session.call("tag.list"), COLUMNS, empty="no tags")
+    out.rows(session.call("tag.list"), COLUMNS, empty="no tags")
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="The tag's name (1 to 40 characters).")],
     color: Annotated[str, typer.Option("--color", help="Color as #rrggbb.")] = "#868e96",
 ) -> None:
     """Create a tag, or recolor an existing one."""
     t = session.call("tag.create", {"name": name, "color": color})
-    output.done(t, f"tag {t['id']} {t['name']!r} ({t['color']})")
+    out.done(t, f"tag {t['id']} {t['name']!r} ({t['color']})")
 
 
 @app.command("delete")
-def delete(tag_id: TagId) -> None:
+def delete(session: Session, out: Output, tag_id: TagId) -> None:
     """Delete a tag from every ticket and contact."""
     t = session.call("tag.delete", {"id": tag_id})
-    output.done(t, f"deleted tag {tag_id} {t['name']!r}")
+    out.done(t, f"deleted tag {tag_id} {t['name']!r}")
 
 
 @tickets.app.command("tag")
-def tag_ticket(ticket_id: tickets.TicketId, tags: Names = None, clear: Clear = False) -> None:
+def tag_ticket(session: Session, out: Output, ticket_id: tickets.TicketId, tags: Names = None,
+               clear: Clear = False) -> None:
     """Set a ticket's tags, e.g. `zingctl tickets tag 12 vip billing` (replaces them)."""
     t = session.call("ticket.tag", {"id": ticket_id, "tags": names(tags, clear)})
-    output.done(t, f"ticket {t['id']} tags: {', '.join(t.get('tags') or []) or 'none'}")
+    out.done(t, f"ticket {t['id']} tags: {', '.join(t.get('tags') or []) or 'none'}")

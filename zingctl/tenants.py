@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
-from zingctl import output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="tenants", help="Companies and their limits (superadmin).")
+app = Typer(name="tenants", help="Companies and their limits (superadmin).")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Status", "status"), ("Users", "users"), ("Numbers", "connections"),
@@ -22,13 +25,14 @@ Timezone = Annotated[str | None, typer.Option("--timezone", help="IANA timezone 
 
 
 @app.command("list")
-def list_() -> None:
+def list_(session: Session, out: Output) -> None:
     """List every tenant with its user and number counts."""
-    output.rows(session.call("tenant.list"), COLUMNS, empty="no tenants")
+    out.rows(session.call("tenant.list"), COLUMNS, empty="no tenants")
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="The company's name.")],
     max_users: MaxUsers = None, max_connections: MaxConnections = None, max_queues: MaxQueues = None,
     timezone: Timezone = None,
@@ -36,17 +40,19 @@ def create(
     """Create a tenant (defaults for the limits come from the daemon)."""
     t = session.call("tenant.create", {"name": name, "max_users": max_users, "max_connections": max_connections,
                                        "max_queues": max_queues, "timezone": timezone})
-    output.done(t, f"created tenant {t['id']} {t['name']!r}")
+    out.done(t, f"created tenant {t['id']} {t['name']!r}")
 
 
 @app.command("show")
-def show(tenant_id: Annotated[int | None, typer.Argument(help="Tenant id (default: your own).")] = None) -> None:
+def show(session: Session, out: Output,
+         tenant_id: Annotated[int | None, typer.Argument(help="Tenant id (default: your own).")] = None) -> None:
     """Show one tenant with its limits and settings."""
-    output.item(session.call("tenant.get", {"id": tenant_id}), title="tenant")
+    out.item(session.call("tenant.get", {"id": tenant_id}), title="tenant")
 
 
 @app.command("update")
 def update(
+    session: Session, out: Output,
     tenant_id: Annotated[int, typer.Argument(help="Tenant id.")],
     name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="active or suspended.")] = None,
@@ -57,11 +63,12 @@ def update(
     t = session.call("tenant.update", {"id": tenant_id, "name": name, "status": status, "max_users": max_users,
                                        "max_connections": max_connections, "max_queues": max_queues,
                                        "timezone": timezone})
-    output.done(t, f"updated tenant {t['id']} {t['name']!r}")
+    out.done(t, f"updated tenant {t['id']} {t['name']!r}")
 
 
 @app.command("settings")
 def settings(
+    session: Session, out: Output,
     rating: Annotated[bool | None, typer.Option(
         "--rating/--no-rating", show_default=False, help="Ask customers to rate a ticket when it closes.")] = None,
     rating_prompt: Annotated[str | None, typer.Option("--rating-prompt", help="The rating question.")] = None,
@@ -81,7 +88,7 @@ def settings(
         current = session.call("tenant.get")["settings"]
     else:
         current = session.call("tenant.settings", changes)
-    if current or output.fmt() != "table":
-        output.item(current, title="settings")
+    if current or not out.for_people:
+        out.item(current, title="settings")
     else:
-        output.note("nothing set: the daemon's defaults apply")
+        out.note("nothing set: the daemon's defaults apply")

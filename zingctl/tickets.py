@@ -7,9 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from zingctl import messages, output, session
+from zingctl import messages, output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="tickets", help="Conversations: list, show, accept, transfer, close, reopen.")
+app = Typer(name="tickets", help="Conversations: list, show, accept, transfer, close, reopen.")
 
 
 def contact(t: dict[str, Any]) -> str:
@@ -25,7 +28,7 @@ COLUMNS: list[output.Column] = [
 TicketId = Annotated[int, typer.Argument(help="Ticket id.")]
 
 
-def _pages(params: dict[str, Any], every: bool) -> Iterator[dict[str, Any]]:
+def _pages(session: Session, params: dict[str, Any], every: bool) -> Iterator[dict[str, Any]]:
     while True:
         page = session.call("ticket.list", params)
         yield from page["tickets"]
@@ -34,13 +37,14 @@ def _pages(params: dict[str, Any], every: bool) -> Iterator[dict[str, Any]]:
         params = {**params, "before": page["next"]}
 
 
-def _said(t: dict[str, Any], verb: str) -> None:
+def _said(out: Output, t: dict[str, Any], verb: str) -> None:
     who = f" ({t['user_name']})" if t.get("user_name") else ""
-    output.done(t, f"ticket {t['id']} {verb}: {t['status']}{who}")
+    out.done(t, f"ticket {t['id']} {verb}: {t['status']}{who}")
 
 
 @app.command("list")
 def list_(
+    session: Session, out: Output,
     status: Annotated[str | None, typer.Option("--status", help="pending, open or closed.")] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only tickets assigned to you.")] = False,
     queue: Annotated[int | None, typer.Option("--queue", help="Only this queue id.")] = None,
@@ -55,28 +59,30 @@ def list_(
     """List tickets, newest activity first."""
     params = {"status": status, "mine": mine, "queue_id": queue, "user_id": user, "connection_id": connection,
               "contact_id": contact_id, "tag": tag, "limit": limit}
-    output.rows(list(_pages(params, every)), COLUMNS, empty="no tickets")
+    out.rows(list(_pages(session, params, every)), COLUMNS, empty="no tickets")
 
 
 @app.command("show")
 def show(
+    session: Session, out: Output,
     ticket_id: TicketId,
     last: Annotated[int, typer.Option("--messages", "-m", help="How many recent messages to show.")] = 20,
 ) -> None:
     """Show a ticket and its recent messages."""
     ticket = session.call("ticket.get", {"id": ticket_id})
     recent = session.call("message.list", {"ticket_id": ticket_id, "limit": last})["messages"]
-    output.item({**ticket, "messages": recent}, title=f"ticket {ticket_id}", tables={"messages": messages.COLUMNS})
+    out.item({**ticket, "messages": recent}, title=f"ticket {ticket_id}", tables={"messages": messages.COLUMNS})
 
 
 @app.command("accept")
-def accept(ticket_id: TicketId) -> None:
+def accept(session: Session, out: Output, ticket_id: TicketId) -> None:
     """Take a pending ticket."""
-    _said(session.call("ticket.accept", {"id": ticket_id}), "accepted")
+    _said(out, session.call("ticket.accept", {"id": ticket_id}), "accepted")
 
 
 @app.command("transfer")
 def transfer(
+    session: Session, out: Output,
     ticket_id: TicketId,
     to_user: Annotated[int | None, typer.Option("--to-user", help="The agent's user id.")] = None,
     to_queue: Annotated[int | None, typer.Option("--to-queue", help="The queue id.")] = None,
@@ -85,22 +91,23 @@ def transfer(
     """Hand a ticket to another agent and/or queue."""
     if to_user is None and to_queue is None:
         raise typer.BadParameter("give --to-user and/or --to-queue")
-    _said(session.call("ticket.transfer", {"id": ticket_id, "user_id": to_user, "queue_id": to_queue,
-                                           "message": message}), "transferred")
+    _said(out, session.call("ticket.transfer", {"id": ticket_id, "user_id": to_user, "queue_id": to_queue,
+                                                "message": message}), "transferred")
 
 
 @app.command("close")
 def close(
+    session: Session, out: Output,
     ticket_id: TicketId,
     farewell: Annotated[bool, typer.Option(
         "--farewell/--no-farewell", help="Send the number's farewell (and the rating survey, if on).")] = True,
     message: Annotated[str | None, typer.Option("--message", help="A last message to the customer.")] = None,
 ) -> None:
     """Close a ticket."""
-    _said(session.call("ticket.close", {"id": ticket_id, "farewell": farewell, "message": message}), "closed")
+    _said(out, session.call("ticket.close", {"id": ticket_id, "farewell": farewell, "message": message}), "closed")
 
 
 @app.command("reopen")
-def reopen(ticket_id: TicketId) -> None:
+def reopen(session: Session, out: Output, ticket_id: TicketId) -> None:
     """Reopen a closed ticket."""
-    _said(session.call("ticket.reopen", {"id": ticket_id}), "reopened")
+    _said(out, session.call("ticket.reopen", {"id": ticket_id}), "reopened")

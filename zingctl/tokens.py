@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
-from zingctl import output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="tokens", help="API tokens for scripts: create (shown once), list, revoke.")
+app = Typer(name="tokens", help="API tokens for scripts: create (shown once), list, revoke.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Role", "role"), ("User", "user_id"), ("Created", "created_at"),
@@ -18,6 +21,7 @@ COLUMNS: list[output.Column] = [
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="Name it after what uses it, e.g. crm-sync.")],
     role: Annotated[str | None, typer.Option(
         "--role", help="agent, supervisor, admin or superadmin; at most yours (default: yours).")] = None,
@@ -31,18 +35,19 @@ def create(
     if quiet:
         typer.echo(t["token"])
         return
-    output.item(t, title=f"token {t['id']}")
-    output.note("the token is shown only this once; use it with --token or ZING_TOKEN")
+    out.item(t, title=f"token {t['id']}")
+    out.note("the token is shown only this once; use it with --token or ZING_TOKEN")
 
 
 @app.command("list")
-def list_(every: Annotated[bool, typer.Option("--all", help="Everyone's tokens (admins).")] = False) -> None:
+def list_(session: Session, out: Output,
+          every: Annotated[bool, typer.Option("--all", help="Everyone's tokens (admins).")] = False) -> None:
     """List your API tokens (never the secrets)."""
-    output.rows(session.call("token.list", {"all_users": every}), COLUMNS, empty="no API tokens")
+    out.rows(session.call("token.list", {"all_users": every}), COLUMNS, empty="no API tokens")
 
 
 @app.command("revoke")
-def revoke(token_id: Annotated[int, typer.Argument(help="Token id.")]) -> None:
+def revoke(session: Session, out: Output, token_id: Annotated[int, typer.Argument(help="Token id.")]) -> None:
     """Revoke an API token; scripts using it are disconnected."""
     t = session.call("token.revoke", {"id": token_id})
-    output.done(t, f"revoked token {t['id']} {t['name']!r}")
+    out.done(t, f"revoked token {t['id']} {t['name']!r}")

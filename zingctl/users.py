@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
-from zingctl import inputs, output, session
+from zingctl import inputs, output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="users", help="People, roles, passwords and status.")
+app = Typer(name="users", help="People, roles, passwords and status.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Email", "email"), ("Name", "name"), ("Role", "role"), ("Status", "status"),
@@ -20,87 +23,90 @@ UserId = Annotated[int, typer.Argument(help="User id.")]
 Name = Annotated[str | None, typer.Option("--name", help="Display name.")]
 Role = Annotated[str | None, typer.Option("--role", help="agent, supervisor, admin or superadmin.")]
 MaxTickets = Annotated[int | None, typer.Option("--max-tickets", help="Most open tickets at once.")]
-PasswordStdin = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from the first line of stdin instead of prompting.")]
 
 
-def _update(user_id: int, changes: dict, verb: str) -> None:
+def _update(session: Session, out: Output, user_id: int, changes: dict, verb: str) -> None:
     u = session.call("user.update", {"id": user_id, **changes})
-    output.done(u, f"{verb} user {u['id']} {u['email']}")
+    out.done(u, f"{verb} user {u['id']} {u['email']}")
 
 
 @app.command("list")
-def list_(tenant: Annotated[int | None, typer.Option("--tenant", help="Another tenant's users (superadmin).")]
-          = None) -> None:
+def list_(session: Session, out: Output, tenant: Annotated[int | None, typer.Option(
+        "--tenant", help="Another tenant's users (superadmin).")] = None) -> None:
     """List the tenant's users."""
-    output.rows(session.call("user.list", {"tenant_id": tenant}), COLUMNS, empty="no users")
+    out.rows(session.call("user.list", {"tenant_id": tenant}), COLUMNS, empty="no users")
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     email: Annotated[str, typer.Argument(help="Login email.")],
     name: Name = None, role: Role = None, max_tickets: MaxTickets = None,
     tenant: Annotated[int | None, typer.Option("--tenant", help="Create in another tenant (superadmin).")] = None,
-    password_stdin: PasswordStdin = False,
+    password_stdin: inputs.PasswordStdin = False,
 ) -> None:
     """Add a user; the password is prompted (hidden) or read from stdin."""
     password = inputs.password(password_stdin, confirm=True)
     u = session.call("user.create", {"email": email, "password": password, "name": name, "role": role,
                                      "max_tickets": max_tickets, "tenant_id": tenant})
-    output.done(u, f"created user {u['id']} {u['email']} ({u['role']})")
+    out.done(u, f"created user {u['id']} {u['email']} ({u['role']})")
 
 
 @app.command("show")
-def show(user_id: UserId) -> None:
+def show(session: Session, out: Output, user_id: UserId) -> None:
     """Show one user with their queues."""
-    output.item(session.call("user.get", {"id": user_id}), title="user")
+    out.item(session.call("user.get", {"id": user_id}), title="user")
 
 
 @app.command("update")
-def update(user_id: UserId, name: Name = None, role: Role = None, max_tickets: MaxTickets = None) -> None:
+def update(session: Session, out: Output, user_id: UserId, name: Name = None, role: Role = None,
+           max_tickets: MaxTickets = None) -> None:
     """Rename a user, change their role or their ticket limit."""
-    _update(user_id, {"name": name, "role": role, "max_tickets": max_tickets}, "updated")
+    _update(session, out, user_id, {"name": name, "role": role, "max_tickets": max_tickets}, "updated")
 
 
 @app.command("disable")
-def disable(user_id: UserId) -> None:
+def disable(session: Session, out: Output, user_id: UserId) -> None:
     """Disable a user: they can't log in and their tokens are revoked."""
-    _update(user_id, {"enabled": False}, "disabled")
+    _update(session, out, user_id, {"enabled": False}, "disabled")
 
 
 @app.command("enable")
-def enable(user_id: UserId) -> None:
+def enable(session: Session, out: Output, user_id: UserId) -> None:
     """Let a disabled user log in again."""
-    _update(user_id, {"enabled": True}, "enabled")
+    _update(session, out, user_id, {"enabled": True}, "enabled")
 
 
 @app.command("reset-password")
-def reset_password(user_id: UserId, password_stdin: PasswordStdin = False) -> None:
+def reset_password(session: Session, out: Output, user_id: UserId,
+                   password_stdin: inputs.PasswordStdin = False) -> None:
     """Set a new password for a user (prompted hidden, or from stdin)."""
-    _update(user_id, {"password": inputs.password(password_stdin, confirm=True, prompt="New password")},
-            "reset the password of")
+    password = inputs.password(password_stdin, confirm=True, prompt="New password")
+    _update(session, out, user_id, {"password": password}, "reset the password of")
 
 
 @app.command("status")
-def status(value: Annotated[str, typer.Argument(metavar="STATUS", help="online, away or offline.")]) -> None:
+def status(session: Session, out: Output,
+           value: Annotated[str, typer.Argument(metavar="STATUS", help="online, away or offline.")]) -> None:
     """Set your own status (online, away or offline)."""
     u = session.call("user.set_status", {"status": value})
-    output.done(u, f"{u['email']} is now {u['status']}")
+    out.done(u, f"{u['email']} is now {u['status']}")
 
 
 @app.command("me")
 def me(
+    session: Session, out: Output,
     name: Name = None,
     signature: Annotated[bool | None, typer.Option(
         "--signature/--no-signature", show_default=False, help="Sign the messages you send with your name.")] = None,
     password: Annotated[bool, typer.Option("--password", help="Change your password (prompted, hidden).")] = False,
-    password_stdin: PasswordStdin = False,
+    password_stdin: inputs.PasswordStdin = False,
 ) -> None:
     """Show yourself, or change your own name, signature or password."""
     new_password = inputs.password(password_stdin, confirm=True, prompt="New password") \
         if password or password_stdin else None
     if name is None and signature is None and new_password is None:
-        output.item(session.call("auth.whoami"), title="you")
+        out.item(session.call("auth.whoami"), title="you")
         return
     u = session.call("user.update_me", {"name": name, "signature": signature, "password": new_password})
-    output.done(u, f"updated {u['email']}: name {u['name']!r}, signature {'on' if u['signature'] else 'off'}")
+    out.done(u, f"updated {u['email']}: name {u['name']!r}, signature {'on' if u['signature'] else 'off'}")

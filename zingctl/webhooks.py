@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from zingctl import output, session
+from zingctl import output
+from zingctl.commands import Typer
+from zingctl.output import Output
+from zingctl.session import Session
 
-app = output.Typer(name="webhooks", help="Send events to a URL (HMAC-signed): create, list, pause, deliveries.")
+app = Typer(name="webhooks", help="Send events to a URL (HMAC-signed): create, list, pause, deliveries.")
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("URL", "url"), ("Events", lambda w: ", ".join(w.get("event_types") or []) or "all"),
@@ -23,12 +26,13 @@ DELIVERY_COLUMNS: list[output.Column] = [
 WebhookId = Annotated[int, typer.Argument(help="Webhook id.")]
 
 
-def _said(w: dict[str, Any], verb: str) -> None:
-    output.done(w, f"{verb} webhook {w['id']} {w['url']} ({'enabled' if w.get('enabled') else 'disabled'})")
+def _said(out: Output, w: dict[str, Any], verb: str) -> None:
+    out.done(w, f"{verb} webhook {w['id']} {w['url']} ({'enabled' if w.get('enabled') else 'disabled'})")
 
 
 @app.command("create")
 def create(
+    session: Session, out: Output,
     url: Annotated[str, typer.Argument(help="An http(s) URL that receives the POSTs.")],
     event: Annotated[list[str] | None, typer.Option(
         "--event", "-e", metavar="TYPE", help="Only this event type, e.g. ticket.created (repeatable; "
@@ -38,41 +42,42 @@ def create(
 ) -> None:
     """Add a webhook; its signing secret is shown only now."""
     w = session.call("webhook.create", {"url": url, "event_types": event or [], "from_now": not from_start})
-    output.item(w, title=f"webhook {w['id']}")
-    output.note("the secret is shown only this once: verify X-Zing-Signature = "
-                "sha256=HMAC(secret, \"<X-Zing-Timestamp>.<body>\")")
+    out.item(w, title=f"webhook {w['id']}")
+    out.note("the secret is shown only this once: verify X-Zing-Signature = "
+             "sha256=HMAC(secret, \"<X-Zing-Timestamp>.<body>\")")
 
 
 @app.command("list")
-def list_() -> None:
+def list_(session: Session, out: Output) -> None:
     """List the webhooks with their delivery cursor and last error."""
-    output.rows(session.call("webhook.list"), COLUMNS, empty="no webhooks")
+    out.rows(session.call("webhook.list"), COLUMNS, empty="no webhooks")
 
 
 @app.command("delete")
-def delete(webhook_id: WebhookId) -> None:
+def delete(session: Session, out: Output, webhook_id: WebhookId) -> None:
     """Stop and remove a webhook."""
     w = session.call("webhook.delete", {"id": webhook_id})
-    output.done(w, f"deleted webhook {w['id']} {w['url']}")
+    out.done(w, f"deleted webhook {w['id']} {w['url']}")
 
 
 @app.command("enable")
-def enable(webhook_id: WebhookId) -> None:
+def enable(session: Session, out: Output, webhook_id: WebhookId) -> None:
     """Resume deliveries (from where they stopped)."""
-    _said(session.call("webhook.enable", {"id": webhook_id, "enabled": True}), "enabled")
+    _said(out, session.call("webhook.enable", {"id": webhook_id, "enabled": True}), "enabled")
 
 
 @app.command("disable")
-def disable(webhook_id: WebhookId) -> None:
+def disable(session: Session, out: Output, webhook_id: WebhookId) -> None:
     """Pause deliveries; events keep being stored for when it is enabled again."""
-    _said(session.call("webhook.enable", {"id": webhook_id, "enabled": False}), "disabled")
+    _said(out, session.call("webhook.enable", {"id": webhook_id, "enabled": False}), "disabled")
 
 
 @app.command("deliveries")
 def deliveries(
+    session: Session, out: Output,
     webhook_id: WebhookId,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 100,
 ) -> None:
     """List the events a webhook gave up on, newest first."""
-    output.rows(session.call("webhook.deliveries", {"id": webhook_id, "limit": limit}), DELIVERY_COLUMNS,
-                empty="no failed deliveries")
+    out.rows(session.call("webhook.deliveries", {"id": webhook_id, "limit": limit}), DELIVERY_COLUMNS,
+             empty="no failed deliveries")
