@@ -50,7 +50,7 @@ class Channels:
         if row["kind"] == "sim":
             return SimChannel(row["id"], self.app.inbound, data / "sim" / f"connection-{row['id']}.jsonl", media,
                               self.app.settings.sim)
-        from zingd.channels.neonize_channel import NeonizeChannel  # loads the Go library only when needed
+        from zingd.channels.whatsapp.channel import NeonizeChannel  # loads the Go library only when needed
 
         return NeonizeChannel(row["id"], self.app.inbound, data / "sessions" / f"connection-{row['id']}.db", media)
 

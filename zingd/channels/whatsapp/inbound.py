@@ -124,7 +124,7 @@ def media_path(media_dir: Path, wa_id: str, ts: float, mime: str, filename: str)
 
 
 @dataclass
-class Inbound:
+class EventDecoder:
     """Turns one connection's message and receipt events into daemon events."""
 
     download: Callable[[str, Any], bytes]    # (field name, media proto) -> bytes

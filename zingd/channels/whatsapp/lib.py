@@ -39,7 +39,7 @@ def load() -> SimpleNamespace:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     # Its import-time "ffmpeg not found" warning is not ours: without ffmpeg, voice notes go
-    # out as documents (neonize_outbound) and nothing else needs it.
+    # out as documents (whatsapp.outbound) and nothing else needs it.
     logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
     try:
         from neonize import events

@@ -58,7 +58,7 @@ def to_opus(ffmpeg: str, source: Path) -> bytes:
 class Outbound:
     """Builds one connection's outgoing messages."""
 
-    lib: Any                                   # neonize_lib.load()
+    lib: Any                                   # whatsapp.lib.load()
     upload: Callable[[bytes, Any], Any]        # (data, MediaType) -> UploadResponse
     remote_id: Callable[[str], str | None]     # daemon id -> WhatsApp id, for messages zing sent
     own_jid: Callable[[], str]

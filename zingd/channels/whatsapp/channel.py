@@ -14,7 +14,7 @@ and it pushes every Go call through the shared default executor, where a slow
 upload competes with the rest of the daemon.
 
 Message ids: neonize 0.5.2 cannot send under the daemon's id (see
-``neonize_store``); the channel records WhatsApp's id for each sent message and
+``whatsapp.store``); the channel records WhatsApp's id for each sent message and
 translates both ways, so the daemon only ever sees its own ids. A retry of a
 message that already went out is answered from the record, and a retry while the
 first attempt still runs (the outbox gave up waiting) joins that attempt, so
@@ -58,10 +58,10 @@ from pathlib import Path
 from typing import Any
 
 from zingd.channels.base import Channel, ChannelSink, OutboundMessage, SendError, SendResult
-from zingd.channels.neonize_inbound import Inbound, enum_name, seconds
-from zingd.channels.neonize_lib import empty_jid, load, new_client, to_jid
-from zingd.channels.neonize_outbound import Outbound, send_error
-from zingd.channels.neonize_store import ChannelStore, session_problem, sidecar_path
+from zingd.channels.whatsapp.inbound import EventDecoder, enum_name, seconds
+from zingd.channels.whatsapp.lib import empty_jid, load, new_client, to_jid
+from zingd.channels.whatsapp.outbound import Outbound, send_error
+from zingd.channels.whatsapp.store import ChannelStore, session_problem, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class NeonizeChannel(Channel):
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"zing-wa{connection_id}")
         self._lock = threading.Lock()
         self._client: Any = None
-        self._inbound: Inbound | None = None
+        self._inbound: EventDecoder | None = None
         self._outbound: Outbound | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -288,7 +288,7 @@ class NeonizeChannel(Channel):
     def _make_client(self) -> Any:
         client = self._factory(self.session_path)
         self._register(client)
-        self._inbound = Inbound(download=self._download, pn_from_lid=self._pn_from_lid, local_id=self._store.local,
+        self._inbound = EventDecoder(download=self._download, pn_from_lid=self._pn_from_lid, local_id=self._store.local,
                                 media_dir=self.media_dir, max_media_bytes=self.max_media_bytes)
         self._outbound = Outbound(lib=load(), upload=client.upload, remote_id=self._store.remote,
                                   own_jid=self._own_jid, max_media_bytes=self.max_media_bytes)
