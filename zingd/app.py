@@ -23,12 +23,10 @@ from zingd.bus import Bus
 from zingd.channels.manager import Channels
 from zingd.clock import Clock
 from zingd.config import Settings
-from zingd.outbox import Outbox
 from zingd.rpc import methods  # noqa: F401 - registers the RPC methods
 from zingd.rpc.server import RpcServer
 from zingd.services.actor import Actor
 from zingd.services.auth import Auth
-from zingd.services.campaign_runner import CampaignRunner
 from zingd.services.governor import Governor
 from zingd.services.schedules import Dispatcher
 from zingd.services.webhooks import Webhooks
@@ -37,6 +35,8 @@ from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
 from zingd.services.tickets import auto_close_unit
 from zingd.store.db import Database
+from zingd.workers.campaigns import CampaignRunner
+from zingd.workers.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ class Daemon:
         self.events = EventLog(self)
         self.inbound = Inbound(self)
         self.channels = Channels(self)
-        self.outbox = Outbox(self)
+        self.outbox = Outbox(self.db, self.bus, self.channels, self.clock, settings.outbox)
         self.governor = Governor(self)
-        self.campaigns = CampaignRunner(self)
+        self.campaigns = CampaignRunner(self.db, self.bus, self.channels, self.clock, self.governor, settings.pacing)
         self.dispatcher = Dispatcher(self)
         self.webhooks = Webhooks(self)
         self.http = HttpServer(self) if settings.http.enabled else None

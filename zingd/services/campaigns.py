@@ -20,7 +20,7 @@ from zingd.services.contacts import import_rows
 from zingd.services.outbound import media_type, queue_outbound
 from zingd.store import connections
 from zingd.store import contacts as C
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, in_list, loads, with_json
 
 if TYPE_CHECKING:
@@ -249,9 +249,9 @@ def begin_scheduled(tx: Tx, campaign_id: int) -> bool:
     return True
 
 
-async def failure_rate(app: Daemon, campaign_id: int, window: int) -> tuple[float, int]:
+async def failure_rate(db: Database, campaign_id: int, window: int) -> tuple[float, int]:
     """The share of failures among the campaign's last ``window`` settled sends, and how many there were."""
-    rows = await app.db.all(RECENT_OUTCOMES, (campaign_id, window))
+    rows = await db.all(RECENT_OUTCOMES, (campaign_id, window))
     if not rows:
         return 0.0, 0
     return sum(r["state"] == "failed" for r in rows) / len(rows), len(rows)

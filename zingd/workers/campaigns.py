@@ -16,15 +16,18 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from zingd.bus import Event
+from zingd.bus import Bus, Event
 from zingd.channels.base import FINAL_STATES
 from zingd.errors import Conflict
 from zingd.services import campaigns as svc
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import loads
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.channels.manager import Channels
+    from zingd.clock import Clock
+    from zingd.config import PacingSettings
+    from zingd.services.governor import Governor
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +38,16 @@ def _timed(tx: Tx, fn, *args):
 
 
 class CampaignRunner:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, db: Database, bus: Bus, channels: Channels, clock: Clock, governor: Governor,
+                 pacing: PacingSettings) -> None:
+        self.db, self.bus, self.channels, self.clock, self.governor = db, bus, channels, clock, governor
+        self.pacing = pacing
         self._tasks: dict[int, asyncio.Task] = {}
         self._state_changed = asyncio.Event()
 
     async def start(self) -> None:
-        self.app.bus.tap(self._on_event)
-        for row in await self.app.db.all("SELECT id FROM campaigns WHERE status IN ('running', 'scheduled')"):
+        self.bus.tap(self._on_event)
+        for row in await self.db.all("SELECT id FROM campaigns WHERE status IN ('running', 'scheduled')"):
             self.launch(row["id"])
 
     async def stop(self) -> None:
@@ -73,7 +78,7 @@ class CampaignRunner:
             self.launch(event.data["campaign"]["id"])
 
     async def _safety_stop(self, connection_id: int, reason: str) -> None:
-        rows = await self.app.db.all(
+        rows = await self.db.all(
             "SELECT c.id, c.tenant_id FROM campaigns c, json_each(c.connection_ids) j "
             "WHERE c.status IN ('running', 'scheduled') AND j.value = ?", (connection_id,))
         for row in rows:
@@ -82,24 +87,24 @@ class CampaignRunner:
     async def _pause(self, campaign_id: int, tenant_id: int, reason: str) -> None:
         self.halt(campaign_id)
         try:
-            await self.app.db.write(svc.pause, None, campaign_id, reason, tenant_id)
+            await self.db.write(svc.pause, None, campaign_id, reason, tenant_id)
             log.warning("campaign %s paused: %s", campaign_id, reason)
         except Conflict:
             pass  # already paused or finished
 
     async def _wait_scheduled(self, campaign_id: int) -> bool:
-        row = await self.app.db.one("SELECT status, start_at FROM campaigns WHERE id = ?", (campaign_id,))
+        row = await self.db.one("SELECT status, start_at FROM campaigns WHERE id = ?", (campaign_id,))
         if row is None or row["status"] not in ("running", "scheduled"):
             return False
         if row["status"] == "scheduled":
-            await self.app.clock.sleep(row["start_at"] - self.app.clock())
-            return await self.app.db.write(svc.begin_scheduled, campaign_id)
+            await self.clock.sleep(row["start_at"] - self.clock())
+            return await self.db.write(svc.begin_scheduled, campaign_id)
         return True
 
     async def _connection(self, connection_ids: list[int], turn: int) -> int:
         """The next connected number in rotation; waits while none is connected."""
         while True:
-            live = [cid for cid in connection_ids if self.app.channels.is_connected(cid)]
+            live = [cid for cid in connection_ids if self.channels.is_connected(cid)]
             if live:
                 return live[turn % len(live)]
             self._state_changed.clear()
@@ -109,35 +114,35 @@ class CampaignRunner:
         try:
             if not await self._wait_scheduled(campaign_id):
                 return
-            limits = self.app.settings.pacing
+            limits = self.pacing
             turn = 0
             while True:
-                row = await self.app.db.one("SELECT tenant_id, status, connection_ids FROM campaigns WHERE id = ?",
+                row = await self.db.one("SELECT tenant_id, status, connection_ids FROM campaigns WHERE id = ?",
                                             (campaign_id,))
                 if row is None or row["status"] != "running":
                     return
-                rate, seen = await svc.failure_rate(self.app, campaign_id, limits.failure_window)
+                rate, seen = await svc.failure_rate(self.db, campaign_id, limits.failure_window)
                 if seen >= limits.failure_window // 2 and rate > limits.failure_threshold:
                     await self._pause(campaign_id, row["tenant_id"],
                                       f"{rate:.0%} of the last {seen} sends failed (threshold "
                                       f"{limits.failure_threshold:.0%}); check the number, then resume")
                     return
-                recipient = await self.app.db.one(svc.NEXT_RECIPIENT, (campaign_id,))
+                recipient = await self.db.one(svc.NEXT_RECIPIENT, (campaign_id,))
                 if recipient is None:
-                    await self.app.db.write(svc.finish, campaign_id)
+                    await self.db.write(svc.finish, campaign_id)
                     return
                 connection_id = await self._connection(loads(row["connection_ids"]), turn)
                 turn += 1
-                await self.app.governor.acquire(connection_id)
-                state, stored_at = await self.app.db.write(_timed, svc.enqueue, campaign_id, recipient["id"],
+                await self.governor.acquire(connection_id)
+                state, stored_at = await self.db.write(_timed, svc.enqueue, campaign_id, recipient["id"],
                                                            connection_id)
                 if state == "queued":
-                    self.app.governor.settle(connection_id, stored_at)
+                    self.governor.settle(connection_id, stored_at)
                 else:
-                    self.app.governor.refund(connection_id)
+                    self.governor.refund(connection_id)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("campaign %s runner crashed; pausing it", campaign_id)
-            tenant = await self.app.db.value("SELECT tenant_id FROM campaigns WHERE id = ?", (campaign_id,))
+            tenant = await self.db.value("SELECT tenant_id FROM campaigns WHERE id = ?", (campaign_id,))
             await self._pause(campaign_id, tenant, "internal error; see the daemon log, then resume")

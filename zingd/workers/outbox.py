@@ -16,13 +16,15 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from zingd.bus import Event
+from zingd.bus import Bus, Event
 from zingd.channels.base import OutboundMessage, SendError
 from zingd.store import messages as M
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.channels.manager import Channels
+    from zingd.clock import Clock
+    from zingd.config import OutboxSettings
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +90,9 @@ def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, ma
 
 
 class Outbox:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
-        self.settings = app.settings.outbox
+    def __init__(self, db: Database, bus: Bus, channels: Channels, clock: Clock, settings: OutboxSettings) -> None:
+        self.db, self.bus, self.channels, self.clock = db, bus, channels, clock
+        self.settings = settings
         self._wake: dict[int, asyncio.Event] = {}
         self._senders: dict[int, asyncio.Task] = {}
         self._buckets: dict[int, TokenBucket] = {}
@@ -99,8 +101,8 @@ class Outbox:
         self.inflight = 0
 
     def start(self) -> None:
-        self.app.bus.tap(self._on_event)
-        for connection_id in self.app.channels.ids():
+        self.bus.tap(self._on_event)
+        for connection_id in self.channels.ids():
             self.wake(connection_id)
 
     def _on_event(self, event: Event) -> None:
@@ -131,10 +133,10 @@ class Outbox:
     async def depth(self, tenant_id: int | None = None) -> dict[str, Any]:
         """Queued messages and the oldest one's age: one tenant's, or (None) the whole daemon's."""
         where = "" if tenant_id is None else " WHERE o.tenant_id = ?"
-        row = await self.app.db.one("SELECT count(*) AS n, min(m.created_at) AS oldest FROM outbox o "
+        row = await self.db.one("SELECT count(*) AS n, min(m.created_at) AS oldest FROM outbox o "
                                     f"JOIN messages m ON m.id = o.message_id{where}",
                                     () if tenant_id is None else (tenant_id,))
-        age = self.app.clock() - row["oldest"] if row["oldest"] else 0.0
+        age = self.clock() - row["oldest"] if row["oldest"] else 0.0
         out = {"queued": row["n"], "oldest_age_s": round(age, 1)}
         if tenant_id is None:
             out.update(sent=self.sent, failed=self.failed)
@@ -144,13 +146,13 @@ class Outbox:
         """Give due messages on live connections a chance to leave before shutdown."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            live = [cid for cid in self.app.channels.ids() if self.app.channels.is_connected(cid)]
+            live = [cid for cid in self.channels.ids() if self.channels.is_connected(cid)]
             if not live:
                 return
             marks = ",".join("?" * len(live))
-            due = await self.app.db.value(
+            due = await self.db.value(
                 f"SELECT count(*) FROM outbox WHERE connection_id IN ({marks}) AND next_attempt_at <= ?",
-                (*live, self.app.clock()))
+                (*live, self.clock()))
             if not due and not self.inflight:
                 return
             await asyncio.sleep(0.05)
@@ -159,15 +161,15 @@ class Outbox:
         wake = self._wake[connection_id]
         while True:
             wake.clear()
-            channel = self.app.channels.get(connection_id)
+            channel = self.channels.get(connection_id)
             if channel is None or channel.state != "connected":
                 await wake.wait()
                 continue
-            rows = await self.app.db.all(DUE, (connection_id, self.app.clock()))
+            rows = await self.db.all(DUE, (connection_id, self.clock()))
             if not rows:
-                nxt = await self.app.db.value(
+                nxt = await self.db.value(
                     "SELECT min(next_attempt_at) FROM outbox WHERE connection_id = ?", (connection_id,))
-                timeout = None if nxt is None else max(0.01, self.app.clock.real_delay(nxt - self.app.clock()))
+                timeout = None if nxt is None else max(0.01, self.clock.real_delay(nxt - self.clock()))
                 try:
                     await asyncio.wait_for(wake.wait(), timeout)
                 except TimeoutError:
@@ -193,17 +195,17 @@ class Outbox:
         except (SendError, TimeoutError) as e:
             retryable = getattr(e, "retryable", True)
             error = str(e) or "send timed out"
-            final = await self.app.db.write(mark_failed_attempt, row["message_id"], error, retryable,
+            final = await self.db.write(mark_failed_attempt, row["message_id"], error, retryable,
                                             s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
             self.failed += final
             log.info("send of message %s failed (%s)%s", row["message_id"], error, " for good" if final else "")
             return
         except Exception:
             log.exception("channel %s crashed sending message %s", channel.connection_id, row["message_id"])
-            await self.app.db.write(mark_failed_attempt, row["message_id"], "internal channel error", True,
+            await self.db.write(mark_failed_attempt, row["message_id"], "internal channel error", True,
                                     s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
             return
         finally:
             self.inflight -= 1
-        await self.app.db.write(mark_sent, row["message_id"])
+        await self.db.write(mark_sent, row["message_id"])
         self.sent += 1
