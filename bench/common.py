@@ -380,7 +380,7 @@ class _CaptureDB:
         self.calls.append((sql, tuple(params)))
         return None
 
-    def page(self, sql: str, params: Any = ()) -> list:
+    async def page(self, sql: str, params: Any = ()) -> list:
         self.calls.append((sql, tuple(params)))
         return []
 

@@ -216,3 +216,38 @@ def test_custom_fields_can_be_removed(desk):
     c = desk.admin.call("contact.create", {"number": "5511980001200", "custom_fields": {"plan": "gold", "city": "Rio"}})
     out = desk.admin.call("contact.update", {"id": c["id"], "custom_fields": {"plan": None, "vip": True}})
     assert out["custom_fields"] == {"city": "Rio", "vip": True}
+
+
+def test_an_agents_closed_and_all_lists_page_in_order(desk):
+    """An agent's Closed list is own closed tickets only, and All is own tickets of any status plus the
+    pending ones of her queues; paged two at a time both come out in the admin's order, nothing twice."""
+    ana, bia = desk.agents["ana"], desk.agents["bia"]
+    ids = []
+    for n in range(8):
+        desk.say(f"55118000013{n:02d}", "help")
+        ids.append(desk.ticket_of(f"55118000013{n:02d}")["id"])
+    for tid in ids[:5]:
+        ana.call("ticket.accept", {"id": tid})
+    for tid in ids[:3]:
+        ana.call("ticket.close", {"id": tid, "farewell": False})
+    bia.call("ticket.accept", {"id": ids[5]})
+    bia.call("ticket.close", {"id": ids[5], "farewell": False})
+    desk.say("5511800001301", "one more thing")  # a closed one of Ana's customers writes: a new pending ticket
+
+    def pages(client, **params):
+        out, before = [], None
+        while True:
+            res = client.call("ticket.list", {**params, "limit": 2, **({"before": before} if before else {})})
+            out += res["tickets"]
+            if "next" not in res:
+                return [t["id"] for t in out]
+            before = res["next"]
+
+    me = desk.agent_ids["ana"]
+    everything = desk.admin.call("ticket.list", {"limit": 100})["tickets"]
+    assert pages(desk.admin) == [t["id"] for t in everything]
+    assert pages(ana, status="closed") == [t["id"] for t in everything
+                                           if t["status"] == "closed" and t["user_id"] == me] == ids[2::-1]
+    mine_or_pending = [t["id"] for t in everything if t["user_id"] == me or t["status"] == "pending"]
+    assert pages(ana) == mine_or_pending and len(mine_or_pending) == 8
+    assert pages(bia, status="closed") == [ids[5]]

@@ -143,13 +143,20 @@ async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, min
                        contact_id: int | None = None, before: tuple[float, int] | None = None,
                        limit: int = 50, tag: str | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Newest activity first, and whether more follow; page with ``before=(last_message_at, id)``
-    of the last row."""
+    of the last row.
+
+    One index walk in list order that stops after ``limit + 1`` rows, whatever the tenant's size:
+    a supervisor's lists walk ``ix_tickets_all_list`` / ``ix_tickets_queue_list``; an agent's list
+    of one status walks the index of that status' visibility rule (``T.visibility(actor, status)``),
+    and an agent's list of every status is one part per status (own open, own closed, pending
+    ones), merged in list order by SQLite (``UNION ALL … ORDER BY``, no sort). A single
+    ``t.user_id = ? OR …`` over all statuses would test every ticket of the tenant newer than the
+    page: an agent with few closed tickets among 300k walked all of them, 54–94 ms on the loop."""
     if status is not None and status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
-    cond, params = T.visibility(actor)
-    where = ["t.tenant_id = ?", cond]
-    args: list[Any] = [actor.tenant_id, *params]
-    for col, val in (("t.status", status), ("t.queue_id", queue_id), ("t.connection_id", connection_id),
+    where: list[str] = []
+    args: list[Any] = []
+    for col, val in (("t.queue_id", queue_id), ("t.connection_id", connection_id),
                      ("t.contact_id", contact_id), ("t.user_id", actor.user_id if mine else user_id)):
         if val is not None:
             where.append(f"{col} = ?")
@@ -161,21 +168,35 @@ async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, min
         where.append("t.id IN (SELECT tt.ticket_id FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
                      "WHERE g.tenant_id = ? AND g.name = ?)")
         args.extend((actor.tenant_id, tag))
-    sql = f"{T.VIEW} WHERE {' AND '.join(where)} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?"
+    split = status is None and not actor.sees_all_tickets
+    parts: list[str] = []
+    params: list[Any] = []
+    for s in (("pending", "open", "closed") if split else (status,)):
+        cond, vis_args = T.visibility(actor, s)
+        head = ["t.tenant_id = ?", cond] + (["t.status = ?"] if s is not None else [])
+        parts.append(f"{T.VIEW} WHERE {' AND '.join(head + where)}")
+        params.extend((actor.tenant_id, *vis_args, *([s] if s is not None else []), *args))
+    # a compound SELECT orders by its result columns (t.* gives last_message_at and id)
+    order = "last_message_at DESC, id DESC" if split else "t.last_message_at DESC, t.id DESC"
+    sql = f"{' UNION ALL '.join(parts)} ORDER BY {order} LIMIT ?"
     limit = max(1, min(limit, 500))
-    rows = await app.db.page(sql, (*args, limit + 1))
+    rows = await app.db.page(sql, (*params, limit + 1))
     return [T.view(r) for r in rows[:limit]], len(rows) > limit
 
 
 async def counts(app: Daemon, actor: Actor) -> dict[str, Any]:
-    """Per-status counts and unread totals the console shows on its tabs."""
-    cond, params = T.visibility(actor)
-    rows = await app.db.all(
-        f"SELECT t.status, count(*) AS n, sum(t.unread > 0) AS unread FROM tickets t "
-        f"WHERE t.tenant_id = ? AND t.status != 'closed' AND {cond} GROUP BY t.status",
-        (actor.tenant_id, *params))
+    """Per-status counts and unread totals the console shows on its tabs: the active tickets only
+    (open, pending), one index range per status (``T.visibility(actor, status)``), never the
+    tenant's closed ones."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for s in ("open", "pending"):
+        cond, vis_args = T.visibility(actor, s)
+        parts.append("SELECT t.status, count(*) AS n, sum(t.unread > 0) AS unread FROM tickets t "
+                     f"WHERE t.tenant_id = ? AND t.status = ? AND {cond} GROUP BY t.status")
+        params.extend((actor.tenant_id, s, *vis_args))
+    rows = await app.db.all(" UNION ALL ".join(parts), params)
     return {r["status"]: {"count": r["n"], "unread": r["unread"] or 0} for r in rows}
-
 
 
 async def get_ticket(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]:
