@@ -224,3 +224,6 @@ async def test_a_page_read_that_overruns_its_loop_budget_finishes_on_the_reader(
     assert db.page_fallbacks == 0
     assert await db.page(count_to, (2_000_000,)) == [{"m": 2_000_000}]
     assert db.page_fallbacks == 1
+    await db._page_swap  # a fresh loop connection (3.11 would re-prepare the interrupted statement forever)
+    assert await db.page(count_to, (10,)) == [{"m": 10}]
+    assert db.page_fallbacks == 1

@@ -16,7 +16,7 @@ Reads are single statements awaited on an aiosqlite connection (WAL lets them
 run beside the writer). The few reads that are bounded and index-driven — a page
 of tickets or messages, one ticket — run right on the event loop (``page``):
 the hop to a thread and back costs more than the query itself. A progress
-handler bounds their loop time; one that overruns moves to the reader thread.
+handler bounds their loop time (0.8 ms); one that overruns moves to the reader thread.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class Database:
                  busy_timeout_ms: int = 5000, group_commit_max: int = 256,
                  clock: Callable[[], float] = time.time,
                  on_writer_failure: Callable[[BaseException], None] | None = None,
-                 loop_read_budget_s: float = 0.0005) -> None:
+                 loop_read_budget_s: float = 0.0008) -> None:
         self.path = path
         self.clock = clock
         self.bus = bus
@@ -180,6 +180,7 @@ class Database:
         self.reader: aiosqlite.Connection | None = None
         self._page: sqlite3.Connection | None = None
         self._page_deadline = 0.0
+        self._page_swap: asyncio.Task | None = None
         self.writer_error: BaseException | None = None
         self.commits = 0
         self.units = 0
@@ -199,9 +200,13 @@ class Database:
         self.reader.row_factory = dict_factory
         for pragma in [*pragmas(self.synchronous, self.busy_timeout_ms), "PRAGMA query_only=1"]:
             await self.reader.execute(pragma)
-        self._page = connect(self.path, self.synchronous, self.busy_timeout_ms)
-        self._page.execute("PRAGMA query_only=1")
-        self._page.set_progress_handler(self._page_overdue, 1000)
+        self._page = self._open_page()
+
+    def _open_page(self) -> sqlite3.Connection:
+        conn = connect(self.path, self.synchronous, self.busy_timeout_ms)
+        conn.execute("PRAGMA query_only=1")
+        conn.set_progress_handler(self._page_overdue, 1000)
+        return conn
 
     def _migrate(self) -> None:
         conn = connect(self.path, self.synchronous, self.busy_timeout_ms)
@@ -219,6 +224,9 @@ class Database:
         if self.reader is not None:
             await self.reader.close()
             self.reader = None
+        if self._page_swap is not None:
+            await self._page_swap
+            self._page_swap = None
         if self._page is not None:
             self._page.close()
             self._page = None
@@ -379,14 +387,25 @@ class Database:
         budget of loop time: a query that runs longer than ``loop_read_budget_s`` (a plan that
         scans, a huge tenant) is interrupted by SQLite's progress handler and finished on the
         reader thread instead, so no read blocks the other clients for long."""
-        self._page_deadline = time.perf_counter() + self.loop_read_budget_s
-        try:
-            return self._page.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as e:
-            if str(e) != "interrupted":
-                raise
-        self.page_fallbacks += 1
+        conn = self._page
+        if conn is not None:
+            self._page_deadline = time.perf_counter() + self.loop_read_budget_s
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as e:
+                if str(e) != "interrupted":
+                    raise
+            self.page_fallbacks += 1
+            self._page = None  # Python 3.11 re-prepares an interrupted statement on every later use
+            self._page_swap = asyncio.ensure_future(self._swap_page(conn))
         return await self.all(sql, params)
+
+    async def _swap_page(self, old: sqlite3.Connection) -> None:
+        """A fresh loop connection, opened off the loop (it costs ~1 ms); reads use the reader meanwhile."""
+        try:
+            self._page = await asyncio.to_thread(self._open_page)
+        finally:
+            old.close()
 
     def _page_overdue(self) -> int:
         return time.perf_counter() > self._page_deadline
