@@ -209,7 +209,7 @@ def _limit(key: str, value: Any) -> str:
 @app.command("show")
 def show(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Show a campaign: status, stop reason, counts per state, each number's pacing limits, projected end."""
-    c = session.call("campaign.show", {"id": campaign_id})
+    c = session.call("campaign.get", {"id": campaign_id})
     if not out.for_people:
         out.raw(c)
         return
@@ -389,7 +389,7 @@ def watch(session: Session, out: Output, campaign_id: CampaignId) -> None:
     Exits 0 when the campaign is done (and its queued messages have left) or cancelled, 1 when it is paused
     (the stop reason is printed); Ctrl-C exits 0. --jsonl (or --json) prints one JSON line per change instead.
     """
-    c = session.call("campaign.show", {"id": campaign_id})  # an unknown id fails here, before any bar
+    c = session.call("campaign.get", {"id": campaign_id})  # an unknown id fails here, before any bar
     if c["status"] in ("draft", "scheduled"):
         out.note(f"campaign {campaign_id} is {c['status']}: waiting for it to run (Ctrl-C to stop)")
     meter, since_done, code, task = Meter(), None, None, None
@@ -420,7 +420,7 @@ def watch(session: Session, out: Output, campaign_id: CampaignId) -> None:
             if code is not None:
                 break
             time.sleep(POLL_S)
-            c = session.call("campaign.show", {"id": campaign_id})
+            c = session.call("campaign.get", {"id": campaign_id})
     except KeyboardInterrupt:
         code = 0
     finally:

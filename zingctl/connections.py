@@ -15,7 +15,7 @@ from zingctl import output
 from zingctl.commands import Typer
 from zingctl.inputs import FileOrStdin, json_document
 from zingctl.output import Output
-from zingctl.session import Session
+from zingctl.session import CLEAR, Session
 from zingd.channels.base import FINAL_STATES
 
 app = Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out, menu, pacing, queues.")
@@ -78,6 +78,8 @@ def update(
         "--groups", metavar="ignore|route", help="What to do with WhatsApp group messages.")] = None,
     default_queue: Annotated[int | None, typer.Option(
         "--default-queue", metavar="QUEUE_ID", help="Where tickets go when the menu gets no valid answer.")] = None,
+    no_default_queue: Annotated[bool, typer.Option(
+        "--no-default-queue", help="No default queue: tickets the menu can't place stay unassigned.")] = False,
     menu_retries: Annotated[int | None, typer.Option(
         "--menu-retries", metavar="N", help="Invalid menu answers before the default queue.")] = None,
     pacing: Annotated[dict | None, typer.Option(
@@ -88,9 +90,11 @@ def update(
     """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling or pacing."""
     if groups is not None and groups not in ("ignore", "route"):
         raise typer.BadParameter("ignore or route", param_hint="--groups")
-    settings = {"menu": menu, "groups": groups, "default_queue_id": default_queue, "menu_max_retries": menu_retries,
-                "pacing": pacing}
-    settings = {k: v for k, v in settings.items() if v is not None}
+    if no_default_queue and default_queue is not None:
+        raise typer.BadParameter("give --default-queue or --no-default-queue, not both")
+    settings = {"menu": menu, "groups": groups, "default_queue_id": CLEAR if no_default_queue else default_queue,
+                "menu_max_retries": menu_retries, "pacing": pacing}
+    settings = {k: None if v is CLEAR else v for k, v in settings.items() if v is not None}
     c = session.call("connection.update", {"id": connection_id, "name": name, "is_default": default,
                                            "greeting": greeting, "farewell": farewell,
                                            "settings": settings or None})

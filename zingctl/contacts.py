@@ -107,7 +107,7 @@ def merge(
 def tag(session: Session, out: Output, contact_id: ContactId, names: tags.Names = None,
         clear: tags.Clear = False) -> None:
     """Set a contact's tags, e.g. `zingctl contacts tag 7 vip` (replaces them)."""
-    tagged = session.call("contact.tag", {"id": contact_id, "tags": tags.names(names, clear)})
+    tagged = session.call("contact.set_tags", {"id": contact_id, "tags": tags.names(names, clear)})
     out.done(tagged, f"contact {contact_id} tags: {', '.join(tagged['tags']) or 'none'}")
 
 

@@ -10,7 +10,7 @@ from zingctl import output
 from zingctl.commands import Typer
 from zingctl.inputs import FileOrStdin, json_document
 from zingctl.output import Output
-from zingctl.session import Session
+from zingctl.session import CLEAR, Session
 
 app = Typer(name="queues", help="Departments: hours, greeting, members, auto-assignment, auto-close.")
 
@@ -85,10 +85,15 @@ def update(
     name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
     color: Color = None, greeting: Greeting = None, out_of_hours: OutOfHours = None, hours: Hours = None,
     assign: Assign = None, auto_close_hours: AutoCloseHours = None, auto_close_message: AutoCloseMessage = None,
+    no_auto_close: Annotated[bool, typer.Option("--no-auto-close", help="Stop auto-closing this queue's tickets.")]
+    = False,
 ) -> None:
     """Change a queue's name, hours, messages, assignment or auto-close."""
+    if no_auto_close and auto_close_hours is not None:
+        raise typer.BadParameter("give --auto-close-hours or --no-auto-close, not both")
     q = session.call("queue.update", {"id": queue_id, "name": name, **_settings(
-        color, greeting, out_of_hours, hours, assign, auto_close_hours, auto_close_message)})
+        color, greeting, out_of_hours, hours, assign, CLEAR if no_auto_close else auto_close_hours,
+        auto_close_message)})
     out.done(q, f"updated queue {q['id']} {q['name']!r}")
 
 

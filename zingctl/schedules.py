@@ -9,7 +9,7 @@ import typer
 from zingctl import inputs, output
 from zingctl.commands import Typer
 from zingctl.output import Output
-from zingctl.session import Session
+from zingctl.session import CLEAR, Session
 
 app = Typer(name="schedules", help="Messages sent later, once or repeating (cron): add, list, change, cancel.")
 
@@ -83,7 +83,7 @@ def update(
     """Change a pending schedule's text, time or cron rule."""
     if no_cron and cron is not None:
         raise typer.BadParameter("give --cron or --no-cron, not both")
-    s = session.call("schedule.update", {"id": schedule_id, "run_at": at, "cron": "" if no_cron else cron,
+    s = session.call("schedule.update", {"id": schedule_id, "run_at": at, "cron": CLEAR if no_cron else cron,
                                          "body": text})
     _said(out, s, "updated")
 

@@ -17,6 +17,15 @@ PEER_UID = "none: peer-uid login"
 FROM_FLAG, FROM_ENV = "--token", "ZING_TOKEN"
 
 
+class _Clear:
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR = _Clear()
+"""A param value that is sent as null: what clears a field in a daemon's patch (``--no-auto-close``)."""
+
+
 @dataclass
 class Session:
     socket: Path
@@ -42,10 +51,12 @@ class Session:
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Call a daemon method as this invocation's user, leaving out None params.
 
-        An option the user did not give is None, and must not override the daemon's default;
+        An option the user did not give is None, and must not override the daemon's default (nor,
+        in a patch, the current value); ``CLEAR`` is sent as null, which clears a field.
         `zingctl rpc` sends params exactly as given, through ``client().call``.
         """
-        return self.client().call(method, {k: v for k, v in (params or {}).items() if v is not None})
+        return self.client().call(method, {k: None if v is CLEAR else v for k, v in (params or {}).items()
+                                           if v is not None})
 
     def close(self) -> None:
         if self._client is not None:

@@ -58,5 +58,5 @@ def delete(session: Session, out: Output, tag_id: TagId) -> None:
 def tag_ticket(session: Session, out: Output, ticket_id: tickets.TicketId, tags: Names = None,
                clear: Clear = False) -> None:
     """Set a ticket's tags, e.g. `zingctl tickets tag 12 vip billing` (replaces them)."""
-    t = session.call("ticket.tag", {"id": ticket_id, "tags": names(tags, clear)})
+    t = session.call("ticket.set_tags", {"id": ticket_id, "tags": names(tags, clear)})
     out.done(t, f"ticket {t['id']} tags: {', '.join(t.get('tags') or []) or 'none'}")

@@ -87,7 +87,7 @@ def settings(
     if all(v is None for v in changes.values()):
         current = session.call("tenant.get")["settings"]
     else:
-        current = session.call("tenant.settings", changes)
+        current = session.call("tenant.update_settings", changes)
     if current or not out.for_people:
         out.item(current, title="settings")
     else:

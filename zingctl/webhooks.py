@@ -63,13 +63,13 @@ def delete(session: Session, out: Output, webhook_id: WebhookId) -> None:
 @app.command("enable")
 def enable(session: Session, out: Output, webhook_id: WebhookId) -> None:
     """Resume deliveries (from where they stopped)."""
-    _said(out, session.call("webhook.enable", {"id": webhook_id, "enabled": True}), "enabled")
+    _said(out, session.call("webhook.update", {"id": webhook_id, "enabled": True}), "enabled")
 
 
 @app.command("disable")
 def disable(session: Session, out: Output, webhook_id: WebhookId) -> None:
     """Pause deliveries; events keep being stored for when it is enabled again."""
-    _said(out, session.call("webhook.enable", {"id": webhook_id, "enabled": False}), "disabled")
+    _said(out, session.call("webhook.update", {"id": webhook_id, "enabled": False}), "disabled")
 
 
 @app.command("deliveries")

@@ -72,6 +72,54 @@ def test_disable_user_and_reset_password(desk):
         desk.admin.call("user.create", {"email": "short@acme.test", "password": "short"})
 
 
+def test_a_new_role_applies_to_live_connections(desk):
+    """The server follows the committed user.updated: the same connection acts with the new role."""
+    ana = desk.agent("ana")
+    with pytest.raises(Forbidden):
+        ana.call("user.list")
+    desk.admin.call("user.update", {"id": desk.agent_ids["ana"], "role": "supervisor"})
+    assert ana.call("auth.whoami")["role"] == "supervisor"
+    assert [u["email"] for u in ana.call("user.list")][:1] == ["boss@acme.test"]
+    desk.admin.call("user.update", {"id": desk.agent_ids["ana"], "role": "agent", "name": "Ana B."})
+    with pytest.raises(Forbidden):
+        ana.call("user.list")
+    assert ana.call("auth.whoami")["name"] == "Ana B."
+
+
+def test_queue_membership_reaches_live_subscriptions(desk):
+    """Who hears a pending ticket of a queue follows the committed queue.updated / queue.deleted events."""
+    from tests.integration.support import Raw
+
+    desk.agent("ana")
+    one, two = desk.queue("One"), desk.queue("Two")
+    desk.say("5511700000301", "hi")
+    t = desk.ticket_of("5511700000301")
+    desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": one})
+    with Raw(desk.z.socket) as ana:
+        ana.call("auth.login", {"email": "ana@acme.test", "password": "secret-pw"})
+        ana.call("events.subscribe", {"topics": ["tenant"]})
+
+        def heard() -> list[int | None]:
+            ana.read_available(quiet=0.3)
+            return [e["data"]["ticket"]["queue_id"] for e in ana.drain_events() if e["type"] == "ticket.updated"]
+
+        desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": two})   # One -> Two: not hers
+        assert heard() == []
+        desk.admin.call("queue.set_members", {"id": two, "user_ids": [desk.agent_ids["ana"]]})
+        desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": one})   # from Two, hers now
+        assert heard() == [one]
+        desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": two})
+        assert heard() == [two]
+        desk.admin.call("queue.set_members", {"id": two, "user_ids": []})
+        desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": one})   # she left Two
+        assert heard() == []
+        desk.admin.call("queue.set_members", {"id": one, "user_ids": [desk.agent_ids["ana"]]})
+        desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": two})
+        assert heard() == [two]
+        desk.admin.call("ticket.transfer", {"id": t["id"], "queue_id": one})
+        assert heard() == [one]
+
+
 def test_session_tokens_expire(tmp_path):
     d = make_desk(tmp_path, env={"ZING_RPC__SESSION_TTL_HOURS": "0"})
     try:

@@ -396,6 +396,8 @@ def test_unauthenticated_after_logout(zingd, root_token):
 
 
 def test_discover_lists_every_method_with_a_schema(zingd):
+    """One content descriptor per parameter (by name, with required), a result and the errors of every
+    method (tests/contract validates the whole document against the OpenRPC meta-schema)."""
     doc = None
     with Raw(zingd.socket) as r:
         doc = r.call("rpc.discover")
@@ -406,6 +408,7 @@ def test_discover_lists_every_method_with_a_schema(zingd):
         f"discovered but not in PERMISSIONS: {sorted(set(names) - set(PERMISSIONS))}; "
         f"in PERMISSIONS but not served: {sorted(set(PERMISSIONS) - set(names))}")
     components = doc.get("components", {}).get("schemas", {})
+    errors = doc.get("components", {}).get("errors", {})
 
     def resolve(schema: dict) -> dict:
         ref = schema.get("$ref")
@@ -420,15 +423,19 @@ def test_discover_lists_every_method_with_a_schema(zingd):
         assert m["x-role"] == PERMISSIONS[m["name"]]
         assert m["paramStructure"] == "by-name"
         assert isinstance(m.get("summary"), str) and m["summary"], f"{m['name']} has no summary"
-        [param] = m["params"]
-        schema = resolve(param["schema"])
-        assert schema.get("type") == "object", (m["name"], schema)
-        assert "properties" in schema, (m["name"], schema)
-    by = {m["name"]: resolve(m["params"][0]["schema"]) for m in methods}
-    assert by["ticket.get"]["required"] == ["id"]
-    assert by["ticket.get"]["properties"]["id"]["type"] == "integer"
-    assert "from" in by["sim.say"]["properties"]
-    assert set(by["message.send"]["required"]) == {"ticket_id"}
+        for param in m["params"]:
+            assert set(param) >= {"name", "required", "schema"}, (m["name"], param)
+            resolve(param["schema"])
+        assert m["result"]["schema"], f"{m['name']} has no result schema"
+        for e in m["errors"]:
+            name = e["$ref"].rsplit("/", 1)[1]
+            assert name in errors, f"{m['name']}: dangling error {e['$ref']}"
+    by = {m["name"]: {p["name"]: p for p in m["params"]} for m in methods}
+    assert [p["name"] for p in by["ticket.get"].values() if p["required"]] == ["id"]
+    assert by["ticket.get"]["id"]["schema"]["type"] == "integer"
+    assert "from" in by["sim.say"]
+    assert {n for n, p in by["message.send"].items() if p["required"]} == {"ticket_id"}
+    assert by["rpc.hello"] == {}
     assert_serves(zingd)
 
 

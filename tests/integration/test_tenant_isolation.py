@@ -19,7 +19,7 @@ import pytest
 
 from tests.helpers import Zingd, bootstrap, wait_for
 from tests.integration.support import FORBIDDEN, Raw, assert_serves, settle
-from zingd.services.actor import PUBLIC, RANK
+from zingd.services.actor import ALIASES, PUBLIC, RANK
 
 DENY = ("not_found", "forbidden")
 PASSWORD = "password-123"
@@ -88,7 +88,13 @@ def _subscribe_watch(w: World) -> Callable[[Raw], list]:
 
 def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[Case]]:
     """How to call each method. ``t`` holds the ids to aim at (A's for isolation, B's own for the role
-    test); ``own`` is always B's. Keep one row per method: a discovered method without a row fails."""
+    test); ``own`` is always B's. Keep one row per method: a discovered method without a row fails.
+    A deprecated old name (ALIASES) is called with the rows of the method it stands for."""
+    table = _cases(w, t, own)
+    return {**table, **{old: table[new] for old, new in ALIASES.items()}}
+
+
+def _cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[Case]]:
     return {
         "rpc.hello": [Case({}, "ok")],
         "rpc.discover": [Case({}, "ok")],
@@ -103,7 +109,7 @@ def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[
         "tenant.create": [Case({"name": "Evil Co"}, ("forbidden",))],
         "tenant.get": [Case({"id": t.tenant})],
         "tenant.update": [Case({"id": t.tenant, "name": "pwned"})],
-        "tenant.settings": [Case({"rating": False}, "ok")],
+        "tenant.update_settings": [Case({"rating": False}, "ok")],
         "user.list": [Case({"tenant_id": t.tenant}), Case({}, "ok")],
         "user.get": [Case({"id": t.agent}), Case({"id": t.admin}), Case({"id": w.a.root})],
         "user.create": [Case({"tenant_id": t.tenant, "email": "intruder@example.com", "password": PASSWORD,
@@ -128,7 +134,7 @@ def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[
         "contact.update": [Case({"id": t.contact, "name": "pwned"}),
                            Case({"id": own.contact, "owner_user_id": t.agent})],
         "contact.create": [Case({"number": "+" + w.a.number2, "name": "Bravo Twin"}, "ok", _own_contact)],
-        "contact.tag": [Case({"id": t.contact, "tags": ["x"]})],
+        "contact.set_tags": [Case({"id": t.contact, "tags": ["x"]})],
         "contact.import": [Case({"data": f"number,name\n+{w.a.number},Someone\n", "dry_run": True}, "ok",
                                 _not_existing),
                            Case({"path": w.a.media_path, "dry_run": True}, "any")],
@@ -147,7 +153,7 @@ def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[
         "ticket.close": [Case({"id": t.ticket})],
         "ticket.reopen": [Case({"id": t.closed_ticket})],
         "ticket.history": [Case({"id": t.ticket})],
-        "ticket.tag": [Case({"id": t.ticket, "tags": ["x"]})],
+        "ticket.set_tags": [Case({"id": t.ticket, "tags": ["x"]})],
         "message.list": [Case({"ticket_id": t.ticket})],
         "message.send": [Case({"ticket_id": t.ticket, "body": "hi"}),
                          Case({"ticket_id": own.ticket, "body": "quoting", "quoted_id": t.message})],
@@ -188,7 +194,7 @@ def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[
                                  ("not_found", "invalid")),
                             Case({"name": "bravo-c4", "variants": ["hi"], "contact_ids": [t.contact],
                                   "dry_run": True})],
-        "campaign.show": [Case({"id": t.campaign})],
+        "campaign.get": [Case({"id": t.campaign})],
         "campaign.start": [Case({"id": t.campaign})],
         "campaign.pause": [Case({"id": t.campaign})],
         "campaign.cancel": [Case({"id": t.campaign})],
@@ -208,7 +214,7 @@ def cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list[
         "webhook.create": [Case({"url": "http://127.0.0.1:9/bravo-hook", "from_now": False}, "ok")],
         "webhook.list": [Case({}, "ok")],
         "webhook.delete": [Case({"id": t.webhook})],
-        "webhook.enable": [Case({"id": t.webhook, "enabled": False})],
+        "webhook.update": [Case({"id": t.webhook, "enabled": False})],
         "webhook.deliveries": [Case({"id": t.webhook})],
         # a copy of the whole database holds every tenant: not for a tenant's admin
         "daemon.backup": [Case({"path": str(w.z.root / f"backup-{len(w.tokens)}-{time.monotonic_ns()}.db")},
@@ -515,7 +521,7 @@ def test_another_tenants_campaign_controls_leave_a_running_campaign_alone(world)
                                           "contact_ids": contacts, "connection_ids": [w.a.connection]})
         a.call("campaign.start", {"id": camp["id"]})
         # once the first message is queued the runner waits for the number's next slot: B acts in that pause
-        wait_for(lambda: a.call("campaign.show", {"id": camp["id"]})["counts"]["pending"] < len(contacts),
+        wait_for(lambda: a.call("campaign.get", {"id": camp["id"]})["counts"]["pending"] < len(contacts),
                  timeout=10, interval=0.01)
         with Raw(w.z.socket) as b:
             b.call("auth.token", {"token": w.tokens["admin"]})
@@ -524,12 +530,12 @@ def test_another_tenants_campaign_controls_leave_a_running_campaign_alone(world)
                 assert rep.get("error", {}).get("data", {}).get("kind") in DENY, (method, rep)
 
         def finished():
-            show = a.call("campaign.show", {"id": camp["id"]})
+            show = a.call("campaign.get", {"id": camp["id"]})
             return show["status"] != "running" and show
         try:
             show = wait_for(finished, timeout=3 + 1.0 * len(contacts))
         except AssertionError:
-            show = a.call("campaign.show", {"id": camp["id"]})
+            show = a.call("campaign.get", {"id": camp["id"]})
             pytest.fail(f"tenant A's running campaign stalled after tenant B called campaign.pause/cancel with its "
                         f"id (which answered not_found): status {show['status']}, counts {show['counts']}")
         assert show["status"] == "done", show

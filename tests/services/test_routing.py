@@ -228,7 +228,7 @@ async def own(db, seed, number: str, owner: str | None) -> int:
     """Create the contact (as an agent would) and set its wallet owner as an admin."""
     row = await db.write(contacts.create, seed["adam"], {"number": number})
     await db.write(contacts.update, seed["adam"], row["id"],
-                   {"owner_user_id": seed.users[owner] if owner else 0})
+                   {"owner_user_id": seed.users[owner] if owner else None})
     return row["id"]
 
 

@@ -5,11 +5,19 @@ session), so one slow call never blocks the client's other calls, and a client
 that disconnects mid-request only loses its own answer. Events are written
 straight to the transport; a subscriber whose unread output grows past a bound
 is told it lagged, and past a hard bound is dropped alone.
+
+Sessions follow committed events, not the handlers that caused them: the server
+taps the bus, and a ``token.revoked`` closes the connections using that token, a
+``user.updated`` that disables a user closes theirs (one that may change a role
+reloads their actors), and ``queue.*`` events move the queue memberships agents
+act with. Events are published before the writing call hears back, so by the
+time a handler answers, every session already reflects what it committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -80,6 +88,7 @@ class Session:
         self.tasks: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(server.app.settings.rpc.max_inflight_per_client)
         self.closed = False
+        self.reloading: asyncio.Task | None = None  # a fresh actor being read (after a role change)
 
     # -- output ------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -169,6 +178,7 @@ class RpcServer:
         self.sessions: set[Session] = set()
         self._server: asyncio.base_events.Server | None = None
         self.calls = 0
+        app.bus.tap(self.on_event)
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -179,19 +189,55 @@ class RpcServer:
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
         os.chmod(self.path, 0o600)
 
-    async def refresh_actors(self, tenant_id: int) -> None:
-        """Reload the actors of a tenant's sessions after roles or queue memberships change."""
-        for session in list(self.sessions):
-            actor = session.actor
-            if actor is not None and actor.tenant_id == tenant_id:
-                session.actor = await self.app.auth.reload(actor)
+    # -- sessions follow committed events ----------------------------------
+    def on_event(self, event: Event) -> None:
+        """Bus tap (runs as each committed event is published, before its writer hears back)."""
+        kind, data = event.type, event.data
+        if kind == "token.revoked":
+            token_id = data["token"]["id"]
+            self._drop(lambda actor: actor.token_id == token_id)
+        elif kind == "user.updated":
+            user = data["user"]
+            if "enabled" in user and not user["enabled"]:
+                self._drop(lambda actor: actor.user_id == user["id"])
+            elif "role" in user:  # an admin's edit (not a status change): role and name read afresh
+                self._reload(lambda actor: actor.user_id == user["id"])
+        elif kind in ("queue.created", "queue.updated", "queue.deleted"):
+            queue = data["queue"]
+            members = frozenset(queue.get("members") or ()) if kind != "queue.deleted" else frozenset()
+            self._move_queue(event.tenant_id, queue["id"], members)
 
-    def drop(self, match) -> int:
+    def _drop(self, match) -> None:
         """Close the sessions whose actor matches (a revoked token, a disabled user)."""
-        hit = [s for s in self.sessions if s.actor is not None and match(s.actor)]
-        for session in hit:
+        for session in [s for s in self.sessions if s.actor is not None and match(s.actor)]:
             session.close()
-        return len(hit)
+
+    def _move_queue(self, tenant_id: int, queue_id: int, members: frozenset[int]) -> None:
+        """A queue's members are now ``members``: each session of the tenant has the queue or not."""
+        for session in self.sessions:
+            actor = session.actor
+            if actor is None or actor.tenant_id != tenant_id:
+                continue
+            queue_ids = actor.queue_ids | {queue_id} if actor.user_id in members else actor.queue_ids - {queue_id}
+            if queue_ids != actor.queue_ids:
+                session.actor = dataclasses.replace(actor, queue_ids=frozenset(queue_ids))
+
+    def _reload(self, match) -> None:
+        """Read the matching sessions' actors afresh; each session's next call waits for it."""
+        for session in [s for s in self.sessions if s.actor is not None and match(s.actor)]:
+            before, prior = session.actor, session.reloading
+
+            async def reload(session: Session = session, before=before, prior=prior) -> None:
+                if prior is not None:
+                    await asyncio.gather(prior, return_exceptions=True)
+                fresh = await self.app.auth.reload(before)
+                now = session.actor
+                if now is not None and (now.user_id, now.token_id) == (before.user_id, before.token_id):
+                    # queue memberships are kept current by queue.* events, also during this read
+                    session.actor = fresh and dataclasses.replace(fresh, queue_ids=now.queue_ids)
+
+            session.reloading = task = asyncio.ensure_future(reload())
+            task.add_done_callback(lambda t, session=session: _settled(session, t))
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -301,6 +347,9 @@ class RpcServer:
             return protocol.error(rid, METHOD_NOT_FOUND, f"no method {name!r}; rpc.discover lists them",
                                   {"kind": "method_not_found"})
         self.calls += 1
+        reloading = getattr(session, "reloading", None)
+        if reloading is not None:  # a role change committed: act with the new one
+            await asyncio.gather(reloading, return_exceptions=True)
         try:
             if method.role != PUBLIC:
                 if session.actor is None:
@@ -333,6 +382,13 @@ class RpcServer:
 
 
 _TOO_LARGE = object()
+
+
+def _settled(session: Session, task: asyncio.Task) -> None:
+    if session.reloading is task:
+        session.reloading = None
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reloading the actor of session %d failed: %r", session.id, task.exception())
 
 
 def _peer_uid(writer: asyncio.StreamWriter) -> int | None:

@@ -156,7 +156,8 @@ TENANT_SETTINGS = ("rating", "rating_prompt", "rating_thanks", "region", "opt_ou
 def tenant_settings(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
     """Company-wide behaviour an admin controls: rating survey, phone region, opt-out keywords."""
     tenant = _tenant(tx, actor.tenant_id)
-    settings = {**tenant["settings"], **changes}
+    merged = {**tenant["settings"], **changes}  # a key given as None goes back to its default
+    settings = {k: v for k, v in merged.items() if v is not None}
     tx.execute("UPDATE tenants SET settings = ? WHERE id = ?", (dumps(settings), actor.tenant_id))
     tx.audit(actor, "tenant.settings", "tenant", actor.tenant_id, **changes)
     return settings

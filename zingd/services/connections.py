@@ -88,7 +88,8 @@ def update(tx: Tx, actor: Actor, connection_id: int, changes: dict[str, Any],
     row = _get(tx, actor.tenant_id, connection_id)
     if settings is not None:
         _check_settings(tx, row["tenant_id"], settings)
-        changes["settings"] = dumps({**row["settings"], **settings})
+        merged = {**row["settings"], **settings}  # a key given as None goes back to its default
+        changes["settings"] = dumps({k: v for k, v in merged.items() if v is not None})
     if changes.get("is_default"):
         tx.execute("UPDATE connections SET is_default = 0 WHERE tenant_id = ?", (row["tenant_id"],))
     if changes:

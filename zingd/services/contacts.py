@@ -91,11 +91,9 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
         changes["custom_fields"] = dumps({k: v for k, v in merged.items() if v is not None})
     if "opted_out" in changes:
         changes["opted_out"] = int(changes["opted_out"])
-    if changes.get("owner_user_id") is not None and not tx.value(
+    if changes.get("owner_user_id") is not None and not tx.value(  # None clears the wallet owner
             "SELECT 1 FROM users WHERE id = ? AND tenant_id = ?", (changes["owner_user_id"], actor.tenant_id)):
         raise NotFound(f"no user {changes['owner_user_id']}", id=changes["owner_user_id"])
-    if changes.get("owner_user_id") == 0:  # 0 clears the wallet owner
-        changes["owner_user_id"] = None
     if changes:
         sets = ", ".join(f"{k} = ?" for k in changes)
         tx.execute(f"UPDATE contacts SET {sets}, updated_at = ? WHERE id = ?", (*changes.values(), tx.now, contact_id))

@@ -27,6 +27,13 @@ def _get(tx: Tx, tenant_id: int, queue_id: int) -> dict[str, Any]:
     return row
 
 
+def _emit(tx: Tx, tenant_id: int, queue_id: int, type_: str = "queue.updated") -> dict[str, Any]:
+    """The queue as committed, with its members: the RPC server moves its sessions' queues by it."""
+    row = _get(tx, tenant_id, queue_id)
+    tx.emit(tenant_id, type_, {"queue": row})
+    return row
+
+
 def _check(changes: dict[str, Any]) -> dict[str, Any]:
     if "name" in changes and not changes["name"].strip():
         raise Invalid("a queue needs a name", field="name")
@@ -51,7 +58,7 @@ def create(tx: Tx, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
         raise Conflict(f"a queue named {fields['name']!r} exists", field="name")
     qid = tx.insert("queues", {"tenant_id": actor.tenant_id, "created_at": tx.now, **fields})
     tx.audit(actor, "queue.create", "queue", qid, name=fields["name"])
-    return _get(tx, actor.tenant_id, qid)
+    return _emit(tx, actor.tenant_id, qid, "queue.created")
 
 
 def update(tx: Tx, actor: Actor, queue_id: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +68,7 @@ def update(tx: Tx, actor: Actor, queue_id: int, changes: dict[str, Any]) -> dict
     if changes:
         sets = ", ".join(f"{k} = ?" for k in changes)
         tx.execute(f"UPDATE queues SET {sets} WHERE id = ?", (*changes.values(), queue_id))
+    _emit(tx, actor.tenant_id, queue_id)
     if "assign_mode" in changes:
         routing.rebalance(tx, actor.tenant_id)
     return _get(tx, actor.tenant_id, queue_id)
@@ -73,6 +81,7 @@ def delete(tx: Tx, actor: Actor, queue_id: int) -> dict[str, Any]:
     tx.execute("UPDATE tickets SET queue_id = NULL WHERE queue_id = ?", (queue_id,))
     tx.execute("DELETE FROM queues WHERE id = ?", (queue_id,))
     tx.audit(actor, "queue.delete", "queue", queue_id, name=row["name"])
+    tx.emit(actor.tenant_id, "queue.deleted", {"queue": {"id": queue_id, "name": row["name"]}})
     return row
 
 
@@ -85,6 +94,7 @@ def set_members(tx: Tx, actor: Actor, queue_id: int, user_ids: list[int]) -> dic
     tx.conn.executemany("INSERT INTO queue_members (queue_id, user_id) VALUES (?, ?)",
                         [(queue_id, uid) for uid in sorted(set(user_ids))])
     tx.audit(actor, "queue.members", "queue", queue_id, user_ids=sorted(set(user_ids)))
+    _emit(tx, actor.tenant_id, queue_id)  # first: members act with the queue before tickets move
     routing.rebalance(tx, actor.tenant_id)
     return _get(tx, actor.tenant_id, queue_id)
 

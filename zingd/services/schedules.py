@@ -110,18 +110,25 @@ def create(tx: Tx, actor: Actor, contact_id: int | None, ticket_id: int | None, 
     return _get(tx, actor.tenant_id, sid)
 
 
-def update(tx: Tx, actor: Actor, schedule_id: int, body: str | None, run_at: float | str | None,
-           cron: str | None) -> dict[str, Any]:
+def update(tx: Tx, actor: Actor, schedule_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change what ``changes`` names: ``body``, ``run_at`` and/or ``cron`` (None: no longer recurring,
+    a one-off at ``run_at``, or at its current time)."""
     row = _get(tx, actor.tenant_id, schedule_id)
     if row["status"] != "pending":
         raise Conflict(f"schedule {schedule_id} is {row['status']}; only pending ones change", status=row["status"])
-    if body is not None and not body.strip():
+    body = changes.get("body", row["body"])
+    if body is None or not body.strip():
         raise Invalid("a scheduled message needs a body", field="body")
+    if "run_at" in changes and changes["run_at"] is None:
+        raise Invalid("a schedule always has a run_at", field="run_at")
     when, new_cron = row["run_at"], row["cron"]
-    if run_at is not None or cron is not None:
-        when, new_cron = _timing(tx, actor.tenant_id, run_at, cron if cron is not None else row["cron"])
+    if "run_at" in changes or "cron" in changes:
+        cron = changes.get("cron", row["cron"])
+        # a rule starts at its next fire time unless run_at says otherwise; a one-off keeps its time
+        run_at = changes.get("run_at", None if cron else row["run_at"])
+        when, new_cron = _timing(tx, actor.tenant_id, run_at, cron)
     tx.execute("UPDATE schedules SET body = ?, run_at = ?, cron = ?, updated_at = ? WHERE id = ?",
-               (body if body is not None else row["body"], when, new_cron or None, tx.now, schedule_id))
+               (body, when, new_cron or None, tx.now, schedule_id))
     tx.audit(actor, "schedule.update", "schedule", schedule_id)
     return _get(tx, actor.tenant_id, schedule_id)
 

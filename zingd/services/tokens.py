@@ -36,6 +36,8 @@ def revoke(tx: Tx, actor: Actor, token_id: int) -> dict[str, Any]:
         raise NotFound(f"no token {token_id}", id=token_id)
     tx.execute("UPDATE tokens SET revoked_at = ifnull(revoked_at, ?) WHERE id = ?", (tx.now, token_id))
     tx.audit(actor, "token.revoke", "token", token_id)
+    # the RPC server hears this once committed and closes the connections using the token
+    tx.emit(actor.tenant_id, "token.revoked", {"token": {"id": token_id, "user_id": row["user_id"]}})
     return tx.one(f"SELECT {COLUMNS} FROM tokens WHERE id = ?", (token_id,))
 
 

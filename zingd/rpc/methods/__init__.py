@@ -1,6 +1,10 @@
-"""Importing this package registers every RPC method in zingd.rpc.registry.REGISTRY."""
+"""Importing this package registers every RPC method in zingd.rpc.registry.REGISTRY.
+
+One module per namespace, named after it: ``schedule.update`` is in ``schedules.py`` (and its rules
+in ``zingd/services/schedules.py``); ``rpc.*`` in ``rpc.py``, ``daemon.*`` in ``daemon.py``.
+"""
 
 from zingd.rpc.methods import (  # noqa: F401
-    admin, auth, campaigns, connections, contacts, conversation, daemon, events, messages, queues, sim, tenants,
-    tickets, users, webhooks,
+    audit, auth, campaigns, connections, contacts, daemon, events, messages, notes, queues, quickreplies, reports,
+    rpc, schedules, sim, tags, tenants, tickets, tokens, users, webhooks,
 )

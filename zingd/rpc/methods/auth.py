@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from zingd.errors import Conflict, Forbidden, Invalid, Unauthenticated, Unavailable
+from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 from zingd.services.auth import public_user
@@ -26,7 +28,7 @@ class BootstrapParams(msgspec.Struct, forbid_unknown_fields=True):
     link_os_user: bool = True
 
 
-@REGISTRY.method("auth.login", LoginParams)
+@REGISTRY.method("auth.login", LoginParams, result=R.Login, errors=(Unauthenticated, Unavailable))
 async def login(call: Call, p: LoginParams) -> dict:
     """Exchange email and password for a session token (shown once) and log this connection in."""
     actor, out = await call.app.auth.login(p.email, p.password)
@@ -34,7 +36,7 @@ async def login(call: Call, p: LoginParams) -> dict:
     return out
 
 
-@REGISTRY.method("auth.token", TokenParams)
+@REGISTRY.method("auth.token", TokenParams, result=R.User, errors=(Unauthenticated,))
 async def token(call: Call, p: TokenParams) -> dict:
     """Log this connection in with a session or API token."""
     actor, user = await call.app.auth.from_token(p.token)
@@ -42,7 +44,7 @@ async def token(call: Call, p: TokenParams) -> dict:
     return {**user, "role": actor.role}
 
 
-@REGISTRY.method("auth.bootstrap", BootstrapParams)
+@REGISTRY.method("auth.bootstrap", BootstrapParams, result=R.User, errors=(Forbidden, Conflict, Invalid, Unavailable))
 async def bootstrap(call: Call, p: BootstrapParams) -> dict:
     """Create the first tenant and superadmin; only the daemon's OS user, only on an empty database."""
     user = await call.app.auth.bootstrap(call.session.peer_uid, p.tenant, p.email, p.name, p.password,
@@ -51,14 +53,14 @@ async def bootstrap(call: Call, p: BootstrapParams) -> dict:
     return user
 
 
-@REGISTRY.method("auth.whoami")
+@REGISTRY.method("auth.whoami", result=R.Me)
 async def whoami(call: Call, p) -> dict:
     """The user this connection acts as."""
     row = await call.app.db.one("SELECT * FROM users WHERE id = ?", (call.actor.user_id,))
     return {**public_user(row), "role": call.actor.role, "via": "token" if call.actor.token_id else "os_user"}
 
 
-@REGISTRY.method("auth.logout")
+@REGISTRY.method("auth.logout", result=R.Revoked, errors=(Unavailable,))
 async def logout(call: Call, p) -> dict:
     """Revoke this connection's token."""
     revoked = await call.app.auth.logout(call.actor)

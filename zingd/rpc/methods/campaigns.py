@@ -1,4 +1,4 @@
-"""campaign.* and schedule.*: automated sending, paced by the governor."""
+"""campaign.*: automated sending to many contacts, paced by the governor."""
 
 from __future__ import annotations
 
@@ -7,23 +7,24 @@ from typing import Any
 
 import msgspec
 
-from zingd.errors import Invalid
-from zingd.rpc.registry import REGISTRY, ById
+from zingd.errors import ChannelDown, Conflict, Forbidden, Invalid, NotFound, Unavailable
+from zingd.rpc import results as R
+from zingd.rpc.registry import REGISTRY, AnyOf, ById
 from zingd.rpc.server import Call
 from zingd.services import campaigns as svc
-from zingd.services import schedules as sched
+from zingd.services.schedules import parse_when
 from zingd.services.contact_import import parse_csv
 from zingd.services.files import read_text
 from zingd.services.messages import stage_media
 from zingd.services.contacts import tenant_region
 
 
-class CsvSource(msgspec.Struct, forbid_unknown_fields=True):
+class CampaignCreateCsv(msgspec.Struct, forbid_unknown_fields=True):
     path: str | None = None
     data: str | None = None
 
 
-class ContactFilter(msgspec.Struct, forbid_unknown_fields=True):
+class CampaignCreateFilter(msgspec.Struct, forbid_unknown_fields=True):
     tag: str | None = None
     fields: dict[str, str] = {}
 
@@ -33,41 +34,19 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     variants: list[str]
     contact_ids: list[int] | None = None
     tag: str | None = None
-    csv: CsvSource | None = None
-    filter: ContactFilter | None = None
+    csv: CampaignCreateCsv | None = None
+    filter: CampaignCreateFilter | None = None
     connection_ids: list[int] | None = None
     media_path: str | None = None
     start_at: float | str | None = None
     dry_run: bool = False
 
 
-class RecipientList(msgspec.Struct, forbid_unknown_fields=True):
+class CampaignRecipients(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     state: str | None = None
     after_id: int | None = None
     limit: int = 1000
-
-
-class ScheduleCreate(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
-    contact_id: int | None = None
-    ticket_id: int | None = None
-    connection_id: int | None = None
-    run_at: float | str | None = None
-    cron: str | None = None
-
-
-class ScheduleUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    id: int
-    body: str | None = None
-    run_at: float | str | None = None
-    cron: str | None = None
-
-
-class ScheduleList(msgspec.Struct, forbid_unknown_fields=True):
-    status: str | None = None
-    contact_id: int | None = None
-    limit: int = 500
 
 
 async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
@@ -78,7 +57,7 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
                             "contact_ids": p.contact_ids, "tag": p.tag, "source": sources[0],
                             "filter": msgspec.to_builtins(p.filter) if p.filter else None}
     tz = await call.app.db.value("SELECT timezone FROM tenants WHERE id = ?", (call.actor.tenant_id,))
-    spec["start_at"] = sched.parse_when(p.start_at, tz) if p.start_at is not None else None
+    spec["start_at"] = parse_when(p.start_at, tz) if p.start_at is not None else None
     parsed = None
     if p.csv is not None:
         if (p.csv.path is None) == (p.csv.data is None):
@@ -93,7 +72,8 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
     return spec, parsed
 
 
-@REGISTRY.method("campaign.create", CampaignCreate)
+@REGISTRY.method("campaign.create", CampaignCreate, result=AnyOf(R.Campaign, R.CampaignPreview),
+                 errors=(NotFound, Invalid, Forbidden, Unavailable))
 async def create(call: Call, p: CampaignCreate) -> dict:
     """Create a draft campaign (dry_run: recipients, rendered samples and projected send times only)."""
     spec, parsed = await _spec(call, p)
@@ -104,7 +84,7 @@ async def create(call: Call, p: CampaignCreate) -> dict:
     return await call.app.db.write(svc.create, call.actor, spec, parsed)
 
 
-@REGISTRY.method("campaign.list")
+@REGISTRY.method("campaign.list", result=list[R.Campaign])
 async def list_(call: Call, p) -> list:
     """The tenant's campaigns, newest first."""
     rows = await call.app.db.all("SELECT id FROM campaigns WHERE tenant_id = ? ORDER BY id DESC LIMIT 200",
@@ -112,8 +92,8 @@ async def list_(call: Call, p) -> list:
     return [await svc.read_summary(call.app, call.actor.tenant_id, r["id"]) for r in rows]
 
 
-@REGISTRY.method("campaign.show", ById)
-async def show(call: Call, p: ById) -> dict:
+@REGISTRY.method("campaign.get", ById, result=R.CampaignDetail, errors=(NotFound,))
+async def get(call: Call, p: ById) -> dict:
     """A campaign with per-state counts, each number's pacing limits, and the projected end."""
     row = await svc.read_summary(call.app, call.actor.tenant_id, p.id)
     governor = call.app.governor
@@ -123,14 +103,14 @@ async def show(call: Call, p: ById) -> dict:
     return row
 
 
-@REGISTRY.method("campaign.start", ById)
+@REGISTRY.method("campaign.start", ById, result=R.Campaign, errors=(NotFound, Conflict, ChannelDown, Unavailable))
 async def start(call: Call, p: ById) -> dict:
     """Start (or resume) a campaign; refused while one of its numbers is not connected."""
     connected = {cid for cid in call.app.channels.ids() if call.app.channels.is_connected(cid)}
     return await call.app.db.write(svc.start, call.actor, p.id, connected)
 
 
-@REGISTRY.method("campaign.pause", ById)
+@REGISTRY.method("campaign.pause", ById, result=R.Campaign, errors=(NotFound, Conflict, Unavailable))
 async def pause(call: Call, p: ById) -> dict:
     """Pause a running campaign; resume with campaign.start."""
     row = await call.app.db.write(svc.pause, call.actor, p.id)  # tenant-checked first
@@ -138,7 +118,7 @@ async def pause(call: Call, p: ById) -> dict:
     return row
 
 
-@REGISTRY.method("campaign.cancel", ById)
+@REGISTRY.method("campaign.cancel", ById, result=R.Campaign, errors=(NotFound, Conflict, Unavailable))
 async def cancel(call: Call, p: ById) -> dict:
     """Stop a campaign for good; recipients not yet queued are skipped."""
     row = await call.app.db.write(svc.cancel, call.actor, p.id)  # tenant-checked first
@@ -146,38 +126,7 @@ async def cancel(call: Call, p: ById) -> dict:
     return row
 
 
-@REGISTRY.method("campaign.recipients", RecipientList)
-async def recipients(call: Call, p: RecipientList) -> list:
+@REGISTRY.method("campaign.recipients", CampaignRecipients, result=list[R.Recipient], errors=(NotFound,))
+async def recipients(call: Call, p: CampaignRecipients) -> list:
     """Per-recipient report: state and timestamps (page with after_id)."""
     return await svc.recipients(call.app, call.actor, p.id, p.state, p.after_id, p.limit)
-
-
-@REGISTRY.method("schedule.create", ScheduleCreate)
-async def schedule_create(call: Call, p: ScheduleCreate) -> dict:
-    """Schedule a message to a contact or inside a ticket, at run_at (tenant time zone) and/or on a cron rule."""
-    row = await call.app.db.write(sched.create, call.actor, p.contact_id, p.ticket_id, p.connection_id, p.body,
-                                  p.run_at, p.cron)
-    call.app.dispatcher.arm_soon()
-    return row
-
-
-@REGISTRY.method("schedule.list", ScheduleList)
-async def schedule_list(call: Call, p: ScheduleList) -> list:
-    """Scheduled messages, soonest first."""
-    return await sched.list_schedules(call.app, call.actor, p.status, p.contact_id, p.limit)
-
-
-@REGISTRY.method("schedule.update", ScheduleUpdate)
-async def schedule_update(call: Call, p: ScheduleUpdate) -> dict:
-    """Change a pending schedule's text, time or cron rule."""
-    row = await call.app.db.write(sched.update, call.actor, p.id, p.body, p.run_at, p.cron)
-    call.app.dispatcher.arm_soon()
-    return row
-
-
-@REGISTRY.method("schedule.cancel", ById)
-async def schedule_cancel(call: Call, p: ById) -> dict:
-    """Cancel a pending schedule."""
-    row = await call.app.db.write(sched.cancel, call.actor, p.id)
-    call.app.dispatcher.arm_soon()
-    return row

@@ -5,25 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from zingd.channels.base import SendError
-from zingd.errors import ChannelDown, Conflict
-from zingd.rpc.registry import REGISTRY, ById
+from zingd.errors import ChannelDown, Conflict, Invalid, NotFound, Unavailable
+from zingd.rpc import results as R
+from zingd.rpc.registry import REGISTRY, ById, changes
 from zingd.rpc.server import Call
 from zingd.services import connections as svc
+from zingd.services import queues
 
 
-class ConnectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Chatbot and group behaviour (see zingd.services.routing)."""
+class ConnectionUpdateSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Chatbot and group behaviour (see zingd.services.routing), merged into the number's settings:
+    a key left out keeps its value, a key sent as null goes back to the default."""
 
-    menu: list[dict[str, Any]] | None = None
-    menu_max_retries: int | None = None
-    default_queue_id: int | None = None
-    groups: str | None = None
-    pacing: dict[str, Any] | None = None
+    menu: list[dict[str, Any]] | None | UnsetType = UNSET
+    menu_max_retries: int | None | UnsetType = UNSET
+    default_queue_id: int | None | UnsetType = UNSET
+    groups: str | None | UnsetType = UNSET
+    pacing: dict[str, Any] | None | UnsetType = UNSET
 
 
-class Create(msgspec.Struct, forbid_unknown_fields=True):
+class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     kind: str = "sim"
     is_default: bool = False
@@ -32,34 +36,40 @@ class Create(msgspec.Struct, forbid_unknown_fields=True):
     start: bool = True
 
 
-class Update(msgspec.Struct, forbid_unknown_fields=True):
+class ConnectionUpdate(msgspec.Struct, forbid_unknown_fields=True):
     id: int
-    name: str | None = None
-    is_default: bool | None = None
-    greeting: str | None = None
-    farewell: str | None = None
-    settings: ConnectionSettings | None = None
+    name: str | UnsetType = UNSET
+    is_default: bool | UnsetType = UNSET
+    greeting: str | UnsetType = UNSET
+    farewell: str | UnsetType = UNSET
+    settings: ConnectionUpdateSettings | UnsetType = UNSET
 
 
-class Pair(msgspec.Struct, forbid_unknown_fields=True):
+class ConnectionPair(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     phone: str | None = None
 
 
-@REGISTRY.method("connection.list")
+class ConnectionSetQueues(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    queue_ids: list[int]
+
+
+@REGISTRY.method("connection.list", result=list[R.LiveConnection])
 async def list_(call: Call, p) -> list:
     """The tenant's numbers with their live state."""
     return await svc.list_connections(call.app, call.actor)
 
 
-@REGISTRY.method("connection.get", ById)
+@REGISTRY.method("connection.get", ById, result=R.LiveConnection, errors=(NotFound,))
 async def get(call: Call, p: ById) -> dict:
     """One number with its live state."""
     return await svc.get(call.app, call.actor, p.id)
 
 
-@REGISTRY.method("connection.create", Create)
-async def create(call: Call, p: Create) -> dict:
+@REGISTRY.method("connection.create", ConnectionCreate, result=R.LiveConnection,
+                 errors=(Conflict, Invalid, Unavailable))
+async def create(call: Call, p: ConnectionCreate) -> dict:
     """Add a number; a sim one starts at once, a whatsapp one waits for connection.pair."""
     row = await call.app.db.write(svc.create, call.actor, call.actor.tenant_id, p.name, p.kind, p.is_default,
                                   p.greeting, p.farewell)
@@ -68,19 +78,20 @@ async def create(call: Call, p: Create) -> dict:
     return await svc.get(call.app, call.actor, row["id"])
 
 
-@REGISTRY.method("connection.update", Update)
-async def update(call: Call, p: Update) -> dict:
-    """Rename, make default, set greeting or farewell."""
-    changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k not in ("id", "settings") and v is not None}
-    if "is_default" in changes:
-        changes["is_default"] = int(changes["is_default"])
-    settings = msgspec.to_builtins(p.settings) if p.settings is not None else None
-    row = await call.app.db.write(svc.update, call.actor, p.id, changes, settings)
+@REGISTRY.method("connection.update", ConnectionUpdate, result=R.Connection,
+                 errors=(NotFound, Invalid, Unavailable))
+async def update(call: Call, p: ConnectionUpdate) -> dict:
+    """Rename, make default, set greeting or farewell, or change settings (a key sent as null: its default)."""
+    c = changes(p, "name", "is_default", "greeting", "farewell")
+    if "is_default" in c:
+        c["is_default"] = int(c["is_default"])
+    settings = changes(p.settings) if p.settings is not UNSET else None
+    row = await call.app.db.write(svc.update, call.actor, p.id, c, settings)
     call.app.governor.forget(p.id)
     return row
 
 
-@REGISTRY.method("connection.delete", ById)
+@REGISTRY.method("connection.delete", ById, result=R.Connection, errors=(NotFound, Conflict, Unavailable))
 async def delete(call: Call, p: ById) -> dict:
     """Remove a number that never had tickets."""
     await svc.get(call.app, call.actor, p.id)
@@ -88,7 +99,7 @@ async def delete(call: Call, p: ById) -> dict:
     return await call.app.db.write(svc.delete, call.actor, p.id)
 
 
-@REGISTRY.method("connection.restart", ById)
+@REGISTRY.method("connection.restart", ById, result=R.LiveConnection, errors=(NotFound,))
 async def restart(call: Call, p: ById) -> dict:
     """Stop and start one number without restarting the daemon."""
     await svc.get(call.app, call.actor, p.id)
@@ -96,8 +107,8 @@ async def restart(call: Call, p: ById) -> dict:
     return await svc.get(call.app, call.actor, p.id)
 
 
-@REGISTRY.method("connection.pair", Pair)
-async def pair(call: Call, p: Pair) -> dict:
+@REGISTRY.method("connection.pair", ConnectionPair, result=R.Pairing, errors=(NotFound, Conflict, ChannelDown))
+async def pair(call: Call, p: ConnectionPair) -> dict:
     """Start pairing: QR codes (or a pairing code with phone) arrive as connection.updated events."""
     row = await svc.get(call.app, call.actor, p.id)
     if row["kind"] != "whatsapp":
@@ -112,7 +123,8 @@ async def pair(call: Call, p: Pair) -> dict:
             "pair_code": last.pair_code if last else None}
 
 
-@REGISTRY.method("connection.logout", ById)
+@REGISTRY.method("connection.logout", ById, result=R.LiveConnection,
+                 errors=(NotFound, Conflict, ChannelDown, Unavailable))
 async def logout(call: Call, p: ById) -> dict:
     """Unlink the number; it must be paired again."""
     await svc.get(call.app, call.actor, p.id)
@@ -122,3 +134,10 @@ async def logout(call: Call, p: ById) -> dict:
         raise (ChannelDown if e.retryable else Conflict)(str(e), id=p.id) from None
     await call.app.db.write(lambda tx: tx.audit(call.actor, "connection.logout", "connection", p.id))
     return await svc.get(call.app, call.actor, p.id)
+
+
+@REGISTRY.method("connection.set_queues", ConnectionSetQueues, result=R.ConnectionQueues,
+                 errors=(NotFound, Unavailable))
+async def set_queues(call: Call, p: ConnectionSetQueues) -> dict:
+    """Set which queues a number's chatbot menu offers (empty: all of the tenant's)."""
+    return {"id": p.id, "queue_ids": await call.app.db.write(queues.link_connection, call.actor, p.id, p.queue_ids)}

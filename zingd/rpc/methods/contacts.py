@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import msgspec
-
 import asyncio
 
-from zingd.errors import Invalid
-from zingd.rpc.registry import REGISTRY, ById
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from zingd.rpc import results as R
+from zingd.rpc.registry import REGISTRY, ById, changes
 from zingd.rpc.server import Call
 from zingd.services import contacts as svc
+from zingd.services import tags
 from zingd.services.contact_import import parse_csv, parse_vcard
 from zingd.services.files import read_text
 
@@ -22,11 +25,11 @@ class ContactList(msgspec.Struct, forbid_unknown_fields=True):
 
 class ContactUpdate(msgspec.Struct, forbid_unknown_fields=True):
     id: int
-    name: str | None = None
-    email: str | None = None
-    custom_fields: dict[str, str | int | float | bool | None] | None = None
-    opted_out: bool | None = None
-    owner_user_id: int | None = None
+    name: str | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+    custom_fields: dict[str, str | int | float | bool | None] | UnsetType = UNSET  # merged; a null value removes one
+    opted_out: bool | UnsetType = UNSET
+    owner_user_id: int | None | UnsetType = UNSET  # the wallet owner; null: none
 
 
 class ContactCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,31 +48,35 @@ class ContactImport(msgspec.Struct, forbid_unknown_fields=True):
     skip_invalid: bool = False
 
 
-class Merge(msgspec.Struct, forbid_unknown_fields=True):
+class ContactMerge(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     into_id: int
 
 
-@REGISTRY.method("contact.list", ContactList)
+class ContactSetTags(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    tags: list[str]
+
+
+@REGISTRY.method("contact.list", ContactList, result=list[R.Contact], errors=(Invalid,))
 async def list_(call: Call, p: ContactList) -> list:
     """Contacts by id, or matching a name/number search."""
     return await svc.list_contacts(call.app, call.actor, p.query, p.after_id, p.limit)
 
 
-@REGISTRY.method("contact.get", ById)
+@REGISTRY.method("contact.get", ById, result=R.ContactDetail, errors=(NotFound,))
 async def get(call: Call, p: ById) -> dict:
     """A contact with the WhatsApp ids that map to it and its tickets."""
     return await svc.get(call.app, call.actor, p.id)
 
 
-@REGISTRY.method("contact.update", ContactUpdate)
+@REGISTRY.method("contact.update", ContactUpdate, result=R.Contact, errors=(NotFound, Invalid, Unavailable))
 async def update(call: Call, p: ContactUpdate) -> dict:
-    """Edit name, email, custom fields (merged; null removes one), the opt-out flag or the wallet owner (0 clears)."""
-    changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k != "id" and v is not None}
-    return await call.app.db.write(svc.update, call.actor, p.id, changes)
+    """Edit name, email, custom fields (merged; null removes one), the opt-out flag or the wallet owner (null clears)."""
+    return await call.app.db.write(svc.update, call.actor, p.id, changes(p))
 
 
-@REGISTRY.method("contact.create", ContactCreate)
+@REGISTRY.method("contact.create", ContactCreate, result=R.Contact, errors=(Conflict, Invalid, Unavailable))
 async def create(call: Call, p: ContactCreate) -> dict:
     """Add a contact by phone number (normalized to E.164)."""
     number = await svc.resolve_number(call.app, call.actor.tenant_id, p.number)
@@ -78,7 +85,8 @@ async def create(call: Call, p: ContactCreate) -> dict:
     return await call.app.db.write(svc.create, call.actor, row)
 
 
-@REGISTRY.method("contact.import", ContactImport)
+@REGISTRY.method("contact.import", ContactImport, result=R.ImportReport,
+                 errors=(Invalid, NotFound, Forbidden, Unavailable))
 async def import_(call: Call, p: ContactImport) -> dict:
     """Import CSV or vCard (by path or inline data): per-row errors, duplicates merged, all or nothing."""
     if p.format not in ("csv", "vcard"):
@@ -93,19 +101,25 @@ async def import_(call: Call, p: ContactImport) -> dict:
     return await call.app.db.write(svc.import_rows, call.actor, parsed, p.dry_run, p.skip_invalid)
 
 
-@REGISTRY.method("contact.export")
+@REGISTRY.method("contact.export", result=list[R.ContactExport])
 async def export(call: Call, p) -> list:
     """Every contact with custom fields and tags (zingctl writes CSV or JSON)."""
     return await svc.export(call.app, call.actor)
 
 
-@REGISTRY.method("contact.merge", Merge)
-async def merge(call: Call, p: Merge) -> dict:
+@REGISTRY.method("contact.merge", ContactMerge, result=R.Contact, errors=(NotFound, Conflict, Invalid, Unavailable))
+async def merge(call: Call, p: ContactMerge) -> dict:
     """Fold contact id into into_id: its tickets, messages, WhatsApp ids and tags follow."""
     return await call.app.db.write(svc.merge, call.actor, p.id, p.into_id)
 
 
-@REGISTRY.method("contact.delete", ById)
+@REGISTRY.method("contact.delete", ById, result=R.Contact, errors=(NotFound, Conflict, Unavailable))
 async def delete(call: Call, p: ById) -> dict:
     """Delete a contact that never had a conversation (merge the others)."""
     return await call.app.db.write(svc.delete, call.actor, p.id)
+
+
+@REGISTRY.method("contact.set_tags", ContactSetTags, result=R.ContactTags, errors=(NotFound, Invalid, Unavailable))
+async def set_tags(call: Call, p: ContactSetTags) -> dict:
+    """Set a contact's tags by name (replaces them; new names are created)."""
+    return {"id": p.id, "tags": await call.app.db.write(tags.set_contact_tags, call.actor, p.id, p.tags)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from zingd.errors import Invalid
+from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 from zingd.services.events import visible_to
@@ -26,7 +27,7 @@ def _check_topic(topic: str) -> None:
         raise Invalid(f"unknown topic {topic!r}: use tenant, ticket:<id> or type:<event type>", field="topics")
 
 
-@REGISTRY.method("events.subscribe", Subscribe)
+@REGISTRY.method("events.subscribe", Subscribe, result=R.Subscribed, errors=(Invalid,))
 async def subscribe(call: Call, p: Subscribe) -> dict:
     """Receive events as notifications; with since_seq, first everything after it."""
     if not p.topics or len(p.topics) > 100:
@@ -40,7 +41,7 @@ async def subscribe(call: Call, p: Subscribe) -> dict:
                                    visible_to(lambda: session.actor))
 
 
-@REGISTRY.method("events.unsubscribe", Unsubscribe)
+@REGISTRY.method("events.unsubscribe", Unsubscribe, result=R.Removed)
 async def unsubscribe(call: Call, p: Unsubscribe) -> dict:
     """Stop a subscription."""
     return {"removed": call.session.unsubscribe(p.subscription)}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from zingd.errors import Invalid
+from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 from zingd.services import messages as svc
@@ -44,6 +45,15 @@ class Search(msgspec.Struct, forbid_unknown_fields=True):
     limit: int = 50
 
 
+class MessageRead(msgspec.Struct, forbid_unknown_fields=True):
+    ticket_id: int
+
+
+class MessageTyping(msgspec.Struct, forbid_unknown_fields=True):
+    ticket_id: int
+    composing: bool = True
+
+
 class SendTo(msgspec.Struct, forbid_unknown_fields=True):
     number: str
     body: str = ""
@@ -51,7 +61,8 @@ class SendTo(msgspec.Struct, forbid_unknown_fields=True):
     media_path: str | None = None
 
 
-@REGISTRY.method("message.send_to", SendTo)
+@REGISTRY.method("message.send_to", SendTo, result=R.Message,
+                 errors=(NotFound, Conflict, Invalid, Forbidden, Unavailable))
 async def send_to(call: Call, p: SendTo) -> dict:
     """Write to a phone number (E.164 or local), starting a ticket if needed. Scripts with API
     tokens are paced by the number's governor: their message is queued for its slot."""
@@ -70,28 +81,41 @@ async def send_to(call: Call, p: SendTo) -> dict:
     return await call.app.db.write(svc.send_to_unit, call.actor, number, p.connection_id, body, media, due_at)
 
 
-@REGISTRY.method("message.list", MessageList)
+@REGISTRY.method("message.list", MessageList, result=R.MessagePage, errors=(NotFound, Invalid))
 async def list_(call: Call, p: MessageList) -> dict:
     """A page of a ticket's conversation (or a contact's whole history), oldest first; page back with before_id."""
     return await svc.list_messages(call.app, call.actor, p.ticket_id, p.before_id, p.limit, p.contact_id)
 
 
-@REGISTRY.method("message.send", Send)
+@REGISTRY.method("message.send", Send, result=R.Message,
+                 errors=(NotFound, Forbidden, Conflict, Invalid, Unavailable))
 async def send(call: Call, p: Send) -> dict:
     """Queue a message (text, or a file by path); it is stored before anything is sent."""
     return await svc.send(call.app, call.actor, p.ticket_id, p.body, p.quoted_id, p.media_path, p.signature,
                           call.session.peer_uid)
 
 
-@REGISTRY.method("message.retry", Retry)
+@REGISTRY.method("message.retry", Retry, result=R.Message, errors=(NotFound, Forbidden, Conflict, Unavailable))
 async def retry(call: Call, p: Retry) -> dict:
     """Send a failed message again, under the same WhatsApp id."""
     return await call.app.db.write(svc.retry_unit, call.actor, p.id)
 
 
-@REGISTRY.method("message.search", Search)
+@REGISTRY.method("message.search", Search, result=list[R.SearchHit], errors=(Invalid,))
 async def search(call: Call, p: Search) -> list:
     """Full-text search over message bodies, newest first."""
     filters = msgspec.structs.asdict(p)
     del filters["query"], filters["limit"]
     return await svc.search(call.app, call.actor, p.query, p.limit, **filters)
+
+
+@REGISTRY.method("message.read", MessageRead, result=R.Read, errors=(NotFound, Unavailable))
+async def read(call: Call, p: MessageRead) -> dict:
+    """The agent read the ticket: clear its unread count and tell WhatsApp."""
+    return await svc.mark_read(call.app, call.actor, p.ticket_id)
+
+
+@REGISTRY.method("message.typing", MessageTyping, result=R.Typing, errors=(NotFound,))
+async def typing(call: Call, p: MessageTyping) -> dict:
+    """Show the customer that the agent is typing (or stopped)."""
+    return await svc.typing(call.app, call.actor, p.ticket_id, p.composing)

@@ -6,11 +6,12 @@ import msgspec
 
 from zingd.channels.sim import CUSTOMERS, SimChannel
 from zingd.errors import Invalid, NotFound
+from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 
 
-class Say(msgspec.Struct, forbid_unknown_fields=True):
+class SimSay(msgspec.Struct, forbid_unknown_fields=True):
     from_: str = msgspec.field(name="from")
     body: str = ""
     name: str = ""
@@ -21,7 +22,7 @@ class Say(msgspec.Struct, forbid_unknown_fields=True):
     lid: str | None = None
 
 
-class Fault(msgspec.Struct, forbid_unknown_fields=True):
+class SimFault(msgspec.Struct, forbid_unknown_fields=True):
     connection_id: int | None = None
     disconnect_s: float | None = None
     ban_s: float | None = None
@@ -29,7 +30,7 @@ class Fault(msgspec.Struct, forbid_unknown_fields=True):
     duplicate_inbound: bool | None = None
 
 
-class ByConnection(msgspec.Struct, forbid_unknown_fields=True):
+class SimJournalParams(msgspec.Struct, forbid_unknown_fields=True):
     connection_id: int | None = None
 
 
@@ -47,8 +48,8 @@ async def _sim(call: Call, connection_id: int | None) -> SimChannel:
     return channel
 
 
-@REGISTRY.method("sim.say", Say)
-async def say(call: Call, p: Say) -> dict:
+@REGISTRY.method("sim.say", SimSay, result=R.SimSaid, errors=(NotFound, Invalid))
+async def say(call: Call, p: SimSay) -> dict:
     """A simulated customer writes in, optionally in a group or behind a LID (returns once zing stored it)."""
     number = "".join(ch for ch in p.from_ if ch.isdigit())
     if len(number) < 8 or len(number) > 15:
@@ -66,14 +67,14 @@ async def say(call: Call, p: Say) -> dict:
     return {**out, "connection_id": channel.connection_id}
 
 
-@REGISTRY.method("sim.customers")
+@REGISTRY.method("sim.customers", result=list[R.SimCustomer])
 async def customers(call: Call, p) -> list:
     """The demo's scripted customers."""
     return [{"number": n, "name": name} for n, name in CUSTOMERS]
 
 
-@REGISTRY.method("sim.fault", Fault)
-async def fault(call: Call, p: Fault) -> dict:
+@REGISTRY.method("sim.fault", SimFault, result=R.SimFaults, errors=(NotFound, Invalid))
+async def fault(call: Call, p: SimFault) -> dict:
     """Inject faults: a network outage, a temporary ban, a send failure rate, duplicate inbound delivery."""
     channel = await _sim(call, p.connection_id)
     if p.send_failure_rate is not None:
@@ -94,8 +95,8 @@ async def fault(call: Call, p: Fault) -> dict:
             "duplicate_inbound": channel.faults.duplicate_inbound}
 
 
-@REGISTRY.method("sim.journal", ByConnection)
-async def journal(call: Call, p: ByConnection) -> dict:
+@REGISTRY.method("sim.journal", SimJournalParams, result=R.SimJournal, errors=(NotFound,))
+async def journal(call: Call, p: SimJournalParams) -> dict:
     """Counts from the simulated network's own journal (what customers sent and received)."""
     channel = await _sim(call, p.connection_id)
     return {"connection_id": channel.connection_id, "path": str(channel.journal_path), **channel.health()}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from zingd.rpc.registry import REGISTRY
+from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from zingd.rpc import results as R
+from zingd.rpc.registry import REGISTRY, changes
 from zingd.rpc.server import Call
 from zingd.services import admin
 
@@ -28,36 +31,36 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
     id: int
-    name: str | None = None
-    role: str | None = None
-    enabled: bool | None = None
-    max_tickets: int | None = None
-    password: str | None = None
+    name: str | UnsetType = UNSET
+    role: str | UnsetType = UNSET
+    enabled: bool | UnsetType = UNSET
+    max_tickets: int | UnsetType = UNSET
+    password: str | UnsetType = UNSET
 
 
-class SetStatus(msgspec.Struct, forbid_unknown_fields=True):
+class UserSetStatus(msgspec.Struct, forbid_unknown_fields=True):
     status: str
 
 
-class UpdateMe(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
-    signature: bool | None = None
-    password: str | None = None
+class UserUpdateMe(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | UnsetType = UNSET
+    signature: bool | UnsetType = UNSET
+    password: str | UnsetType = UNSET
 
 
-@REGISTRY.method("user.list", UserList)
+@REGISTRY.method("user.list", UserList, result=list[R.User])
 async def list_(call: Call, p: UserList) -> list:
     """The tenant's users."""
     return await admin.list_users(call.app, call.actor, p.tenant_id)
 
 
-@REGISTRY.method("user.get", UserGet)
+@REGISTRY.method("user.get", UserGet, result=R.UserDetail, errors=(NotFound,))
 async def get(call: Call, p: UserGet) -> dict:
     """One user of the tenant, with their queues."""
     return await admin.get_user(call.app, call.actor, p.id)
 
 
-@REGISTRY.method("user.create", UserCreate)
+@REGISTRY.method("user.create", UserCreate, result=R.User, errors=(NotFound, Conflict, Invalid, Unavailable))
 async def create(call: Call, p: UserCreate) -> dict:
     """Add a user (an admin can't grant more than their own role)."""
     pw_hash = await admin.password_hash(p.password)
@@ -65,42 +68,38 @@ async def create(call: Call, p: UserCreate) -> dict:
                                    p.role, pw_hash, p.max_tickets)
 
 
-@REGISTRY.method("user.update", UserUpdate)
+@REGISTRY.method("user.update", UserUpdate, result=R.User, errors=(NotFound, Invalid, Unavailable))
 async def update(call: Call, p: UserUpdate) -> dict:
-    """Rename, change role, disable (revokes their tokens) or reset a password."""
-    changes = {k: v for k, v in msgspec.structs.asdict(p).items() if k not in ("id", "password") and v is not None}
-    if "enabled" in changes:
-        changes["enabled"] = int(changes["enabled"])
-    if p.password is not None:
-        changes["password_hash"] = await admin.password_hash(p.password)
-    row = await call.app.db.write(admin.update_user, call.actor, p.id, changes)
-    if changes.get("enabled") == 0:
-        call.app.rpc.drop(lambda actor: actor.user_id == p.id)
-    elif "role" in changes:
-        await call.app.rpc.refresh_actors(row["tenant_id"])
-    return row
+    """Rename, change role, disable (revokes their tokens and closes their connections) or reset a password."""
+    c = changes(p, "name", "role", "enabled", "max_tickets")
+    if "enabled" in c:
+        c["enabled"] = int(c["enabled"])
+    if p.password is not UNSET:
+        c["password_hash"] = await admin.password_hash(p.password)
+    # The server hears the committed user.updated: a disabled user's sessions close, a new role applies.
+    return await call.app.db.write(admin.update_user, call.actor, p.id, c)
 
 
-@REGISTRY.method("user.set_status", SetStatus)
-async def set_status(call: Call, p: SetStatus) -> dict:
+@REGISTRY.method("user.set_status", UserSetStatus, result=R.User, errors=(Invalid, Unavailable))
+async def set_status(call: Call, p: UserSetStatus) -> dict:
     """Set one's own status: online, away or offline."""
     return await call.app.db.write(admin.set_status, call.actor, p.status)
 
 
-@REGISTRY.method("user.update_me", UpdateMe)
-async def update_me(call: Call, p: UpdateMe) -> dict:
+@REGISTRY.method("user.update_me", UserUpdateMe, result=R.User, errors=(Invalid, Unavailable))
+async def update_me(call: Call, p: UserUpdateMe) -> dict:
     """Change one's own name, signature setting or password."""
-    changes: dict = {}
-    if p.name is not None:
-        changes["name"] = p.name.strip() or call.actor.name
-    if p.signature is not None:
-        changes["signature"] = int(p.signature)
-    if p.password is not None:
-        changes["password_hash"] = await admin.password_hash(p.password)
-    return await call.app.db.write(admin.update_me, call.actor, changes)
+    c: dict = {}
+    if p.name is not UNSET:
+        c["name"] = p.name.strip() or call.actor.name
+    if p.signature is not UNSET:
+        c["signature"] = int(p.signature)
+    if p.password is not UNSET:
+        c["password_hash"] = await admin.password_hash(p.password)
+    return await call.app.db.write(admin.update_me, call.actor, c)
 
 
-@REGISTRY.method("user.directory")
+@REGISTRY.method("user.directory", result=list[R.Colleague])
 async def directory(call: Call, p) -> list:
     """Colleagues an agent can hand a ticket to: id, name, role, status (enabled users only)."""
     return await call.app.db.all("SELECT id, name, role, status FROM users WHERE tenant_id = ? AND enabled = 1 "

@@ -1,0 +1,708 @@
+"""What RPC methods answer, by entity: the result types the registry publishes in rpc.discover.
+
+They describe the rows the services really return (see each service's reads): SQLite
+columns as stored (flags are integers 0/1, times are epoch seconds), JSON columns decoded.
+Nothing here is used to build answers; tests/contract validates every answer of a walk
+over a real daemon against these schemas, so a service that changes its rows must change
+them here too. Objects are open (a new column is not a breaking change); every field a
+client may rely on is listed and required.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+Role = Literal["agent", "supervisor", "admin", "superadmin"]
+TicketStatus = Literal["pending", "open", "closed"]
+Ack = Literal["received", "queued", "sent", "server", "delivered", "read", "played", "failed"]
+Time = float
+Flag = int  # an SQLite boolean column: 0 or 1
+
+
+class Struct(msgspec.Struct, kw_only=True):
+    pass
+
+
+# -- small acknowledgements ----------------------------------------------------------------------
+class Revoked(Struct):
+    revoked: bool
+
+
+class Removed(Struct):
+    removed: bool
+
+
+class Subscribed(Struct):
+    subscription: int
+    seq: int
+
+
+class Hello(Struct):
+    api: int
+    server: str
+    name: str
+    authenticated: bool
+
+
+class Read(Struct):
+    ticket_id: int
+    marked: int
+
+
+class Typing(Struct):
+    sent: bool
+
+
+class Backup(Struct):
+    path: str
+    bytes: int
+    seconds: float
+    schema_version: int
+
+
+class OpenRpcInfo(Struct):
+    title: str
+    version: str
+
+
+class OpenRpcDocument(Struct):
+    """This document (rpc.discover)."""
+
+    openrpc: str
+    info: OpenRpcInfo
+    methods: list[dict[str, Any]]
+    components: dict[str, Any]
+
+
+# -- tenants -------------------------------------------------------------------------------------
+class Tenant(Struct):
+    id: int
+    name: str
+    status: Literal["active", "suspended"]
+    max_users: int
+    max_connections: int
+    max_queues: int
+    timezone: str
+    settings: dict[str, Any]
+    created_at: Time
+
+
+class TenantSummary(Tenant):
+    users: int
+    connections: int
+
+
+class TenantSettings(Struct):
+    """Company-wide behaviour; a key not set is its default."""
+
+    rating: bool | msgspec.UnsetType = msgspec.UNSET
+    rating_prompt: str | msgspec.UnsetType = msgspec.UNSET
+    rating_thanks: str | msgspec.UnsetType = msgspec.UNSET
+    region: str | msgspec.UnsetType = msgspec.UNSET
+    opt_out_keywords: list[str] | msgspec.UnsetType = msgspec.UNSET
+    opt_out_reply: str | msgspec.UnsetType = msgspec.UNSET
+
+
+# -- users ---------------------------------------------------------------------------------------
+class User(Struct):
+    id: int
+    tenant_id: int
+    email: str
+    name: str
+    role: Role
+    status: Literal["online", "away", "offline"]
+    enabled: Flag
+    max_tickets: int
+    signature: Flag
+    os_uid: int | None
+    created_at: Time
+    updated_at: Time
+
+
+class QueueRef(Struct):
+    id: int
+    name: str
+
+
+class UserDetail(User):
+    queues: list[QueueRef]
+
+
+class Me(User):
+    via: Literal["token", "os_user"]
+
+
+class Colleague(Struct):
+    id: int
+    name: str
+    role: Role
+    status: str
+
+
+class Login(Struct):
+    token: str
+    user: User
+    expires_in: float
+
+
+# -- tokens and audit ----------------------------------------------------------------------------
+class Token(Struct):
+    id: int
+    user_id: int
+    kind: Literal["session", "api"]
+    name: str
+    role: Role | None
+    created_at: Time
+    expires_at: Time | None
+    revoked_at: Time | None
+    last_used_at: Time | None
+
+
+class NewToken(Token):
+    token: str
+
+
+class AuditEntry(Struct):
+    id: int
+    tenant_id: int | None
+    user_id: int | None
+    user_name: str | None
+    action: str
+    target_type: str
+    target_id: int | None
+    data: dict[str, Any]
+    created_at: Time
+
+
+# -- reports -------------------------------------------------------------------------------------
+class TicketStats(Struct):
+    tickets: int
+    pending: int | None
+    open: int | None
+    closed: int | None
+    avg_first_response_s: float | None
+    avg_resolution_s: float | None
+    avg_rating: float | None
+    ratings: int
+
+
+class AgentStats(TicketStats):
+    user_id: int
+    user_name: str
+
+
+class QueueStats(TicketStats):
+    queue_id: int | None
+    queue_name: str | None
+
+
+class MessageStats(Struct):
+    inbound: int | None
+    outbound: int | None
+    failed: int | None
+
+
+class Report(Struct):
+    since: Time
+    until: Time
+    total: TicketStats
+    agents: list[AgentStats]
+    queues: list[QueueStats]
+    messages: MessageStats
+
+
+# -- connections ---------------------------------------------------------------------------------
+class Connection(Struct):
+    id: int
+    tenant_id: int
+    name: str
+    kind: Literal["sim", "whatsapp"]
+    status: str
+    status_reason: str
+    is_default: Flag
+    phone: str
+    greeting: str
+    farewell: str
+    session_path: str
+    settings: dict[str, Any]
+    created_at: Time
+    updated_at: Time
+
+
+class ChannelHealth(Struct):
+    state: str
+    reason: str
+
+
+class LiveConnection(Connection):
+    running: bool
+    health: ChannelHealth | None
+
+
+class Pairing(Struct):
+    id: int
+    status: str
+    qr: str | None
+    pair_code: str | None
+
+
+class ConnectionQueues(Struct):
+    id: int
+    queue_ids: list[int]
+
+
+# -- queues --------------------------------------------------------------------------------------
+class Queue(Struct):
+    id: int
+    tenant_id: int
+    name: str
+    color: str
+    greeting: str
+    out_of_hours_message: str
+    business_hours: dict[str, Any]
+    assign_mode: Literal["off", "round_robin", "balanced"]
+    auto_close_hours: float | None
+    auto_close_message: str
+    rr_last_user_id: int | None
+    created_at: Time
+    members: list[int]
+
+
+class QueueSummary(Queue):
+    pending: int
+    open_now: bool
+
+
+# -- contacts ------------------------------------------------------------------------------------
+class Contact(Struct):
+    id: int
+    tenant_id: int
+    number: str
+    name: str
+    push_name: str
+    email: str
+    avatar_url: str
+    is_group: Flag
+    custom_fields: dict[str, Any]
+    opted_out: Flag
+    owner_user_id: int | None
+    created_at: Time
+    updated_at: Time
+
+
+class UserRef(Struct):
+    id: int
+    name: str
+
+
+class ContactTicket(Struct):
+    id: int
+    status: TicketStatus
+    connection_id: int
+    user_id: int | None
+    created_at: Time
+    closed_at: Time | None
+    last_message: str
+
+
+class ContactDetail(Contact):
+    ids: list[str]
+    tags: list[str]
+    owner: UserRef | None
+    tickets: list[ContactTicket]
+
+
+class ContactTags(Struct):
+    id: int
+    tags: list[str]
+
+
+class ContactExport(Struct):
+    id: int
+    number: str
+    name: str
+    push_name: str
+    email: str
+    opted_out: Flag
+    custom_fields: dict[str, Any]
+    created_at: Time
+    tags: list[str]
+
+
+class RowError(Struct):
+    row: int
+    error: str
+
+
+class ImportReport(Struct):
+    rows: int
+    valid: int
+    invalid: list[RowError]
+    merged_in_file: int
+    to_create: int
+    to_update: int
+    dry_run: bool
+    imported: bool
+
+
+# -- tickets -------------------------------------------------------------------------------------
+class Ticket(Struct):
+    """A ticket as lists show it: the row with its contact, queue, agent and number's names."""
+
+    id: int
+    tenant_id: int
+    connection_id: int
+    contact_id: int
+    queue_id: int | None
+    user_id: int | None
+    status: TicketStatus
+    unread: int
+    last_message: str
+    last_message_at: Time
+    last_inbound_at: Time | None
+    is_group: Flag
+    chatbot_state: dict[str, Any]
+    campaign_id: int | None
+    rating: int | None
+    created_at: Time
+    updated_at: Time
+    accepted_at: Time | None
+    first_response_at: Time | None
+    closed_at: Time | None
+    contact_name: str
+    contact_push_name: str
+    contact_number: str
+    queue_name: str | None
+    user_name: str | None
+    connection_name: str
+    tags: list[str]
+
+
+class StatusCount(Struct):
+    count: int
+    unread: int
+
+
+class TicketPage(Struct):
+    """Newest activity first; ``next`` (when more follow) is the ``before`` of the next page."""
+
+    tickets: list[Ticket]
+    next: tuple[Time, int] | msgspec.UnsetType = msgspec.UNSET
+    counts: dict[str, StatusCount] | msgspec.UnsetType = msgspec.UNSET
+
+
+class TicketEvent(Struct):
+    action: str
+    user_id: int | None
+    user_name: str | None
+    data: dict[str, Any]
+    created_at: Time
+
+
+# -- messages ------------------------------------------------------------------------------------
+class Message(Struct):
+    id: int
+    tenant_id: int
+    ticket_id: int
+    connection_id: int
+    contact_id: int
+    wa_id: str
+    direction: Literal["in", "out"]
+    from_device: Flag
+    type: str
+    body: str
+    media_path: str | None
+    media_mime: str | None
+    media_size: int | None
+    media_error: str | None
+    quoted_id: int | None
+    participant: str | None
+    user_id: int | None
+    ack: Ack
+    error: str | None
+    edited: Flag
+    deleted: Flag
+    reaction_to: int | None
+    automated: Flag
+    sent_at: Time | None
+    created_at: Time
+    updated_at: Time
+
+
+class MessagePage(Struct):
+    """Oldest first; ``more`` when older ones precede (page back with before_id)."""
+
+    messages: list[Message]
+    more: bool
+
+
+class SearchHit(Struct):
+    id: int
+    ticket_id: int
+    direction: Literal["in", "out"]
+    type: str
+    body: str
+    created_at: Time
+    ticket_status: TicketStatus
+    contact_name: str
+    contact_push_name: str
+    contact_number: str
+
+
+# -- tags, notes, quick replies ------------------------------------------------------------------
+class Tag(Struct):
+    id: int
+    tenant_id: int
+    name: str
+    color: str
+
+
+class TagUsage(Tag):
+    tickets: int
+    contacts: int
+
+
+class Note(Struct):
+    id: int
+    ticket_id: int
+    user_id: int
+    user_name: str
+    body: str
+    created_at: Time
+
+
+class QuickReply(Struct):
+    id: int
+    tenant_id: int
+    user_id: int | None
+    shortcut: str
+    body: str
+    created_at: Time
+    scope: Literal["personal", "tenant"]
+
+
+# -- campaigns -----------------------------------------------------------------------------------
+class RecipientCounts(Struct):
+    pending: int
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+    skipped: int
+    opted_out: int
+    total: int
+
+
+class Campaign(Struct):
+    id: int
+    tenant_id: int
+    name: str
+    status: Literal["draft", "scheduled", "running", "paused", "done", "cancelled"]
+    connection_ids: list[int]
+    variants: list[str]
+    media_path: str | None
+    start_at: Time | None
+    settings: dict[str, Any]
+    source: str
+    stop_reason: str
+    created_by: int | None
+    created_at: Time
+    updated_at: Time
+    finished_at: Time | None
+    counts: RecipientCounts
+
+
+class Projection(Struct):
+    first_send_at: Time | None
+    last_send_at: Time | None
+
+
+class Pacing(Struct):
+    """A number's limits for automated sending, and where it stands today."""
+
+    min_interval_s: float
+    jitter_s: float
+    pause_every: int
+    pause_s: float
+    daily_cap: int
+    quiet_start: str
+    quiet_end: str
+    warmup: list[int]
+    today_sent: int
+    today_cap: int
+    next_slot_at: Time
+
+
+class CampaignDetail(Campaign):
+    pacing: dict[str, Pacing]
+    projection: Projection | None
+
+
+class Sample(Struct):
+    contact_id: int
+    number: str
+    message: str
+
+
+class CampaignPreview(Struct):
+    """A dry run: who would get what, and when; nothing is stored."""
+
+    recipients: int
+    opted_out: int
+    to_send: int
+    connection_ids: list[int]
+    sample: list[Sample]
+    schedule: Projection
+
+
+class Recipient(Struct):
+    id: int
+    contact_id: int
+    number: str
+    name: str
+    state: Literal["pending", "queued", "sent", "delivered", "read", "failed", "skipped", "opted_out"]
+    variant: int | None
+    connection_id: int | None
+    message_id: int | None
+    error: str | None
+    queued_at: Time | None
+    sent_at: Time | None
+    delivered_at: Time | None
+    read_at: Time | None
+    updated_at: Time
+
+
+# -- schedules -----------------------------------------------------------------------------------
+class Schedule(Struct):
+    id: int
+    tenant_id: int
+    contact_id: int
+    connection_id: int | None
+    ticket_id: int | None
+    user_id: int | None
+    body: str
+    run_at: Time
+    cron: str | None
+    status: str
+    runs: int
+    error: str | None
+    last_message_id: int | None
+    created_at: Time
+    updated_at: Time
+
+
+class ScheduleListed(Schedule):
+    number: str
+    contact_name: str
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+class Webhook(Struct):
+    id: int
+    tenant_id: int
+    url: str
+    event_types: list[str]
+    enabled: Flag
+    created_at: Time
+    last_seq: int
+    failures: int
+    last_error: str | None
+
+
+class NewWebhook(Webhook):
+    secret: str
+
+
+class Delivery(Struct):
+    id: int
+    webhook_id: int
+    event_seq: int
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: Time
+    last_error: str | None
+    http_status: int | None
+    created_at: Time
+
+
+# -- the daemon and the simulated network -------------------------------------------------------
+class StatusConnection(Struct):
+    id: int
+    name: str
+    kind: str
+    status: str
+    status_reason: str
+    running: bool
+
+
+class Outbox(Struct):
+    queued: int
+    oldest_age_s: float
+    sent: int | msgspec.UnsetType = msgspec.UNSET
+    failed: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class Writer(Struct):
+    alive: bool
+    error: str | None
+
+
+class You(Struct):
+    user_id: int
+    role: Role
+    tenant_id: int
+
+
+class DaemonStatus(Struct):
+    """What an operator needs at a glance; daemon-wide figures only when ``scope`` is daemon."""
+
+    version: str
+    uptime_s: float
+    clock: Time
+    socket: str
+    connections: list[StatusConnection]
+    outbox: Outbox
+    event_seq: int
+    writer: Writer
+    scope: Literal["daemon", "tenant"]
+    you: You
+    pid: int | msgspec.UnsetType = msgspec.UNSET
+    data_dir: str | msgspec.UnsetType = msgspec.UNSET
+    database_bytes: int | msgspec.UnsetType = msgspec.UNSET
+    subscribers: int | msgspec.UnsetType = msgspec.UNSET
+    sessions: int | msgspec.UnsetType = msgspec.UNSET
+    inbound: dict[str, int] | msgspec.UnsetType = msgspec.UNSET
+    writes: dict[str, int] | msgspec.UnsetType = msgspec.UNSET
+
+
+class SimSaid(Struct):
+    wa_id: str
+    delivered: bool
+    connection_id: int
+
+
+class SimCustomer(Struct):
+    number: str
+    name: str
+
+
+class SimFaults(Struct):
+    connection_id: int
+    state: str
+    send_failure_rate: float
+    duplicate_inbound: bool
+
+
+class SimJournal(Struct):
+    connection_id: int
+    path: str
+    state: str
+    reason: str
+    customer_sent: int
+    acked: int
+    customer_received: int
+    duplicate_sends: int
