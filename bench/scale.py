@@ -570,10 +570,13 @@ def measure(root: Path, facts: dict[str, Any], calls: int, search_calls: int, sa
             lat, res = timed(client, "ticket.list", params, n)
             moved = loop_reads_moved(agent) - moved0
             held = page_times.since(at)
-            if len(held) != n + min(20, n) or sum(t < 0 for t in held) != moved:
+            expected = n + min(20, n)
+            if len(held) > expected or sum(t < 0 for t in held) != moved:
                 raise RuntimeError(f"ticket.list {label}: {len(held)} loop reads timed in zingd for {n} calls, "
                                    f"{sum(t < 0 for t in held)} interrupted, {moved} moved")
-            loop = summary([abs(t) for t in held])
+            # calls that came while a fresh loop connection was being opened (after an overrun)
+            # read on the reader thread: they held the loop for no time
+            loop = summary([abs(t) for t in held] + [0.0] * (expected - len(held)))
             sql, args = captured_sql(list_tickets, actor, **params)
             raw = raw_sql_latency(db, sql, args, n, warm=min(20, n))
             rows = len(res["tickets"])
