@@ -261,7 +261,7 @@ def main_run(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             info = populate(z.socket, customers, accept, close)
             progress(f"  done in {time.perf_counter() - t0:.1f} s")
-            from zingd.services.actor import Actor
+            from zingd.actor import Actor
             from zingd.services.tickets import list_tickets
 
             admin = LineClient(z.socket)

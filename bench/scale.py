@@ -503,7 +503,7 @@ async def _say(sock: Path, token: str, n: int, clients: int = 4, inflight: int =
 
 def measure(root: Path, facts: dict[str, Any], calls: int, search_calls: int, says: int, report: Report,
             loop_budget: float | None = None) -> None:
-    from zingd.services.actor import Actor
+    from zingd.actor import Actor
     from zingd.services.messages import search
     from zingd.services.tickets import counts, list_tickets
 

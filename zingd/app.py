@@ -25,7 +25,7 @@ from zingd.clock import Clock
 from zingd.config import Settings
 from zingd.rpc import methods  # noqa: F401 - registers the RPC methods
 from zingd.rpc.server import RpcServer
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.auth import Auth
 from zingd.services.governor import Governor
 from zingd.services.schedules import Dispatcher

@@ -11,7 +11,7 @@ from tests.contract.openrpc import Contract, meta_validator
 from tests.helpers import Zingd
 from tests.integration.support import Raw
 from zingd.errors import APP_ERRORS, INVALID_PARAMS
-from zingd.services.actor import ALIASES, PERMISSIONS, PUBLIC
+from zingd.services.permissions import ALIASES, PERMISSIONS, PUBLIC
 
 
 @pytest.fixture(scope="module")

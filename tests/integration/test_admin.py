@@ -8,7 +8,8 @@ import pytest
 
 from tests.integration.desk import make_desk
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from zingd.services.actor import PERMISSIONS, PUBLIC, RANK
+from zingd.actor import RANK
+from zingd.services.permissions import PERMISSIONS, PUBLIC
 
 
 def test_role_matrix_every_method(desk):

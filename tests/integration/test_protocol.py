@@ -26,7 +26,7 @@ from tests.integration.support import (
     error_code,
 )
 from zingd.rpc.client import SyncClient
-from zingd.services.actor import PERMISSIONS, PUBLIC
+from zingd.services.permissions import PERMISSIONS, PUBLIC
 
 
 @pytest.fixture(scope="module")

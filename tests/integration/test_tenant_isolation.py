@@ -19,7 +19,8 @@ import pytest
 
 from tests.helpers import Zingd, bootstrap, wait_for
 from tests.integration.support import FORBIDDEN, Raw, assert_serves, settle
-from zingd.services.actor import ALIASES, PUBLIC, RANK
+from zingd.actor import RANK
+from zingd.services.permissions import ALIASES, PUBLIC
 
 DENY = ("not_found", "forbidden")
 PASSWORD = "password-123"

@@ -22,7 +22,7 @@ import pytest
 from tests.services.support import START, App, Customers, Heard, ManualClock, Seed
 from zingd.bus import Bus
 from zingd.config import Settings
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Database, Tx
 
 USERS = (  # name, tenant (1 or 2), role, status

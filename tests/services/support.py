@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from zingd.bus import Bus, Event
 from zingd.channels.base import InboundMessage
 from zingd.config import Settings
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.inbound import ingest
 from zingd.store import tickets as T
 from zingd.store.db import Database

@@ -17,7 +17,7 @@ import pytest
 from zingd.bus import Bus
 from zingd.errors import Conflict, Invalid, Unavailable
 from zingd.services import connections, contacts, queues
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Database
 from tests.helpers import until
 

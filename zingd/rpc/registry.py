@@ -27,7 +27,7 @@ import msgspec
 from msgspec import UNSET
 
 from zingd.errors import INVALID_PARAMS, Forbidden, Unauthenticated, ZingError
-from zingd.services.actor import ALIASES, PERMISSIONS, PUBLIC
+from zingd.services.permissions import ALIASES, PERMISSIONS, PUBLIC
 
 REF = "#/components/schemas/{name}"
 

@@ -35,7 +35,8 @@ from zingd.errors import (
 )
 from zingd.rpc import protocol
 from zingd.rpc.registry import REGISTRY, Registry
-from zingd.services.actor import PUBLIC, RANK, Actor
+from zingd.actor import RANK, Actor
+from zingd.services.permissions import PUBLIC
 
 if TYPE_CHECKING:
     from zingd.app import Daemon

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
-from zingd.services.actor import RANK, Actor
+from zingd.actor import RANK, Actor
 from zingd.services.auth import check_password_rules, create_user_row, hash_password, public_user
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, with_json

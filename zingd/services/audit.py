@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.rows import with_json
 
 if TYPE_CHECKING:

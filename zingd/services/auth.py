@@ -14,7 +14,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, Unauthenticated
-from zingd.services.actor import RANK, ROLES, Actor
+from zingd.actor import RANK, ROLES, Actor
 from zingd.store.db import Tx
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import ChannelDown, Conflict, Invalid, NotFound
 from zingd.services import outreach
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.contact_import import Parsed
 from zingd.services.contacts import import_rows
 from zingd.services.outbound import media_type, queue_outbound

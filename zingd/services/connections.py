@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.config import PacingSettings
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.governor import merge_limits
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, with_json

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zingd.bus import Event
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Tx
 from zingd.store.rows import loads
 

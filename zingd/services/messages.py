@@ -16,7 +16,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.files import caller_file
 from zingd.services.outbound import media_type, queue_outbound
 from zingd.services.quickreplies import expand

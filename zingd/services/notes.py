@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Invalid
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.tickets import get_ticket, require_visible
 from zingd.store import tickets as T
 from zingd.store.db import Tx

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Tx

@@ -1,4 +1,4 @@
-"""Who is acting, and the one permission table.
+"""The one permission table: which role may call which RPC method.
 
 Every RPC method has exactly one row in PERMISSIONS (the registry refuses a
 method without one): the lowest role allowed to call it, or ``public`` for the
@@ -9,12 +9,6 @@ query: a user of one tenant gets ``not_found`` for another tenant's ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from zingd.errors import Forbidden
-
-ROLES = ("agent", "supervisor", "admin", "superadmin")
-RANK = {role: i for i, role in enumerate(ROLES)}
 PUBLIC = "public"
 
 PERMISSIONS: dict[str, str] = {
@@ -125,43 +119,3 @@ ALIASES: dict[str, str] = {
     "contact.tag": "contact.set_tags",
 }
 PERMISSIONS.update({old: PERMISSIONS[new] for old, new in ALIASES.items()})
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    user_id: int
-    tenant_id: int
-    role: str
-    name: str = ""
-    token_id: int | None = None
-    queue_ids: frozenset[int] = field(default_factory=frozenset)
-
-    @property
-    def is_superadmin(self) -> bool:
-        return self.role == "superadmin"
-
-    def at_least(self, role: str) -> bool:
-        return RANK[self.role] >= RANK[role]
-
-    def require(self, role: str, what: str = "this") -> None:
-        if not self.at_least(role):
-            raise Forbidden(f"{what} needs the {role} role; you are {self.role}", need=role)
-
-    def tenant(self, requested: int | None) -> int:
-        """The tenant a call acts on: one's own, or any for a superadmin."""
-        if requested is None or requested == self.tenant_id:
-            return self.tenant_id
-        if not self.is_superadmin:
-            raise Forbidden("only a superadmin can act on another tenant")
-        return requested
-
-    @property
-    def sees_all_tickets(self) -> bool:
-        return self.at_least("supervisor")
-
-
-def may_call(actor: Actor | None, method: str) -> bool:
-    need = PERMISSIONS[method]
-    if need == PUBLIC:
-        return True
-    return actor is not None and RANK[actor.role] >= RANK[need]

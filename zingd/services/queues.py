@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import hours, routing
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, with_json
 

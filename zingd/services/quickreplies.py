@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import hours
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Tx
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 
 if TYPE_CHECKING:
     from zingd.app import Daemon

@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import outreach
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.outbound import queue_outbound
 from zingd.store import connections
 from zingd.store import contacts as C

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T

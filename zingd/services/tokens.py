@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Forbidden, Invalid, NotFound
-from zingd.services.actor import RANK, Actor
+from zingd.actor import RANK, Actor
 from zingd.services.auth import issue_token
 from zingd.store.db import Tx
 

@@ -25,7 +25,7 @@ import msgspec
 
 from zingd.bus import Event
 from zingd.errors import Invalid, NotFound
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, loads, with_json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zingd.services.actor import Actor
+from zingd.actor import Actor
 from zingd.store.db import Tx
 from zingd.store.rows import dumps, with_json
 
