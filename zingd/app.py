@@ -28,15 +28,15 @@ from zingd.rpc.server import RpcServer
 from zingd.actor import Actor
 from zingd.services.auth import Auth
 from zingd.services.governor import Governor
-from zingd.services.schedules import Dispatcher
-from zingd.services.webhooks import Webhooks
 from zingd.http import HttpServer
 from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
-from zingd.services.tickets import auto_close_unit
 from zingd.store.db import Database
 from zingd.workers.campaigns import CampaignRunner
+from zingd.workers.maintenance import Maintenance
 from zingd.workers.outbox import Outbox
+from zingd.workers.schedules import Dispatcher
+from zingd.workers.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,18 @@ class Daemon:
         self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max,
                            self.clock, on_writer_failure=self._writer_failed)
         self.auth = Auth(self)
-        self.events = EventLog(self)
+        self.events = EventLog(self.db)
         self.inbound = Inbound(self)
         self.channels = Channels(self)
         self.outbox = Outbox(self.db, self.bus, self.channels, self.clock, settings.outbox)
         self.governor = Governor(self)
         self.campaigns = CampaignRunner(self.db, self.bus, self.channels, self.clock, self.governor, settings.pacing)
-        self.dispatcher = Dispatcher(self)
-        self.webhooks = Webhooks(self)
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.dispatcher = Dispatcher(self.db, self.clock, self.governor, self.scheduler, settings.schedules)
+        self.maintenance = Maintenance(self.db, self.clock, self.scheduler, settings.tickets)
+        self.webhooks = Webhooks(self.db, self.bus, self.clock)
         self.http = HttpServer(self) if settings.http.enabled else None
         self.rpc = RpcServer(self, settings.socket_path)
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.started_at = 0.0
         self._lock_fd: int | None = None
         self._stopping = asyncio.Event()
@@ -99,9 +100,7 @@ class Daemon:
         self.outbox.start()
         await self.campaigns.start()
         await self.webhooks.start()
-        self.scheduler.add_job(self.events.prune, "interval", hours=1, id="prune-events", coalesce=True)
-        self.scheduler.add_job(self.db.write, "interval", args=[auto_close_unit], id="auto-close", coalesce=True,
-                               seconds=self.settings.tickets.auto_close_interval_s, max_instances=1)
+        self.maintenance.start()
         self.scheduler.start()
         self.dispatcher.start()
         await self.rpc.start()

@@ -1,4 +1,4 @@
-"""The persisted event log: replay for reconnecting subscribers, and pruning."""
+"""The persisted event log: replay for reconnecting subscribers, pruning, and who sees what."""
 
 from __future__ import annotations
 
@@ -11,35 +11,32 @@ from zingd.store.db import Tx
 from zingd.store.rows import loads
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.store.db import Database
 
 REPLAY_MAX = 10_000
 
 
 class EventLog:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def replay(self, tenant_id: int, since_seq: int, head: int) -> tuple[list[Event], bool]:
         """Events after ``since_seq`` up to ``head``; True when the client must reload instead."""
         # Sequence numbers start at 1 and are never reused, so a gap below the oldest means pruning.
-        oldest = await self.app.db.value("SELECT min(seq) FROM events")
+        oldest = await self.db.value("SELECT min(seq) FROM events")
         if oldest is not None and oldest > max(1, since_seq + 1):
             return [], True
-        rows = await self.app.db.all(
+        rows = await self.db.all(
             "SELECT * FROM events WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (tenant_id, since_seq, head, REPLAY_MAX + 1))
         if len(rows) > REPLAY_MAX:
             return [], True
         return [Event(r["seq"], r["tenant_id"], r["ticket_id"], r["type"], r["ts"], loads(r["data"])) for r in rows], False
 
-    async def prune(self) -> int:
-        cutoff = self.app.clock() - self.app.settings.tickets.event_retention_days * 86400
 
-        def unit(tx: Tx) -> int:
-            return tx.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
-
-        return await self.app.db.write(unit)
+def prune(tx: Tx, before: float) -> int:
+    """Forget events older than ``before``; replay tells a client that asks for them to reload."""
+    return tx.execute("DELETE FROM events WHERE ts < ?", (before,)).rowcount
 
 
 def visible_to(current: Callable[[], Actor | None]) -> Callable[[Event], bool]:

@@ -1,16 +1,10 @@
 """Scheduled messages: to a contact (or inside a ticket) at a time in the tenant's time
-zone, once or on a cron rule; sent through the outbox and the governor.
-
-The database is the schedule: nothing is loaded at start. One APScheduler job is
-kept armed for the earliest due time; when it fires, due schedules are sent (or
-marked ``missed`` when later than the grace period, e.g. after downtime) and the
-job is re-armed.
+zone, once or on a cron rule; sent through the outbox and the governor by the dispatcher
+(``zingd/workers/schedules.py``), which runs the units here when they are due.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -27,9 +21,6 @@ from zingd.store.db import Tx
 
 if TYPE_CHECKING:
     from zingd.app import Daemon
-
-log = logging.getLogger(__name__)
-BATCH = 200
 
 
 def parse_when(value: float | str, tz: str) -> float:
@@ -201,52 +192,3 @@ async def list_schedules(app: Daemon, actor: Actor, status: str | None, contact_
         "SELECT s.*, c.number, c.name AS contact_name FROM schedules s JOIN contacts c ON c.id = s.contact_id "
         f"WHERE {' AND '.join(where)} ORDER BY s.run_at LIMIT ?", (*args, max(1, min(limit, 5000))))
 
-
-class Dispatcher:
-    """Keeps one APScheduler job armed for the earliest due schedule."""
-
-    JOB = "schedules"
-
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
-        self._running: asyncio.Task | None = None
-        self.sent = 0
-
-    def start(self) -> None:
-        self.arm_soon()
-
-    def arm_soon(self) -> None:
-        asyncio.get_running_loop().create_task(self.arm())
-
-    async def arm(self) -> None:
-        nxt = await self.app.db.value("SELECT min(run_at) FROM schedules WHERE status = 'pending'")
-        if nxt is None:
-            if self.app.scheduler.get_job(self.JOB):
-                self.app.scheduler.remove_job(self.JOB)
-            return
-        delay = self.app.clock.real_delay(nxt - self.app.clock())
-        run_date = datetime.now(ZoneInfo("UTC")) + timedelta(seconds=delay)
-        self.app.scheduler.add_job(self.fire, "date", run_date=run_date, id=self.JOB, replace_existing=True,
-                                   misfire_grace_time=None, coalesce=True)
-
-    async def fire(self) -> None:
-        if self._running is not None and not self._running.done():
-            return
-        self._running = asyncio.current_task()
-        try:
-            grace = self.app.settings.schedules.grace_minutes * 60
-            while await self.app.db.write(mark_missed, grace, BATCH) == BATCH:
-                pass
-            while rows := await self.app.db.write(due, BATCH):
-                for row in rows:
-                    await self.app.governor.acquire(row["connection_id"])
-                    outcome, stored_at = await self.app.db.write(send, row["id"], row["run_at"])
-                    if outcome == "sent":
-                        self.sent += 1
-                        self.app.governor.settle(row["connection_id"], stored_at)
-                    else:
-                        self.app.governor.refund(row["connection_id"])
-        except Exception:
-            log.exception("sending scheduled messages failed; retrying shortly")
-        finally:
-            await self.arm()
