@@ -385,19 +385,14 @@ class _CaptureDB:
         return []
 
 
-class _CaptureApp:
-    def __init__(self) -> None:
-        self.db = _CaptureDB()
-
-
 def captured_sql(service: Any, *args: Any, **kw: Any) -> tuple[str, tuple]:
     """The (last) SQL and parameters a read service of zingd runs: it is called with a stand-in
-    app whose database records instead of answering, so the baseline runs exactly that query."""
+    database that records instead of answering, so the baseline runs exactly that query."""
     import asyncio
 
-    app = _CaptureApp()
-    asyncio.run(service(app, *args, **kw))
-    return app.db.calls[-1]
+    db = _CaptureDB()
+    asyncio.run(service(db, *args, **kw))
+    return db.calls[-1]
 
 
 def raw_sql_latency(db: Path, sql: str, args: tuple, n: int, warm: int = 20) -> dict[str, float]:

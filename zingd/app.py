@@ -12,9 +12,6 @@ import fcntl
 import logging
 import os
 import signal
-import time
-from pathlib import Path
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -24,13 +21,14 @@ from zingd.channels.manager import Channels
 from zingd.clock import Clock
 from zingd.config import Settings
 from zingd.rpc import methods  # noqa: F401 - registers the RPC methods
+from zingd.rpc.parts import Parts
 from zingd.rpc.server import RpcServer
-from zingd.actor import Actor
 from zingd.services.auth import Auth
 from zingd.services.governor import Governor
 from zingd.http import HttpServer
 from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
+from zingd.services.status import Status
 from zingd.store.db import Database
 from zingd.workers.campaigns import CampaignRunner
 from zingd.workers.maintenance import Maintenance
@@ -53,26 +51,26 @@ class Daemon:
         s = settings.database
         self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max,
                            self.clock, on_writer_failure=self._writer_failed)
-        self.auth = Auth(self)
+        self.auth = Auth(self.db, self.clock, settings.rpc)
         self.events = EventLog(self.db)
-        self.inbound = Inbound(self)
-        self.channels = Channels(self)
+        self.inbound = Inbound(self.db, settings.tickets)
+        self.channels = Channels(self.db, self.inbound, settings.data_path, settings.sim)
         self.outbox = Outbox(self.db, self.bus, self.channels, self.clock, settings.outbox)
-        self.governor = Governor(self)
+        self.governor = Governor(self.db, self.clock, settings.pacing)
         self.campaigns = CampaignRunner(self.db, self.bus, self.channels, self.clock, self.governor, settings.pacing)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.dispatcher = Dispatcher(self.db, self.clock, self.governor, self.scheduler, settings.schedules)
         self.maintenance = Maintenance(self.db, self.clock, self.scheduler, settings.tickets)
         self.webhooks = Webhooks(self.db, self.bus, self.clock)
-        self.http = HttpServer(self) if settings.http.enabled else None
-        self.rpc = RpcServer(self, settings.socket_path)
-        self.started_at = 0.0
+        self.status = Status(self.db, self.bus, self.clock, self.channels, self.outbox, self.inbound, settings,
+                             sessions=lambda: len(self.rpc.sessions))
+        parts = Parts(self.db, self.bus, self.clock, settings, self.auth, self.channels, self.governor, self.campaigns,
+                      self.dispatcher, self.webhooks, self.status)
+        self.rpc = RpcServer(parts, self.auth, self.bus, self.events, settings.rpc, settings.socket_path)
+        self.http = HttpServer(parts, self.rpc, self.inbound, self.outbox) if settings.http.enabled else None
         self._lock_fd: int | None = None
         self._stopping = asyncio.Event()
         self.exit_code = 0
-
-    def media_dir(self, tenant_id: int) -> Path:
-        return self.settings.data_path / "media" / str(tenant_id)
 
     def lock(self) -> None:
         """Take the data dir for this process; another zingd holding it is refused."""
@@ -90,12 +88,12 @@ class Daemon:
 
     async def start(self) -> None:
         self.lock()
-        self.started_at = time.time()
+        self.status.started()
         await self.db.open()
         if self.settings.demo:
             from zingd.demo import seed
 
-            await seed(self)
+            await seed(self.db)
         await self.channels.start_all()
         self.outbox.start()
         await self.campaigns.start()
@@ -146,32 +144,3 @@ class Daemon:
             await self._stopping.wait()
         finally:
             await self.stop()
-
-    async def status(self, actor: Actor, operator: bool) -> dict[str, Any]:
-        """What ``zingctl status`` shows. Daemon-wide figures (every tenant's) only for the
-        ``operator``: a superadmin, or the OS user running zingd."""
-        rows = await self.db.all("SELECT id, name, kind, status, status_reason FROM connections WHERE tenant_id = ? "
-                                 "ORDER BY id", (actor.tenant_id,))
-        out = {
-            "version": __version__,
-            "uptime_s": round(time.time() - self.started_at, 1),
-            "clock": self.clock(),
-            "socket": str(self.settings.socket_path),
-            "connections": [{**r, "running": self.channels.get(r["id"]) is not None} for r in rows],
-            "outbox": await self.outbox.depth(None if operator else actor.tenant_id),
-            "event_seq": self.bus.last_seq,
-            "writer": {"alive": self.db.writer_alive,
-                       "error": None if self.db.writer_error is None else repr(self.db.writer_error)},
-            "scope": "daemon" if operator else "tenant",
-            "you": {"user_id": actor.user_id, "role": actor.role, "tenant_id": actor.tenant_id},
-        }
-        if operator:
-            out.update(
-                pid=os.getpid(), data_dir=str(self.settings.data_path),
-                database_bytes=sum(p.stat().st_size for p in self.settings.data_path.glob("zing.db*") if p.is_file()),
-                subscribers=self.bus.subscriber_count, sessions=len(self.rpc.sessions),
-                inbound={"stored": self.inbound.ingested, "duplicates_ignored": self.inbound.duplicates},
-                writes={"units": self.db.units, "commits": self.db.commits,
-                        "failed_commits": self.db.failed_commits, "loop_reads_moved": self.db.page_fallbacks},
-            )
-        return out

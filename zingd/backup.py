@@ -16,10 +16,10 @@ from zingd.errors import Conflict, Invalid
 from zingd.store.migrations import SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.store.db import Database
 
 
-async def backup(app: Daemon, path: str) -> dict[str, Any]:
+async def backup(db: Database, path: str) -> dict[str, Any]:
     target = Path(path).expanduser()
     if target.exists():
         raise Conflict(f"{target} exists; choose a new file", field="path")
@@ -33,7 +33,7 @@ async def backup(app: Daemon, path: str) -> dict[str, Any]:
         os.close(fd)
         dest = sqlite3.connect(part, check_same_thread=False)
         try:
-            await app.db.reader.backup(dest)
+            await db.reader.backup(dest)
         finally:
             dest.close()
         await asyncio.to_thread(_publish, part, target)

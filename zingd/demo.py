@@ -9,13 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from zingd.services.auth import create_user_row, hash_password
-from zingd.store.db import Tx
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
+from zingd.store.db import Database, Tx
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +39,9 @@ def _seed(tx: Tx, admin_hash: str, agent_hash: str, uid: int) -> bool:
     return True
 
 
-async def seed(app: Daemon) -> None:
+async def seed(db: Database) -> None:
     admin_hash, agent_hash = await asyncio.gather(
         asyncio.to_thread(hash_password, ADMIN[2]), asyncio.to_thread(hash_password, AGENT_PASSWORD))
-    if await app.db.write(_seed, admin_hash, agent_hash, os.getuid()):
+    if await db.write(_seed, admin_hash, agent_hash, os.getuid()):
         log.info("seeded Demo Co: admin %s / %s, agents %s / %s", ADMIN[0], ADMIN[2],
                  ", ".join(a[0] for a in AGENTS), AGENT_PASSWORD)

@@ -22,7 +22,10 @@ from zingd.errors import Unauthenticated, ZingError
 from zingd.rpc.server import Call
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.rpc.parts import Parts
+    from zingd.rpc.server import RpcServer
+    from zingd.services.inbound import Inbound
+    from zingd.workers.outbox import Outbox
 
 log = logging.getLogger(__name__)
 _enc = msgspec.json.Encoder()
@@ -44,41 +47,41 @@ class HttpSession:
 class ZingCollector:
     """Prometheus metrics computed from the live daemon on each scrape."""
 
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, parts: Parts, rpc: RpcServer, inbound: Inbound, outbox: Outbox) -> None:
+        self.parts, self.rpc, self.inbound, self.outbox = parts, rpc, inbound, outbox
 
     def collect(self):
-        app = self.app
-        yield CounterMetricFamily("zing_inbound_messages", "Inbound messages stored", value=app.inbound.ingested)
+        parts, rpc, inbound, outbox = self.parts, self.rpc, self.inbound, self.outbox
+        yield CounterMetricFamily("zing_inbound_messages", "Inbound messages stored", value=inbound.ingested)
         yield CounterMetricFamily("zing_inbound_duplicates", "Redelivered inbound messages ignored",
-                                  value=app.inbound.duplicates)
-        yield CounterMetricFamily("zing_outbox_sent", "Messages accepted by a channel", value=app.outbox.sent)
-        yield CounterMetricFamily("zing_outbox_failed", "Messages failed for good", value=app.outbox.failed)
-        yield CounterMetricFamily("zing_rpc_calls", "RPC calls served", value=app.rpc.calls)
-        yield CounterMetricFamily("zing_db_commits", "Group commits", value=app.db.commits)
-        yield CounterMetricFamily("zing_db_units", "Units of work committed", value=app.db.units)
-        yield CounterMetricFamily("zing_webhook_deliveries", "Webhook events delivered", value=app.webhooks.delivered)
-        yield GaugeMetricFamily("zing_subscribers", "Live event subscribers", value=app.bus.subscriber_count)
-        yield GaugeMetricFamily("zing_event_seq", "Last event sequence number", value=app.bus.last_seq)
+                                  value=inbound.duplicates)
+        yield CounterMetricFamily("zing_outbox_sent", "Messages accepted by a channel", value=outbox.sent)
+        yield CounterMetricFamily("zing_outbox_failed", "Messages failed for good", value=outbox.failed)
+        yield CounterMetricFamily("zing_rpc_calls", "RPC calls served", value=rpc.calls)
+        yield CounterMetricFamily("zing_db_commits", "Group commits", value=parts.db.commits)
+        yield CounterMetricFamily("zing_db_units", "Units of work committed", value=parts.db.units)
+        yield CounterMetricFamily("zing_webhook_deliveries", "Webhook events delivered", value=parts.webhooks.delivered)
+        yield GaugeMetricFamily("zing_subscribers", "Live event subscribers", value=parts.bus.subscriber_count)
+        yield GaugeMetricFamily("zing_event_seq", "Last event sequence number", value=parts.bus.last_seq)
         states = GaugeMetricFamily("zing_connection_up", "1 when a number is connected", labels=["connection"])
-        for cid in app.channels.ids():
-            states.add_metric([str(cid)], 1.0 if app.channels.is_connected(cid) else 0.0)
+        for cid in parts.channels.ids():
+            states.add_metric([str(cid)], 1.0 if parts.channels.is_connected(cid) else 0.0)
         yield states
 
 
-def build(app: Daemon) -> web.Application:
+def build(parts: Parts, rpc_server: RpcServer, inbound: Inbound, outbox: Outbox) -> web.Application:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ZingCollector(app))
+    registry.register(ZingCollector(parts, rpc_server, inbound, outbox))
 
     async def health(request: web.Request) -> web.Response:
         try:
-            await app.db.value("SELECT 1")
-            app.db.check_writer()
+            await parts.db.value("SELECT 1")
+            parts.db.check_writer()
         except Exception as e:
             return web.json_response({"status": "down", "error": str(e)}, status=503)
-        connections = [{"id": cid, "state": app.channels.get(cid).state} for cid in app.channels.ids()]
+        connections = [{"id": cid, "state": parts.channels.get(cid).state} for cid in parts.channels.ids()]
         return web.json_response({"status": "ok", "connections": connections,
-                                  "outbox": await app.outbox.depth()})
+                                  "outbox": await outbox.depth()})
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
@@ -92,7 +95,7 @@ def build(app: Daemon) -> web.Application:
         try:
             if not header.startswith("Bearer "):
                 raise Unauthenticated("send Authorization: Bearer <API token> (zingctl tokens create)")
-            actor, _ = await app.auth.from_token(header[7:].strip())
+            actor, _ = await parts.auth.from_token(header[7:].strip())
         except ZingError as e:
             return _reply({"code": e.code, "message": e.message, "data": e.to_data()})
         body = await request.read()
@@ -100,10 +103,10 @@ def build(app: Daemon) -> web.Application:
             params = msgspec.json.decode(body) if body.strip() else {}
         except msgspec.DecodeError as e:
             return _reply({"code": -32700, "message": f"parse error: {e}", "data": {"kind": "parse_error"}})
-        reply = await app.rpc.call(Call(app, HttpSession(actor)), method, params)
+        reply = await rpc_server.call(Call(parts, HttpSession(actor)), method, params)
         return _reply(reply.get("error"), reply.get("result"))
 
-    web_app = web.Application(client_max_size=app.settings.rpc.frame_limit)
+    web_app = web.Application(client_max_size=parts.settings.rpc.frame_limit)
     web_app.add_routes([web.get("/health", health), web.get("/metrics", metrics),
                         web.post("/api/v1/{method}", rpc)])
     return web_app
@@ -118,13 +121,13 @@ def _reply(error: dict[str, Any] | None, result: Any = None) -> web.Response:
 
 
 class HttpServer:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, parts: Parts, rpc: RpcServer, inbound: Inbound, outbox: Outbox) -> None:
+        self.parts, self.rpc, self.inbound, self.outbox = parts, rpc, inbound, outbox
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        s = self.app.settings.http
-        self._runner = web.AppRunner(build(self.app), access_log=None)
+        s = self.parts.settings.http
+        self._runner = web.AppRunner(build(self.parts, self.rpc, self.inbound, self.outbox), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, s.host, s.port).start()
         log.info("HTTP on http://%s:%d", s.host, s.port)

@@ -1,6 +1,6 @@
 """The in-process tier: a real Database (writer thread, group commit, reader) on tmp_path,
 seeded by ONE unit of work, and the helpdesk rules called as the daemon calls them
-(``await db.write(unit, ...)`` for units, ``await fn(app, ...)`` for reads). No daemon process,
+(``await db.write(unit, ...)`` for units, ``await fn(db, ...)`` for reads). No daemon process,
 no socket, no mocks: outcomes are asserted on rows, published events and raised errors.
 
 The company every test starts from (``seed_company``):
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services.support import START, App, Customers, Heard, ManualClock, Seed
+from tests.services.support import START, Customers, Heard, ManualClock, Seed
 from zingd.bus import Bus
-from zingd.config import Settings
 from zingd.actor import Actor
 from zingd.store.db import Database, Tx
 
@@ -89,11 +88,6 @@ def db(opened) -> Database:
 @pytest.fixture
 def seed(opened) -> Seed:
     return opened[1]
-
-
-@pytest.fixture
-def app(tmp_path, db, clock) -> App:
-    return App(db, Settings(data_dir=str(tmp_path), socket=str(tmp_path / "zingd.sock")), db.bus, clock)
 
 
 @pytest.fixture

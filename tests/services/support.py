@@ -1,5 +1,5 @@
-"""What the in-process tier's tests share: a clock set by hand, the smallest real ``app``,
-the seeded company, and customers who write in through the real inbound unit of work."""
+"""What the in-process tier's tests share: a clock set by hand, the seeded company,
+and customers who write in through the real inbound unit of work."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from zingd.bus import Bus, Event
+from zingd.bus import Event
 from zingd.channels.base import InboundMessage
-from zingd.config import Settings
 from zingd.actor import Actor
 from zingd.services.inbound import ingest
 from zingd.store import tickets as T
@@ -59,19 +58,6 @@ class ManualClock:
 
     def real_delay(self, virtual_s: float) -> float:
         return max(0.0, virtual_s)
-
-
-@dataclass
-class App:
-    """The part of zingd.app.Daemon that service functions taking ``app`` use."""
-
-    db: Database
-    settings: Settings
-    bus: Bus
-    clock: ManualClock
-
-    def media_dir(self, tenant_id: int):
-        return self.settings.data_path / "media" / str(tenant_id)
 
 
 @dataclass(frozen=True)

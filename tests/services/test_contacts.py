@@ -177,10 +177,10 @@ async def test_import_never_merges_into_another_tenants_contact(db, seed):
     assert "5511999990001" in await people(db, seed.tenant)
 
 
-async def test_the_tenants_region_setting(app, db, seed):
-    assert await contacts.tenant_region(app, seed.tenant) == "BR"
+async def test_the_tenants_region_setting(db, seed):
+    assert await contacts.tenant_region(db, seed.tenant) == "BR"
     await db.write(admin.tenant_settings, seed["adam"], {"region": "PT"})
-    assert await contacts.tenant_region(app, seed.tenant) == "PT"
+    assert await contacts.tenant_region(db, seed.tenant) == "PT"
 
 
 async def test_create_refuses_a_number_that_exists(db, seed):
@@ -297,22 +297,22 @@ def test_bare_digits_are_read_in_the_tenants_region_first():
     assert normalize_number("+74951234567", "BR") == "74951234567"    # Moscow, written as such
 
 
-async def test_reimporting_an_export_merges_foreign_contacts(app, db, seed):
+async def test_reimporting_an_export_merges_foreign_contacts(db, seed):
     await db.write(contacts.create, seed["ana"], {"number": normalize_number("+7 495 123-45-67", "BR"),
                                                   "name": "Ivan"})
-    exported = await contacts.export(app, seed["adam"])
+    exported = await contacts.export(db, seed["adam"])
     text = "number,name\n" + "".join(f"{c['number']},{c['name']}\n" for c in exported)
     report = await db.write(contacts.import_rows, seed["adam"], parse_csv(text, "BR"), False, False)
     assert (report["to_create"], report["to_update"]) == (0, 1)
 
 
-async def test_a_number_passed_back_as_stored_is_that_contact(app, db, seed):
+async def test_a_number_passed_back_as_stored_is_that_contact(db, seed):
     """message.send_to and contact.create: digits that are a contact's number are that contact."""
     tenant = seed["adam"].tenant_id
-    assert await contacts.resolve_number(app, tenant, "74951234567") == "5574951234567"
+    assert await contacts.resolve_number(db, tenant, "74951234567") == "5574951234567"
     await db.write(contacts.create, seed["ana"], {"number": "74951234567", "name": "Ivan"})
-    assert await contacts.resolve_number(app, tenant, "74951234567") == "74951234567"
-    assert await contacts.resolve_number(app, tenant, "(74) 95123-4567") == "5574951234567"
+    assert await contacts.resolve_number(db, tenant, "74951234567") == "74951234567"
+    assert await contacts.resolve_number(db, tenant, "(74) 95123-4567") == "5574951234567"
 
 
 @props(100)

@@ -88,11 +88,11 @@ async def test_the_protocol_is_the_ticket_day_in_utc_and_its_id(db, seed, custom
     assert await render(db, t["id"], None, "{{protocol}}") == f"20260304-{t['id']:06d}"
 
 
-async def test_variables_reach_what_is_sent(app, db, seed, customers):
+async def test_variables_reach_what_is_sent(db, seed, customers):
     t = await ticket_of(customers)
     await db.write(tickets.accept, seed["bia"], t["id"])
     await db.write(quickreplies.create, seed["bia"], "oi", "Olá {{first_name}}, sou {{agent}} de {{queue}}.", True)
-    [reply] = await quickreplies.list_replies(app, seed["bia"], "/oi")
+    [reply] = await quickreplies.list_replies(db, seed["bia"], "/oi")
     from zingd.services import messages
     msg = await db.write(messages.send_unit, seed["bia"], t["id"], reply["body"], None, None)
     assert msg["body"] == "Olá Maria, sou Bia de Sales."
@@ -159,11 +159,11 @@ async def test_bad_quick_replies(db, seed, shortcut, body):
     await fails("invalid", db.write(quickreplies.create, seed["ana"], shortcut, body, True))
 
 
-async def test_listing_puts_personal_first_and_filters_fuzzily(app, db, seed):
+async def test_listing_puts_personal_first_and_filters_fuzzily(db, seed):
     await db.write(quickreplies.create, seed["sue"], "obrigado", "Obrigado pelo contato", False)
     await db.write(quickreplies.create, seed["ana"], "oi", "Olá!", True)
     await db.write(quickreplies.create, seed["bia"], "bia-only", "Bia's", True)
-    assert [r["shortcut"] for r in await quickreplies.list_replies(app, seed["ana"], None)] == ["oi", "obrigado"]
-    assert [r["shortcut"] for r in await quickreplies.list_replies(app, seed["ana"], "/ob")] == ["obrigado"]
-    assert [r["shortcut"] for r in await quickreplies.list_replies(app, seed["ana"], "contato")] == ["obrigado"]
-    assert await quickreplies.list_replies(app, seed["olga"], None) == []
+    assert [r["shortcut"] for r in await quickreplies.list_replies(db, seed["ana"], None)] == ["oi", "obrigado"]
+    assert [r["shortcut"] for r in await quickreplies.list_replies(db, seed["ana"], "/ob")] == ["obrigado"]
+    assert [r["shortcut"] for r in await quickreplies.list_replies(db, seed["ana"], "contato")] == ["obrigado"]
+    assert await quickreplies.list_replies(db, seed["olga"], None) == []

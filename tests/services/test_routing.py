@@ -360,11 +360,11 @@ async def test_an_open_queue_with_hours_assigns(db, seed, customers, clock):
     assert "closed" not in await customers.bot_texts(t["id"])
 
 
-async def test_queue_list_reports_open_now(app, db, seed, clock):
+async def test_queue_list_reports_open_now(db, seed, clock):
     from zoneinfo import ZoneInfo
     await set_queue(db, seed["adam"], seed.queues["Sales"], business_hours=CLOSED_AT_NIGHT)
     clock.set(at("2026-03-07 10:00", ZoneInfo("America/Sao_Paulo")))  # Saturday
-    listed = {q["name"]: q for q in await queues.list_queues(app, seed["ana"])}
+    listed = {q["name"]: q for q in await queues.list_queues(db, clock, seed["ana"])}
     assert listed["Sales"]["open_now"] is False and listed["Support"]["open_now"] is True
     assert listed["Sales"]["members"] == [seed.users[n] for n in ("ana", "bia", "caio")]
     assert "Elsewhere" not in listed

@@ -313,7 +313,7 @@ async def test_a_customer_writing_within_the_window_reopens_the_last_ticket(db, 
 
 # -- reads ----------------------------------------------------------------------------------------
 
-async def test_what_each_role_sees(app, db, seed, customers):
+async def test_what_each_role_sees(db, seed, customers):
     mine = await accepted(db, customers, seed, "5511900000040", "ana")
     sales = await pending(customers, "5511900000041", "1")
     support = await pending(customers, "5511900000042", "2")
@@ -325,7 +325,7 @@ async def test_what_each_role_sees(app, db, seed, customers):
     everything = {mine["id"], sales["id"], support["id"], bias["id"], done["id"], menu["id"]}
 
     async def ids(who, **filters):
-        rows, more = await tickets.list_tickets(app, seed[who], **filters)
+        rows, more = await tickets.list_tickets(db, seed[who], **filters)
         assert more is False
         return {r["id"] for r in rows}
 
@@ -344,42 +344,42 @@ async def test_what_each_role_sees(app, db, seed, customers):
     assert await ids("sue", status="pending") == {sales["id"], support["id"], menu["id"]}
     assert await ids("sue", user_id=seed.users["bia"]) == {bias["id"]}
     # accepting is not reading: customers' first messages are still unread; closed ones don't count
-    assert (await tickets.counts(app, seed["ana"])) == {"open": {"count": 1, "unread": 1},
+    assert (await tickets.counts(db, seed["ana"])) == {"open": {"count": 1, "unread": 1},
                                                        "pending": {"count": 3, "unread": 3}}
-    assert (await tickets.counts(app, seed["dora"])) == {"pending": {"count": 1, "unread": 1}}
-    assert (await tickets.counts(app, seed["olga"])) == {}
-    await fails("not_found", tickets.get_ticket(app, seed["bia"], mine["id"]))
-    await fails("not_found", tickets.get_ticket(app, seed["olga"], sales["id"]))
-    assert (await tickets.get_ticket(app, seed["ana"], done["id"]))["status"] == "closed"
+    assert (await tickets.counts(db, seed["dora"])) == {"pending": {"count": 1, "unread": 1}}
+    assert (await tickets.counts(db, seed["olga"])) == {}
+    await fails("not_found", tickets.get_ticket(db, seed["bia"], mine["id"]))
+    await fails("not_found", tickets.get_ticket(db, seed["olga"], sales["id"]))
+    assert (await tickets.get_ticket(db, seed["ana"], done["id"]))["status"] == "closed"
     with pytest.raises(Invalid):
-        await tickets.list_tickets(app, seed["ana"], status="deleted")
-    history = await tickets.history(app, seed["ana"], mine["id"])
+        await tickets.list_tickets(db, seed["ana"], status="deleted")
+    history = await tickets.history(db, seed["ana"], mine["id"])
     assert [h["action"] for h in history] == ["queue", "accept"] and history[1]["user_name"] == "Ana"
 
 
-async def page_through(app, actor, limit: int, **filters) -> list[int]:
+async def page_through(db, actor, limit: int, **filters) -> list[int]:
     out, before = [], None
     while True:
-        rows, more = await tickets.list_tickets(app, actor, limit=limit, before=before, **filters)
+        rows, more = await tickets.list_tickets(db, actor, limit=limit, before=before, **filters)
         out += [r["id"] for r in rows]
         if not more:
             return out
         before = (rows[-1]["last_message_at"], rows[-1]["id"])
 
 
-async def test_list_pages_newest_first(app, db, seed, customers, clock):
+async def test_list_pages_newest_first(db, seed, customers, clock):
     made = []
     for n in range(5):
         clock.advance(1)
         made.append((await pending(customers, f"55119000001{n:02d}"))["id"])
-    rows, more = await tickets.list_tickets(app, seed["sue"], limit=2)
+    rows, more = await tickets.list_tickets(db, seed["sue"], limit=2)
     assert [r["id"] for r in rows] == made[:-3:-1] and more
     last = rows[-1]
-    rows, more = await tickets.list_tickets(app, seed["sue"], limit=10, before=(last["last_message_at"], last["id"]))
+    rows, more = await tickets.list_tickets(db, seed["sue"], limit=10, before=(last["last_message_at"], last["id"]))
     assert [r["id"] for r in rows] == made[-3::-1] and not more
 
 
-async def test_an_agents_pages_merge_every_status_newest_first(app, db, seed, customers, clock):
+async def test_an_agents_pages_merge_every_status_newest_first(db, seed, customers, clock):
     """An agent's list mixes own open, own closed and pending tickets; paged in any size it is
     the same newest-first list a supervisor sees filtered to what that agent may see."""
     for n in range(9):
@@ -393,9 +393,9 @@ async def test_an_agents_pages_merge_every_status_newest_first(app, db, seed, cu
             await db.write(tickets.close, seed["sue"], t["id"], False)
     clock.advance(1)
     await customers.say("5511900000211", "still in the menu")
-    rows, _ = await tickets.list_tickets(app, seed["sue"], limit=500)
+    rows, _ = await tickets.list_tickets(db, seed["sue"], limit=500)
     visible = [r["id"] for r in rows if r["user_id"] == seed.users["ana"] or (
         r["status"] == "pending" and r["queue_id"] in (None, *seed["ana"].queue_ids))]
     assert len(visible) >= 7
     for limit in (1, 2, 3, 50):
-        assert await page_through(app, seed["ana"], limit) == visible, limit
+        assert await page_through(db, seed["ana"], limit) == visible, limit

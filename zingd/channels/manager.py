@@ -1,23 +1,32 @@
-"""Owns the running channel of every connection: build, start, stop, restart."""
+"""Owns the running channel of every connection: build, start, stop, restart.
+
+It is also the sink its channels report to: it knows which tenant each connection
+serves and its last state, and hands messages, receipts and states on to the inbound
+flow (``services/inbound.py``), which stores them."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
 
-from zingd.channels.base import Channel, StateChange
+from zingd.channels.base import Channel, InboundMessage, Receipt, StateChange
 from zingd.channels.sim import SimChannel
 from zingd.errors import ChannelDown, NotFound
+from zingd.services.media import media_dir
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from pathlib import Path
+
+    from zingd.config import SimSettings
+    from zingd.services.inbound import Inbound
+    from zingd.store.db import Database
 
 log = logging.getLogger(__name__)
 
 
 class Channels:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, db: Database, inbound: Inbound, data_dir: Path, sim: SimSettings) -> None:
+        self.db, self.inbound, self.data_dir, self.sim = db, inbound, data_dir, sim
         self._channels: dict[int, Channel] = {}
         self._tenants: dict[int, int] = {}
         self.last_change: dict[int, StateChange] = {}
@@ -34,28 +43,31 @@ class Channels:
             raise ChannelDown(f"connection {connection_id} is not running", id=connection_id)
         return channel
 
-    def tenant_of(self, connection_id: int) -> int:
-        return self._tenants[connection_id]
-
     def is_connected(self, connection_id: int) -> bool:
         channel = self._channels.get(connection_id)
         return channel is not None and channel.state == "connected"
 
-    def note_state(self, connection_id: int, change: StateChange) -> None:
+    async def message(self, connection_id: int, msg: InboundMessage) -> None:
+        await self.inbound.message(self._tenants[connection_id], connection_id, msg)
+
+    async def receipt(self, connection_id: int, receipt: Receipt) -> None:
+        await self.inbound.receipt(connection_id, receipt)
+
+    async def state(self, connection_id: int, change: StateChange) -> None:
         self.last_change[connection_id] = change
+        await self.inbound.state(connection_id, change)
 
     def _build(self, row: dict[str, Any]) -> Channel:
-        data = self.app.settings.data_path
-        media = self.app.media_dir(row["tenant_id"])
+        data = self.data_dir
+        media = media_dir(data, row["tenant_id"])
         if row["kind"] == "sim":
-            return SimChannel(row["id"], self.app.inbound, data / "sim" / f"connection-{row['id']}.jsonl", media,
-                              self.app.settings.sim)
+            return SimChannel(row["id"], self, data / "sim" / f"connection-{row['id']}.jsonl", media, self.sim)
         from zingd.channels.whatsapp.channel import NeonizeChannel  # loads the Go library only when needed
 
-        return NeonizeChannel(row["id"], self.app.inbound, data / "sessions" / f"connection-{row['id']}.db", media)
+        return NeonizeChannel(row["id"], self, data / "sessions" / f"connection-{row['id']}.db", media)
 
     async def start_all(self) -> None:
-        for row in await self.app.db.all("SELECT id, tenant_id, kind FROM connections ORDER BY id"):
+        for row in await self.db.all("SELECT id, tenant_id, kind FROM connections ORDER BY id"):
             await self.start(row)
 
     async def start(self, row: dict[str, Any]) -> Channel:
@@ -68,7 +80,7 @@ class Channels:
             await channel.start()
         except Exception as e:  # one broken number must not stop the daemon
             log.exception("connection %s failed to start", row["id"])
-            await self.app.inbound.state(row["id"], StateChange("disconnected", f"failed to start: {e}"))
+            await self.state(row["id"], StateChange("disconnected", f"failed to start: {e}"))
         return channel
 
     async def stop(self, connection_id: int) -> None:
@@ -80,7 +92,7 @@ class Channels:
                 log.exception("connection %s did not stop cleanly", connection_id)
 
     async def restart(self, connection_id: int) -> Channel:
-        row = await self.app.db.one("SELECT id, tenant_id, kind FROM connections WHERE id = ?", (connection_id,))
+        row = await self.db.one("SELECT id, tenant_id, kind FROM connections WHERE id = ?", (connection_id,))
         if row is None:
             raise NotFound(f"no connection {connection_id}", id=connection_id)
         await self.stop(connection_id)

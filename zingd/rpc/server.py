@@ -39,7 +39,11 @@ from zingd.actor import RANK, Actor
 from zingd.services.permissions import PUBLIC
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.bus import Bus
+    from zingd.config import RpcSettings
+    from zingd.rpc.parts import Parts
+    from zingd.services.auth import Auth
+    from zingd.services.events import EventLog
 
 log = logging.getLogger(__name__)
 _session_ids = itertools.count(1)
@@ -47,11 +51,11 @@ _sub_ids = itertools.count(1)
 
 
 class Call:
-    """What a method handler gets: the daemon, the session and the actor."""
+    """What a method handler gets: the daemon's parts (``call.app``), the session and the actor."""
 
     __slots__ = ("app", "session", "after_response")
 
-    def __init__(self, app: Daemon, session: Session) -> None:
+    def __init__(self, app: Parts, session: Session) -> None:
         self.app = app
         self.session = session
         self.after_response = None  # run once the response is written (event replay)
@@ -87,7 +91,7 @@ class Session:
         self.peer_uid: int | None = None
         self.subscriptions: dict[int, Subscription] = {}
         self.tasks: set[asyncio.Task] = set()
-        self.slots = asyncio.Semaphore(server.app.settings.rpc.max_inflight_per_client)
+        self.slots = asyncio.Semaphore(server.settings.max_inflight_per_client)
         self.closed = False
         self.reloading: asyncio.Task | None = None  # a fresh actor being read (after a role change)
 
@@ -96,7 +100,7 @@ class Session:
         if self.closed:
             return
         transport = self.writer.transport
-        if transport.get_write_buffer_size() > self.server.app.settings.rpc.subscriber_hard_limit:
+        if transport.get_write_buffer_size() > self.server.settings.subscriber_hard_limit:
             log.warning("session %d stopped reading; dropping it", self.id)
             self.close()
             return
@@ -109,7 +113,7 @@ class Session:
         if self.closed:
             return
         buffered = self.writer.transport.get_write_buffer_size()
-        limit = self.server.app.settings.rpc.subscriber_buffer
+        limit = self.server.settings.subscriber_buffer
         if sub.lagged_from is not None:
             if buffered > limit // 2:
                 return
@@ -129,7 +133,7 @@ class Session:
             return
         self.closed = True
         for sub in self.subscriptions.values():
-            self.server.app.bus.unsubscribe(sub.subscriber)
+            self.server.bus.unsubscribe(sub.subscriber)
         self.subscriptions.clear()
         self.writer.transport.abort()
 
@@ -139,13 +143,13 @@ class Session:
         sub = Subscription(self, next(_sub_ids), None)  # type: ignore[arg-type]
         sub.subscriber = Subscriber(tenant_id, topics, sub.deliver, visible)
         self.subscriptions[sub.id] = sub
-        bus = self.server.app.bus
+        bus = self.server.bus
         bus.subscribe(sub.subscriber)
         head = bus.last_seq
         replay: list[Event] = []
         resync = False
         if since_seq is not None:
-            replay, resync = await self.server.app.events.replay(tenant_id, since_seq, head)
+            replay, resync = await self.server.events.replay(tenant_id, since_seq, head)
         # Runs after this call's response is written: the response, then replay, then live.
         def flush() -> None:
             held, sub.replaying = sub.replaying or [], None
@@ -167,26 +171,27 @@ class Session:
         sub = self.subscriptions.pop(sid, None)
         if sub is None:
             return False
-        self.server.app.bus.unsubscribe(sub.subscriber)
+        self.server.bus.unsubscribe(sub.subscriber)
         return True
 
 
 class RpcServer:
-    def __init__(self, app: Daemon, path: Path, registry: Registry = REGISTRY) -> None:
-        self.app = app
+    def __init__(self, parts: Parts, auth: Auth, bus: Bus, events: EventLog, settings: RpcSettings, path: Path,
+                 registry: Registry = REGISTRY) -> None:
+        self.parts, self.auth, self.bus, self.events, self.settings = parts, auth, bus, events, settings
         self.path = path
         self.registry = registry
         self.sessions: set[Session] = set()
         self._server: asyncio.base_events.Server | None = None
         self.calls = 0
-        app.bus.tap(self.on_event)
+        bus.tap(self.on_event)
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.path.parent, 0o700)
         if self.path.exists():  # a stale socket from a crash (the data-dir lock proves nobody owns it)
             self.path.unlink()
-        limit = self.app.settings.rpc.frame_limit
+        limit = self.settings.frame_limit
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
         os.chmod(self.path, 0o600)
 
@@ -231,7 +236,7 @@ class RpcServer:
             async def reload(session: Session = session, before=before, prior=prior) -> None:
                 if prior is not None:
                     await asyncio.gather(prior, return_exceptions=True)
-                fresh = await self.app.auth.reload(before)
+                fresh = await self.auth.reload(before)
                 now = session.actor
                 if now is not None and (now.user_id, now.token_id) == (before.user_id, before.token_id):
                     # queue memberships are kept current by queue.* events, also during this read
@@ -257,7 +262,7 @@ class RpcServer:
         self.sessions.add(session)
         try:
             session.peer_uid = _peer_uid(writer)
-            session.actor = await self.app.auth.actor_for_uid(session.peer_uid)
+            session.actor = await self.auth.actor_for_uid(session.peer_uid)
             while not session.closed:
                 frame = await self._read_frame(reader)
                 if frame is None:
@@ -265,8 +270,8 @@ class RpcServer:
                 if frame is _TOO_LARGE:
                     session.send(protocol.error(
                         None, INVALID_REQUEST,
-                        f"frame larger than {self.app.settings.rpc.frame_limit} bytes; send media by path",
-                        {"kind": "frame_too_large", "limit": self.app.settings.rpc.frame_limit}))
+                        f"frame larger than {self.settings.frame_limit} bytes; send media by path",
+                        {"kind": "frame_too_large", "limit": self.settings.frame_limit}))
                     continue
                 if not frame.strip():
                     continue
@@ -333,7 +338,7 @@ class RpcServer:
         rid = msg.get("id")
         if not is_notification and not (rid is None or isinstance(rid, (int, str))):
             return protocol.error(None, INVALID_REQUEST, "id must be a string, a number or null"), None
-        call = Call(self.app, session)
+        call = Call(self.parts, session)
         reply = await self._call(call, rid, msg["method"], msg.get("params"))
         return (None if is_notification else reply), call.after_response
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
 from zingd.actor import RANK, Actor
 from zingd.services.auth import check_password_rules, create_user_row, hash_password, public_user
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
 
 USER_STATUSES = ("online", "away", "offline")
 TENANT_FIELDS = ("name", "status", "max_users", "max_connections", "max_queues", "timezone")
@@ -48,16 +45,16 @@ def update_tenant(tx: Tx, actor: Actor, tenant_id: int, changes: dict[str, Any])
     return _tenant(tx, tenant_id)
 
 
-async def get_tenant(app: Daemon, actor: Actor, tenant_id: int | None) -> dict[str, Any]:
+async def get_tenant(db: Database, actor: Actor, tenant_id: int | None) -> dict[str, Any]:
     tenant_id = actor.tenant(tenant_id)
-    row = with_json(await app.db.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,)), "settings")
+    row = with_json(await db.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,)), "settings")
     if row is None:
         raise NotFound(f"no tenant {tenant_id}", id=tenant_id)
     return row
 
 
-async def list_tenants(app: Daemon) -> list[dict[str, Any]]:
-    rows = await app.db.all(
+async def list_tenants(db: Database) -> list[dict[str, Any]]:
+    rows = await db.all(
         "SELECT t.*, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS users, "
         "(SELECT count(*) FROM connections c WHERE c.tenant_id = t.id) AS connections FROM tenants t ORDER BY t.id")
     return [with_json(r, "settings") for r in rows]
@@ -121,17 +118,17 @@ def set_status(tx: Tx, actor: Actor, status: str) -> dict[str, Any]:
     return public_user(_user(tx, actor.tenant_id, actor.user_id))
 
 
-async def list_users(app: Daemon, actor: Actor, tenant_id: int | None) -> list[dict[str, Any]]:
-    rows = await app.db.all("SELECT * FROM users WHERE tenant_id = ? ORDER BY id", (actor.tenant(tenant_id),))
+async def list_users(db: Database, actor: Actor, tenant_id: int | None) -> list[dict[str, Any]]:
+    rows = await db.all("SELECT * FROM users WHERE tenant_id = ? ORDER BY id", (actor.tenant(tenant_id),))
     return [public_user(r) for r in rows]
 
 
-async def get_user(app: Daemon, actor: Actor, user_id: int) -> dict[str, Any]:
-    row = await app.db.one("SELECT * FROM users WHERE id = ? AND tenant_id = ?", (user_id, actor.tenant_id))
+async def get_user(db: Database, actor: Actor, user_id: int) -> dict[str, Any]:
+    row = await db.one("SELECT * FROM users WHERE id = ? AND tenant_id = ?", (user_id, actor.tenant_id))
     if row is None:
         raise NotFound(f"no user {user_id}", id=user_id)
-    queues = await app.db.all("SELECT q.id, q.name FROM queue_members m JOIN queues q ON q.id = m.queue_id "
-                              "WHERE m.user_id = ?", (user_id,))
+    queues = await db.all("SELECT q.id, q.name FROM queue_members m JOIN queues q ON q.id = m.queue_id "
+                          "WHERE m.user_id = ?", (user_id,))
     return {**public_user(row), "queues": queues}
 
 

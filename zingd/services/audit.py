@@ -8,10 +8,10 @@ from zingd.actor import Actor
 from zingd.store.rows import with_json
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.store.db import Database
 
 
-async def list_entries(app: Daemon, actor: Actor, tenant_id: int | None, user_id: int | None, action: str | None,
+async def list_entries(db: Database, actor: Actor, tenant_id: int | None, user_id: int | None, action: str | None,
                        target_type: str | None, target_id: int | None, after_id: int | None,
                        limit: int) -> list[dict[str, Any]]:
     where, args = ["a.tenant_id = ?"], [actor.tenant(tenant_id)]
@@ -27,7 +27,7 @@ async def list_entries(app: Daemon, actor: Actor, tenant_id: int | None, user_id
         args.append(after_id)
     # From a cursor: the entries after it. Without one: the newest ``limit`` (both oldest first).
     order = "ASC" if after_id is not None else "DESC"
-    rows = await app.db.all(
+    rows = await db.all(
         f"SELECT a.*, u.name AS user_name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id "
         f"WHERE {' AND '.join(where)} ORDER BY a.id {order} LIMIT ?", (*args, max(1, min(limit, 1000))))
     return [with_json(r, "data") for r in (rows if after_id is not None else rows[::-1])]

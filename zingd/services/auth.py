@@ -18,7 +18,9 @@ from zingd.actor import RANK, ROLES, Actor
 from zingd.store.db import Tx
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.clock import Clock
+    from zingd.config import RpcSettings
+    from zingd.store.db import Database
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -72,37 +74,37 @@ def issue_token(tx: Tx, user: dict[str, Any], kind: str, ttl_s: float | None, na
 
 
 class Auth:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, db: Database, clock: Clock, settings: RpcSettings) -> None:
+        self.db, self.clock, self.settings = db, clock, settings
 
     @property
     def ttl_s(self) -> float:
-        return self.app.settings.rpc.session_ttl_hours * 3600.0
+        return self.settings.session_ttl_hours * 3600.0
 
     async def _actor(self, user: dict[str, Any], role: str | None = None, token_id: int | None = None) -> Actor:
-        queues = await self.app.db.all("SELECT queue_id FROM queue_members WHERE user_id = ?", (user["id"],))
+        queues = await self.db.all("SELECT queue_id FROM queue_members WHERE user_id = ?", (user["id"],))
         return Actor(user["id"], user["tenant_id"], role or user["role"], user["name"], token_id,
                      frozenset(q["queue_id"] for q in queues))
 
     async def reload(self, actor: Actor) -> Actor | None:
         """The same login with fresh role and queues (None if the user was disabled)."""
-        user = await self.app.db.one("SELECT * FROM users WHERE id = ? AND enabled = 1", (actor.user_id,))
+        user = await self.db.one("SELECT * FROM users WHERE id = ? AND enabled = 1", (actor.user_id,))
         if user is None:
             return None
         token_role = None
         if actor.token_id is not None:
-            token_role = await self.app.db.value("SELECT role FROM tokens WHERE id = ?", (actor.token_id,))
+            token_role = await self.db.value("SELECT role FROM tokens WHERE id = ?", (actor.token_id,))
         return await self._actor(user, effective_role(user["role"], token_role), actor.token_id)
 
     async def actor_for_uid(self, uid: int | None) -> Actor | None:
         """Peer-uid login: an OS user linked to an enabled zing user needs no password."""
         if uid is None:
             return None
-        user = await self.app.db.one("SELECT * FROM users WHERE os_uid = ? AND enabled = 1", (uid,))
+        user = await self.db.one("SELECT * FROM users WHERE os_uid = ? AND enabled = 1", (uid,))
         return await self._actor(user) if user else None
 
     async def login(self, email: str, password: str) -> tuple[Actor, dict[str, Any]]:
-        user = await self.app.db.one("SELECT * FROM users WHERE email = ?", (email.strip(),))
+        user = await self.db.one("SELECT * FROM users WHERE email = ?", (email.strip(),))
         if user is None or not await asyncio.to_thread(verify_password, password, user["password_hash"]):
             raise Unauthenticated("wrong email or password")
         if not user["enabled"]:
@@ -113,17 +115,17 @@ class Auth:
             tx.audit(Actor(user["id"], user["tenant_id"], user["role"]), "auth.login", "user", user["id"])
             return token
 
-        token = await self.app.db.write(unit)
+        token = await self.db.write(unit)
         actor = await self._actor(user)
         return actor, {"token": token, "user": public_user(user), "expires_in": self.ttl_s}
 
     async def from_token(self, token: str) -> tuple[Actor, dict[str, Any]]:
-        row = await self.app.db.one(
+        row = await self.db.one(
             "SELECT t.id AS token_id, t.kind, t.role AS token_role, t.expires_at, t.revoked_at, u.* "
             "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
             (_token_hash(token),),
         )
-        now = self.app.clock()
+        now = self.clock()
         if row is None or row["revoked_at"] is not None:
             raise Unauthenticated("unknown or revoked token; log in again")
         if row["expires_at"] is not None and row["expires_at"] < now:
@@ -143,7 +145,7 @@ class Auth:
                        (tx.now, actor.token_id))
             tx.audit(actor, "auth.logout", "token", actor.token_id)
 
-        await self.app.db.write(unit)
+        await self.db.write(unit)
         return True
 
     async def bootstrap(self, peer_uid: int | None, tenant: str, email: str, name: str, password: str,
@@ -163,7 +165,7 @@ class Auth:
             tx.audit(Actor(user["id"], tenant_id, "superadmin"), "auth.bootstrap", "user", user["id"])
             return public_user(user)
 
-        return await self.app.db.write(unit)
+        return await self.db.write(unit)
 
 
 def create_user_row(tx: Tx, tenant_id: int, email: str, name: str, role: str, pw_hash: str,

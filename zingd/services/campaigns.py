@@ -10,7 +10,7 @@ pending -> queued (its message stored, in one transaction) -> sent -> delivered
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zingd.errors import ChannelDown, Conflict, Invalid, NotFound
 from zingd.services import outreach
@@ -22,9 +22,6 @@ from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, in_list, loads, with_json
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
 
 STATES = ("pending", "queued", "sent", "delivered", "read", "failed", "skipped", "opted_out")
 ACTIVE = ("scheduled", "running")
@@ -52,11 +49,11 @@ def summary(tx: Tx, tenant_id: int, campaign_id: int) -> dict[str, Any]:
     return {**_get(tx, tenant_id, campaign_id), "counts": _counts(tx.all(COUNTS, (campaign_id,)))}
 
 
-async def read_summary(app: Daemon, tenant_id: int, campaign_id: int) -> dict[str, Any]:
-    row = with_json(await app.db.one(CAMPAIGN, (campaign_id, tenant_id)), "connection_ids", "variants", "settings")
+async def read_summary(db: Database, tenant_id: int, campaign_id: int) -> dict[str, Any]:
+    row = with_json(await db.one(CAMPAIGN, (campaign_id, tenant_id)), "connection_ids", "variants", "settings")
     if row is None:
         raise NotFound(f"no campaign {campaign_id}", id=campaign_id)
-    return {**row, "counts": _counts(await app.db.all(COUNTS, (campaign_id,)))}
+    return {**row, "counts": _counts(await db.all(COUNTS, (campaign_id,)))}
 
 
 def emit(tx: Tx, tenant_id: int, campaign_id: int) -> dict[str, Any]:
@@ -257,16 +254,16 @@ async def failure_rate(db: Database, campaign_id: int, window: int) -> tuple[flo
     return sum(r["state"] == "failed" for r in rows) / len(rows), len(rows)
 
 
-async def recipients(app: Daemon, actor: Actor, campaign_id: int, state: str | None, after_id: int | None,
+async def recipients(db: Database, actor: Actor, campaign_id: int, state: str | None, after_id: int | None,
                      limit: int) -> list[dict[str, Any]]:
-    if not await app.db.value("SELECT 1 FROM campaigns WHERE id = ? AND tenant_id = ?",
-                              (campaign_id, actor.tenant_id)):
+    if not await db.value("SELECT 1 FROM campaigns WHERE id = ? AND tenant_id = ?",
+                          (campaign_id, actor.tenant_id)):
         raise NotFound(f"no campaign {campaign_id}", id=campaign_id)
     where, args = ["r.campaign_id = ?", "r.id > ?"], [campaign_id, after_id or 0]
     if state:
         where.append("r.state = ?")
         args.append(state)
-    return await app.db.all(
+    return await db.all(
         "SELECT r.id, r.contact_id, c.number, c.name, r.state, r.variant, r.connection_id, r.message_id, r.error, "
         "r.queued_at, r.sent_at, r.delivered_at, r.read_at, r.updated_at FROM campaign_recipients r "
         f"JOIN contacts c ON c.id = r.contact_id WHERE {' AND '.join(where)} ORDER BY r.id LIMIT ?",

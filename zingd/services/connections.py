@@ -8,11 +8,11 @@ from zingd.errors import Conflict, Invalid, NotFound
 from zingd.config import PacingSettings
 from zingd.actor import Actor
 from zingd.services.governor import merge_limits
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.channels.manager import Channels
 
 KINDS = ("sim", "whatsapp")
 
@@ -110,19 +110,19 @@ def delete(tx: Tx, actor: Actor, connection_id: int) -> dict[str, Any]:
     return row
 
 
-def _with_health(app: Daemon, row: dict[str, Any]) -> dict[str, Any]:
-    channel = app.channels.get(row["id"])
+def _with_health(channels: Channels, row: dict[str, Any]) -> dict[str, Any]:
+    channel = channels.get(row["id"])
     return {**with_json(row, "settings"), "running": channel is not None,
             "health": channel.health() if channel else None}
 
 
-async def get(app: Daemon, actor: Actor, connection_id: int) -> dict[str, Any]:
-    row = await app.db.one("SELECT * FROM connections WHERE id = ? AND tenant_id = ?", (connection_id, actor.tenant_id))
+async def get(db: Database, channels: Channels, actor: Actor, connection_id: int) -> dict[str, Any]:
+    row = await db.one("SELECT * FROM connections WHERE id = ? AND tenant_id = ?", (connection_id, actor.tenant_id))
     if row is None:
         raise NotFound(f"no connection {connection_id}", id=connection_id)
-    return _with_health(app, row)
+    return _with_health(channels, row)
 
 
-async def list_connections(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
-    rows = await app.db.all("SELECT * FROM connections WHERE tenant_id = ? ORDER BY id", (actor.tenant_id,))
-    return [_with_health(app, row) for row in rows]
+async def list_connections(db: Database, channels: Channels, actor: Actor) -> list[dict[str, Any]]:
+    rows = await db.all("SELECT * FROM connections WHERE tenant_id = ? ORDER BY id", (actor.tenant_id,))
+    return [_with_health(channels, row) for row in rows]

@@ -12,26 +12,26 @@ from zingd.services.contact_import import Parsed, as_typed, normalize_number
 from zingd.services.messages import fts_query
 from zingd.services.tags import ensure, set_contact_tags
 from zingd.store import contacts as C
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, in_list, loads, with_json
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.channels.manager import Channels
 
 log = logging.getLogger(__name__)
 
 
-async def list_contacts(app: Daemon, actor: Actor, query: str | None, after_id: int | None,
+async def list_contacts(db: Database, actor: Actor, query: str | None, after_id: int | None,
                         limit: int) -> list[dict[str, Any]]:
     limit = max(1, min(limit, 500))
     if query:
-        rows = await app.db.all(
+        rows = await db.all(
             "SELECT c.* FROM contacts_fts f JOIN contacts c ON c.id = f.rowid "
             "WHERE contacts_fts MATCH ? AND c.tenant_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
             (fts_query(query), actor.tenant_id, after_id or 0, limit))
     else:
-        rows = await app.db.all("SELECT * FROM contacts WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
-                                (actor.tenant_id, after_id or 0, limit))
+        rows = await db.all("SELECT * FROM contacts WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
+                            (actor.tenant_id, after_id or 0, limit))
     return [C.view(r) for r in rows]
 
 
@@ -40,11 +40,11 @@ def _set_profile(tx: Tx, contact_id: int, push_name: str, avatar_url: str) -> No
                (push_name, avatar_url, tx.now, contact_id))
 
 
-async def refresh_profile(app: Daemon, row: dict[str, Any], jids: list[str]) -> None:
+async def refresh_profile(db: Database, channels: Channels, row: dict[str, Any], jids: list[str]) -> None:
     """Lazily refresh push name and picture from the number the contact last wrote to."""
-    cid = await app.db.value("SELECT connection_id FROM tickets WHERE contact_id = ? ORDER BY id DESC LIMIT 1",
-                             (row["id"],))
-    channel = app.channels.get(cid) if cid is not None else None
+    cid = await db.value("SELECT connection_id FROM tickets WHERE contact_id = ? ORDER BY id DESC LIMIT 1",
+                         (row["id"],))
+    channel = channels.get(cid) if cid is not None else None
     if channel is None or channel.state != "connected" or not jids:
         return
     try:
@@ -54,24 +54,24 @@ async def refresh_profile(app: Daemon, row: dict[str, Any], jids: list[str]) -> 
         return
     push, url = info.get("push_name") or row["push_name"], info.get("picture_url") or row["avatar_url"]
     if (push, url) != (row["push_name"], row["avatar_url"]):
-        await app.db.write(_set_profile, row["id"], push, url)
+        await db.write(_set_profile, row["id"], push, url)
         row.update(push_name=push, avatar_url=url)
 
 
-async def get(app: Daemon, actor: Actor, contact_id: int) -> dict[str, Any]:
-    row = C.view(await app.db.one("SELECT * FROM contacts WHERE id = ? AND tenant_id = ?",
-                                  (contact_id, actor.tenant_id)))
+async def get(db: Database, channels: Channels, actor: Actor, contact_id: int) -> dict[str, Any]:
+    row = C.view(await db.one("SELECT * FROM contacts WHERE id = ? AND tenant_id = ?",
+                              (contact_id, actor.tenant_id)))
     if row is None:
         raise NotFound(f"no contact {contact_id}", id=contact_id)
-    row["ids"] = [r["jid"] for r in await app.db.all(
+    row["ids"] = [r["jid"] for r in await db.all(
         "SELECT jid FROM contact_ids WHERE contact_id = ? ORDER BY jid", (contact_id,))]
-    await refresh_profile(app, row, [j for j in row["ids"] if not j.endswith("@lid")])
-    row["tags"] = [r["name"] for r in await app.db.all(
+    await refresh_profile(db, channels, row, [j for j in row["ids"] if not j.endswith("@lid")])
+    row["tags"] = [r["name"] for r in await db.all(
         "SELECT g.name FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id WHERE ct.contact_id = ? ORDER BY g.name",
         (contact_id,))]
-    row["owner"] = await app.db.one("SELECT id, name FROM users WHERE id = ?", (row["owner_user_id"],)) \
+    row["owner"] = await db.one("SELECT id, name FROM users WHERE id = ?", (row["owner_user_id"],)) \
         if row["owner_user_id"] else None
-    row["tickets"] = await app.db.all(
+    row["tickets"] = await db.all(
         "SELECT id, status, connection_id, user_id, created_at, closed_at, last_message FROM tickets "
         "WHERE contact_id = ? ORDER BY created_at DESC LIMIT 50", (contact_id,))
     return row
@@ -103,19 +103,19 @@ def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> di
     return with_json(updated, "custom_fields")
 
 
-async def tenant_region(app: Daemon, tenant_id: int) -> str:
+async def tenant_region(db: Database, tenant_id: int) -> str:
     """The region local phone numbers are read in (tenant setting, default BR)."""
-    return loads(await app.db.value("SELECT settings FROM tenants WHERE id = ?", (tenant_id,))).get("region", "BR")
+    return loads(await db.value("SELECT settings FROM tenants WHERE id = ?", (tenant_id,))).get("region", "BR")
 
 
-async def resolve_number(app: Daemon, tenant_id: int, raw: str) -> str:
+async def resolve_number(db: Database, tenant_id: int, raw: str) -> str:
     """The number a person or script means: bare digits that are a contact's number already (zing's
     own output, passed back) are that contact; anything else is normalized in the tenant's region."""
     typed = as_typed(raw)
-    if typed and await app.db.value("SELECT 1 FROM contacts WHERE tenant_id = ? AND number = ?", (tenant_id, typed)):
+    if typed and await db.value("SELECT 1 FROM contacts WHERE tenant_id = ? AND number = ?", (tenant_id, typed)):
         return typed
     try:
-        return normalize_number(raw, await tenant_region(app, tenant_id))
+        return normalize_number(raw, await tenant_region(db, tenant_id))
     except Invalid as e:
         raise Invalid(e.message, field="number") from None
 
@@ -218,8 +218,8 @@ def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any
     return merged
 
 
-async def export(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
-    rows = await app.db.all(
+async def export(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    rows = await db.all(
         "SELECT c.id, c.number, c.name, c.push_name, c.email, c.opted_out, c.custom_fields, c.created_at, "
         "(SELECT group_concat(g.name, ';') FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id "
         " WHERE ct.contact_id = c.id) AS tags FROM contacts c WHERE c.tenant_id = ? ORDER BY c.id",

@@ -24,7 +24,8 @@ from zingd.errors import Invalid
 from zingd.store.rows import loads
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.clock import Clock
+    from zingd.store.db import Database
 
 
 @dataclass
@@ -55,8 +56,8 @@ def merge_limits(base: PacingSettings, override: dict[str, Any]) -> PacingSettin
 
 
 class Governor:
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, db: Database, clock: Clock, pacing: PacingSettings) -> None:
+        self.db, self.clock, self.pacing = db, clock, pacing
         self._paces: dict[int, Pace] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._rng = random.Random()
@@ -68,14 +69,14 @@ class Governor:
     async def pace(self, connection_id: int) -> Pace:
         pace = self._paces.get(connection_id)
         if pace is None:
-            row = await self.app.db.one(
+            row = await self.db.one(
                 "SELECT c.settings, c.created_at, t.timezone FROM connections c JOIN tenants t ON t.id = c.tenant_id "
                 "WHERE c.id = ?", (connection_id,))
-            limits = merge_limits(self.app.settings.pacing, loads(row["settings"]).get("pacing", {}))
+            limits = merge_limits(self.pacing, loads(row["settings"]).get("pacing", {}))
             pace = Pace(limits, ZoneInfo(row["timezone"]), row["created_at"])
-            now = self.app.clock()
+            now = self.clock()
             day_start = self._local_midnight(pace, now)
-            stats = await self.app.db.one(
+            stats = await self.db.one(
                 "SELECT max(created_at) AS last, sum(created_at >= ?) AS today FROM messages "
                 "WHERE connection_id = ? AND automated = 1", (day_start, connection_id))
             pace.last = stats["last"] or 0.0
@@ -157,19 +158,19 @@ class Governor:
         async with lock:
             pace = await self.pace(connection_id)
             while True:
-                now = self.app.clock()
+                now = self.clock()
                 slot = self.next_slot(pace, now)
                 if slot <= now:
                     self._record(pace, now)
                     return now
-                await self.app.clock.sleep(min(slot - now, 300.0))  # re-check: limits may change
+                await self.clock.sleep(min(slot - now, 300.0))  # re-check: limits may change
 
     async def reserve(self, connection_id: int) -> float:
         """Take the next slot without waiting for it; the caller schedules its send for then."""
         lock = self._locks.setdefault(connection_id, asyncio.Lock())
         async with lock:
             pace = await self.pace(connection_id)
-            slot = self.next_slot(pace, self.app.clock())
+            slot = self.next_slot(pace, self.clock())
             self._record(pace, slot)
             return slot
 
@@ -196,7 +197,7 @@ class Governor:
             real = await self.pace(cid)
             sim = Pace(real.limits, real.tz, real.created_at, real.last, real.since_pause, real.day, real.today_count)
             sims.append(sim)
-        now, first, last = self.app.clock(), None, None
+        now, first, last = self.clock(), None, None
         for i in range(count):
             pace = sims[i % len(sims)]
             pace.gap = pace.limits.min_interval_s + pace.limits.jitter_s / 2
@@ -207,6 +208,6 @@ class Governor:
         return {"first_send_at": first, "last_send_at": last}
 
     def describe(self, pace: Pace) -> dict[str, Any]:
-        now = self.app.clock()
+        now = self.clock()
         return {**msgspec.to_builtins(pace.limits), "today_sent": pace.today_count if pace.day == self._local_day(
             pace, now) else 0, "today_cap": self.cap_for(pace, now), "next_slot_at": self.next_slot(pace, now)}

@@ -18,7 +18,8 @@ from zingd.store import tickets as T
 from zingd.store.db import Tx
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.config import TicketSettings
+    from zingd.store.db import Database
 
 log = logging.getLogger(__name__)
 RATING_THANKS = "Obrigado pela avaliação! / Thanks for your rating!"
@@ -209,25 +210,23 @@ def apply_state(tx: Tx, connection_id: int, change: StateChange) -> None:
 
 
 class Inbound:
-    """The daemon's ChannelSink."""
+    """Stores what the channels report (through ``Channels``, which knows each connection's tenant)."""
 
-    def __init__(self, app: Daemon) -> None:
-        self.app = app
+    def __init__(self, db: Database, tickets: TicketSettings) -> None:
+        self.db, self.tickets = db, tickets
         self.ingested = 0
         self.duplicates = 0
 
-    async def message(self, connection_id: int, msg: InboundMessage) -> None:
-        tenant_id = self.app.channels.tenant_of(connection_id)
-        window = self.app.settings.tickets.reopen_window_minutes * 60.0
-        row = await self.app.db.write(ingest, tenant_id, connection_id, msg, window)
+    async def message(self, tenant_id: int, connection_id: int, msg: InboundMessage) -> None:
+        window = self.tickets.reopen_window_minutes * 60.0
+        row = await self.db.write(ingest, tenant_id, connection_id, msg, window)
         if row is None:
             self.duplicates += 1
         else:
             self.ingested += 1
 
     async def receipt(self, connection_id: int, receipt: Receipt) -> None:
-        await self.app.db.write(apply_receipt, connection_id, receipt)
+        await self.db.write(apply_receipt, connection_id, receipt)
 
     async def state(self, connection_id: int, change: StateChange) -> None:
-        self.app.channels.note_state(connection_id, change)
-        await self.app.db.write(apply_state, connection_id, change)
+        await self.db.write(apply_state, connection_id, change)

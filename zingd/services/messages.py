@@ -13,11 +13,13 @@ import re
 import shutil
 import time
 import unicodedata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.actor import Actor
 from zingd.services.files import caller_file
+from zingd.services.media import media_dir
 from zingd.services.outbound import media_type, queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.services.tickets import require_owner, require_visible
@@ -25,10 +27,10 @@ from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.channels.manager import Channels
 
 log = logging.getLogger(__name__)
 MAX_BODY = 65536
@@ -63,14 +65,14 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
     return msg
 
 
-async def stage_media(app: Daemon, tenant_id: int, path: str, peer_uid: int | None) -> dict[str, Any]:
+async def stage_media(data_dir: Path, tenant_id: int, path: str, peer_uid: int | None) -> dict[str, Any]:
     """Copy a file the caller named into the media dir, so retries don't depend on it staying put."""
-    src = caller_file(app.settings.data_path, peer_uid, path, "media_path")
+    src = caller_file(data_dir, peer_uid, path, "media_path")
     size = src.stat().st_size
     if size > MAX_MEDIA:
         raise Invalid(f"{src.name} is {size} bytes; the limit is {MAX_MEDIA}", field="media_path")
     mime = mimetypes.guess_type(src.name)[0] or "application/octet-stream"
-    dest_dir = app.media_dir(tenant_id)
+    dest_dir = media_dir(data_dir, tenant_id)
     dest = dest_dir / f"{int(time.time() * 1000)}-{re.sub(r'[^A-Za-z0-9._-]', '_', src.name)}"
     try:
         await asyncio.to_thread(lambda: (dest_dir.mkdir(parents=True, exist_ok=True), shutil.copyfile(src, dest)))
@@ -79,7 +81,7 @@ async def stage_media(app: Daemon, tenant_id: int, path: str, peer_uid: int | No
     return {"media_path": str(dest), "media_mime": mime, "media_size": size}
 
 
-async def send(app: Daemon, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
+async def send(db: Database, data_dir: Path, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
                media_path: str | None = None, signature: bool | None = None,
                peer_uid: int | None = None) -> dict[str, Any]:
     body = body.strip()
@@ -87,8 +89,8 @@ async def send(app: Daemon, actor: Actor, ticket_id: int, body: str, quoted_id: 
         raise Invalid("a message needs a body or a media_path", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
-    media = await stage_media(app, actor.tenant_id, media_path, peer_uid) if media_path else None
-    return await app.db.write(send_unit, actor, ticket_id, body, quoted_id, media, signature)
+    media = await stage_media(data_dir, actor.tenant_id, media_path, peer_uid) if media_path else None
+    return await db.write(send_unit, actor, ticket_id, body, quoted_id, media, signature)
 
 
 def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[dict[str, Any]]]:
@@ -103,10 +105,10 @@ def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[dict[str,
     return C.chat_jid(tx, contact), ids
 
 
-async def mark_read(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]:
-    chat, ids = await app.db.write(read_unit, actor, ticket_id)
-    connection_id = (await app.db.one("SELECT connection_id FROM tickets WHERE id = ?", (ticket_id,)))["connection_id"]
-    channel = app.channels.get(connection_id)
+async def mark_read(db: Database, channels: Channels, actor: Actor, ticket_id: int) -> dict[str, Any]:
+    chat, ids = await db.write(read_unit, actor, ticket_id)
+    connection_id = (await db.one("SELECT connection_id FROM tickets WHERE id = ?", (ticket_id,)))["connection_id"]
+    channel = channels.get(connection_id)
     if ids and channel is not None and channel.state == "connected":
         by_sender: dict[str, list[str]] = {}  # in a group, WhatsApp wants each sender's ids apart
         for row in ids:
@@ -119,15 +121,15 @@ async def mark_read(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]
     return {"ticket_id": ticket_id, "marked": len(ids)}
 
 
-async def typing(app: Daemon, actor: Actor, ticket_id: int, composing: bool) -> dict[str, Any]:
+async def typing(db: Database, channels: Channels, actor: Actor, ticket_id: int, composing: bool) -> dict[str, Any]:
     """Show the customer 'typing…' while the agent composes; best effort."""
     cond, params = T.visibility(actor)
-    row = await app.db.one(
+    row = await db.one(
         f"SELECT t.connection_id, (SELECT jid FROM contact_ids i WHERE i.contact_id = t.contact_id LIMIT 1) AS jid "
         f"FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}", (actor.tenant_id, ticket_id, *params))
     if row is None:
         raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
-    channel = app.channels.get(row["connection_id"])
+    channel = channels.get(row["connection_id"])
     sent = bool(channel is not None and channel.state == "connected" and row["jid"])
     if sent:
         try:
@@ -161,7 +163,7 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
     return msg
 
 
-async def list_messages(app: Daemon, actor: Actor, ticket_id: int | None, before_id: int | None = None,
+async def list_messages(db: Database, actor: Actor, ticket_id: int | None, before_id: int | None = None,
                         limit: int = 50, contact_id: int | None = None) -> dict[str, Any]:
     """A page of a ticket's messages (or a contact's, across all the tickets the caller may see),
     oldest first; page back with ``before_id``."""
@@ -171,16 +173,16 @@ async def list_messages(app: Daemon, actor: Actor, ticket_id: int | None, before
     before = before_id if before_id is not None else 2**62
     limit = max(1, min(limit, 500))
     if ticket_id is not None:
-        if not await app.db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
-                                  (actor.tenant_id, ticket_id, *params)):
+        if not await db.value(f"SELECT 1 FROM tickets t WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
+                              (actor.tenant_id, ticket_id, *params)):
             raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
-        rows = await app.db.page(
+        rows = await db.page(
             f"SELECT {M.COLUMNS} FROM messages WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (ticket_id, before, limit + 1))
     else:
-        if not await app.db.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?", (contact_id, actor.tenant_id)):
+        if not await db.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?", (contact_id, actor.tenant_id)):
             raise NotFound(f"no contact {contact_id}", id=contact_id)
-        rows = await app.db.all(
+        rows = await db.all(
             f"SELECT {', '.join('m.' + c.strip() for c in M.COLUMNS.split(','))} FROM messages m "
             f"JOIN tickets t ON t.id = m.ticket_id WHERE m.contact_id = ? AND m.id < ? AND {cond} "
             "ORDER BY m.id DESC LIMIT ?", (contact_id, before, *params, limit + 1))
@@ -204,7 +206,7 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-async def search(app: Daemon, actor: Actor, query: str, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
+async def search(db: Database, actor: Actor, query: str, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
     """Newest matches first. Ranking by relevance costs ~300 ms on a common word; instead FTS5
     is walked newest-first (rowid DESC) and the join stops at ``limit`` rows. The walk is bounded:
     only the newest SEARCH_SCAN matches are candidates (found from the index alone), so a caller
@@ -232,7 +234,7 @@ async def search(app: Daemon, actor: Actor, query: str, limit: int = 50, **filte
         "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), 0) "
         f"AND m.tenant_id = ? AND {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT ?"
     )
-    return await app.db.all(sql, (match, match, SEARCH_SCAN - 1, actor.tenant_id, *args, max(1, min(limit, 200))))
+    return await db.all(sql, (match, match, SEARCH_SCAN - 1, actor.tenant_id, *args, max(1, min(limit, 200))))
 
 
 def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, body: str,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zingd.errors import Invalid
 from zingd.actor import Actor
 from zingd.services.tickets import get_ticket, require_visible
 from zingd.store import tickets as T
-from zingd.store.db import Tx
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
+from zingd.store.db import Database, Tx
 
 NOTE = ("SELECT n.id, n.ticket_id, n.user_id, u.name AS user_name, n.body, n.created_at "
         "FROM notes n JOIN users u ON u.id = n.user_id")
@@ -32,6 +29,6 @@ def create(tx: Tx, actor: Actor, ticket_id: int, body: str) -> dict[str, Any]:
     return note
 
 
-async def list_notes(app: Daemon, actor: Actor, ticket_id: int) -> list[dict[str, Any]]:
-    await get_ticket(app, actor, ticket_id)
-    return await app.db.all(f"{NOTE} WHERE n.ticket_id = ? ORDER BY n.id", (ticket_id,))
+async def list_notes(db: Database, actor: Actor, ticket_id: int) -> list[dict[str, Any]]:
+    await get_ticket(db, actor, ticket_id)
+    return await db.all(f"{NOTE} WHERE n.ticket_id = ? ORDER BY n.id", (ticket_id,))

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import hours, routing
 from zingd.actor import Actor
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.clock import Clock
 
 ASSIGN_MODES = ("off", "round_robin", "balanced")
 
@@ -112,8 +112,8 @@ def link_connection(tx: Tx, actor: Actor, connection_id: int, queue_ids: list[in
     return sorted(set(queue_ids))
 
 
-async def list_queues(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
-    rows = await app.db.all(
+async def list_queues(db: Database, clock: Clock, actor: Actor) -> list[dict[str, Any]]:
+    rows = await db.all(
         "SELECT q.*, (SELECT count(*) FROM tickets t WHERE t.queue_id = q.id AND t.status = 'pending') AS pending, "
         "(SELECT group_concat(m.user_id) FROM queue_members m WHERE m.queue_id = q.id) AS member_ids "
         "FROM queues q WHERE q.tenant_id = ? ORDER BY q.id", (actor.tenant_id,))
@@ -122,6 +122,6 @@ async def list_queues(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
         r = with_json(r, "business_hours")
         ids = r.pop("member_ids")
         r["members"] = [int(i) for i in ids.split(",")] if ids else []
-        r["open_now"] = hours.is_open(r["business_hours"], app.clock())
+        r["open_now"] = hours.is_open(r["business_hours"], clock())
         out.append(r)
     return out

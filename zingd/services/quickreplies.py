@@ -9,16 +9,13 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import hours
 from zingd.actor import Actor
-from zingd.store.db import Tx
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
+from zingd.store.db import Database, Tx
 
 _VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
@@ -112,9 +109,9 @@ def delete(tx: Tx, actor: Actor, qid: int) -> dict[str, Any]:
     return row
 
 
-async def list_replies(app: Daemon, actor: Actor, query: str | None) -> list[dict[str, Any]]:
+async def list_replies(db: Database, actor: Actor, query: str | None) -> list[dict[str, Any]]:
     """The caller's quick replies (personal first), filtered by a fuzzy match on shortcut and body."""
-    rows = await app.db.all(
+    rows = await db.all(
         "SELECT * FROM quick_replies WHERE tenant_id = ? AND (user_id IS NULL OR user_id = ?) "
         "ORDER BY user_id IS NULL, shortcut", (actor.tenant_id, actor.user_id))
     out = [{**r, "scope": "personal" if r["user_id"] else "tenant"} for r in rows]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from zingd.actor import Actor
 
 if TYPE_CHECKING:
-    from zingd.app import Daemon
+    from zingd.store.db import Database
 
 _STATS = (
     "count(*) AS tickets, sum(t.status = 'pending') AS pending, sum(t.status = 'open') AS open, "
@@ -19,19 +19,19 @@ _STATS = (
 )
 
 
-async def summary(app: Daemon, actor: Actor, since: float | None, until: float | None) -> dict[str, Any]:
+async def summary(db: Database, actor: Actor, since: float | None, until: float | None) -> dict[str, Any]:
     since = since if since is not None else time.time() - 30 * 86400
     until = until if until is not None else time.time() + 1
     args = (actor.tenant_id, since, until)
     where = "t.tenant_id = ? AND t.created_at >= ? AND t.created_at < ?"
-    total = await app.db.one(f"SELECT {_STATS} FROM tickets t WHERE {where}", args)
-    agents = await app.db.all(
+    total = await db.one(f"SELECT {_STATS} FROM tickets t WHERE {where}", args)
+    agents = await db.all(
         f"SELECT t.user_id, u.name AS user_name, {_STATS} FROM tickets t JOIN users u ON u.id = t.user_id "
         f"WHERE {where} GROUP BY t.user_id ORDER BY tickets DESC", args)
-    queues = await app.db.all(
+    queues = await db.all(
         f"SELECT t.queue_id, q.name AS queue_name, {_STATS} FROM tickets t LEFT JOIN queues q ON q.id = t.queue_id "
         f"WHERE {where} GROUP BY t.queue_id ORDER BY tickets DESC", args)
-    messages = await app.db.one(
+    messages = await db.one(
         "SELECT sum(direction = 'in') AS inbound, sum(direction = 'out') AS outbound, "
         "sum(ack = 'failed') AS failed FROM messages WHERE tenant_id = ? AND created_at >= ? AND created_at < ?", args)
     return {"since": since, "until": until, "total": total, "agents": agents, "queues": queues, "messages": messages}

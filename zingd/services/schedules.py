@@ -6,7 +6,7 @@ zone, once or on a cron rule; sent through the outbox and the governor by the di
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -17,10 +17,7 @@ from zingd.actor import Actor
 from zingd.services.outbound import queue_outbound
 from zingd.store import connections
 from zingd.store import contacts as C
-from zingd.store.db import Tx
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
+from zingd.store.db import Database, Tx
 
 
 def parse_when(value: float | str, tz: str) -> float:
@@ -179,7 +176,7 @@ def send(tx: Tx, schedule_id: int, run_at: float) -> tuple[str, float]:
     return "sent", tx.now
 
 
-async def list_schedules(app: Daemon, actor: Actor, status: str | None, contact_id: int | None,
+async def list_schedules(db: Database, actor: Actor, status: str | None, contact_id: int | None,
                          limit: int) -> list[dict[str, Any]]:
     where, args = ["s.tenant_id = ?"], [actor.tenant_id]
     if status:
@@ -188,7 +185,7 @@ async def list_schedules(app: Daemon, actor: Actor, status: str | None, contact_
     if contact_id is not None:
         where.append("s.contact_id = ?")
         args.append(contact_id)
-    return await app.db.all(
+    return await db.all(
         "SELECT s.*, c.number, c.name AS contact_name FROM schedules s JOIN contacts c ON c.id = s.contact_id "
         f"WHERE {' AND '.join(where)} ORDER BY s.run_at LIMIT ?", (*args, max(1, min(limit, 5000))))
 

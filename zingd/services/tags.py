@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zingd.errors import Invalid, NotFound
 from zingd.actor import Actor
 from zingd.services.tickets import require_visible
 from zingd.store import tickets as T
-from zingd.store.db import Tx
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
+from zingd.store.db import Database, Tx
 
 
 def _clean(names: list[str]) -> list[str]:
@@ -69,8 +66,8 @@ def delete(tx: Tx, actor: Actor, tag_id: int) -> dict[str, Any]:
     return row
 
 
-async def list_tags(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
-    return await app.db.all(
+async def list_tags(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    return await db.all(
         "SELECT g.*, (SELECT count(*) FROM ticket_tags tt WHERE tt.tag_id = g.id) AS tickets, "
         "(SELECT count(*) FROM contact_tags ct WHERE ct.tag_id = g.id) AS contacts "
         "FROM tags g WHERE g.tenant_id = ? ORDER BY g.name", (actor.tenant_id,))

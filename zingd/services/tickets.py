@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
@@ -10,11 +10,8 @@ from zingd.actor import Actor
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import with_json
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
 
 
 STATUSES = ("pending", "open", "closed")
@@ -138,7 +135,7 @@ def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
     return T.emit_updated(tx, ticket_id, t["tenant_id"], before=t)
 
 
-async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, mine: bool = False,
+async def list_tickets(db: Database, actor: Actor, status: str | None = None, mine: bool = False,
                        queue_id: int | None = None, user_id: int | None = None, connection_id: int | None = None,
                        contact_id: int | None = None, before: tuple[float, int] | None = None,
                        limit: int = 50, tag: str | None = None) -> tuple[list[dict[str, Any]], bool]:
@@ -180,11 +177,11 @@ async def list_tickets(app: Daemon, actor: Actor, status: str | None = None, min
     order = "last_message_at DESC, id DESC" if split else "t.last_message_at DESC, t.id DESC"
     sql = f"{' UNION ALL '.join(parts)} ORDER BY {order} LIMIT ?"
     limit = max(1, min(limit, 500))
-    rows = await app.db.page(sql, (*params, limit + 1))
+    rows = await db.page(sql, (*params, limit + 1))
     return [T.view(r) for r in rows[:limit]], len(rows) > limit
 
 
-async def counts(app: Daemon, actor: Actor) -> dict[str, Any]:
+async def counts(db: Database, actor: Actor) -> dict[str, Any]:
     """Per-status counts and unread totals the console shows on its tabs: the active tickets only
     (open, pending), one index range per status (``T.visibility(actor, status)``), never the
     tenant's closed ones."""
@@ -195,23 +192,24 @@ async def counts(app: Daemon, actor: Actor) -> dict[str, Any]:
         parts.append("SELECT t.status, count(*) AS n, sum(t.unread > 0) AS unread FROM tickets t "
                      f"WHERE t.tenant_id = ? AND t.status = ? AND {cond} GROUP BY t.status")
         params.extend((actor.tenant_id, s, *vis_args))
-    rows = await app.db.all(" UNION ALL ".join(parts), params)
+    rows = await db.all(" UNION ALL ".join(parts), params)
     return {r["status"]: {"count": r["n"], "unread": r["unread"] or 0} for r in rows}
 
 
-async def get_ticket(app: Daemon, actor: Actor, ticket_id: int) -> dict[str, Any]:
+async def get_ticket(db: Database, actor: Actor, ticket_id: int) -> dict[str, Any]:
     cond, params = T.visibility(actor)
-    rows = await app.db.page(f"{T.VIEW} WHERE t.tenant_id = ? AND t.id = ? AND {cond}", (actor.tenant_id, ticket_id, *params))
+    rows = await db.page(f"{T.VIEW} WHERE t.tenant_id = ? AND t.id = ? AND {cond}",
+                         (actor.tenant_id, ticket_id, *params))
     row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
     return T.view(row)
 
 
-async def history(app: Daemon, actor: Actor, ticket_id: int) -> list[dict[str, Any]]:
+async def history(db: Database, actor: Actor, ticket_id: int) -> list[dict[str, Any]]:
     """The ticket's timeline: status changes, assignments, transfers, notes, ratings."""
-    await get_ticket(app, actor, ticket_id)
-    rows = await app.db.all(
+    await get_ticket(db, actor, ticket_id)
+    rows = await db.all(
         "SELECT l.action, l.user_id, u.name AS user_name, l.data, l.created_at FROM ticket_log l "
         "LEFT JOIN users u ON u.id = l.user_id WHERE l.ticket_id = ? ORDER BY l.id", (ticket_id,))
     return [with_json(r, "data") for r in rows]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zingd.errors import Forbidden, Invalid, NotFound
 from zingd.actor import RANK, Actor
 from zingd.services.auth import issue_token
-from zingd.store.db import Tx
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
+from zingd.store.db import Database, Tx
 
 COLUMNS = "id, user_id, kind, name, role, created_at, expires_at, revoked_at, last_used_at"
 
@@ -41,9 +38,9 @@ def revoke(tx: Tx, actor: Actor, token_id: int) -> dict[str, Any]:
     return tx.one(f"SELECT {COLUMNS} FROM tokens WHERE id = ?", (token_id,))
 
 
-async def list_tokens(app: Daemon, actor: Actor, all_users: bool) -> list[dict[str, Any]]:
+async def list_tokens(db: Database, actor: Actor, all_users: bool) -> list[dict[str, Any]]:
     if all_users and actor.at_least("admin"):
-        return await app.db.all(f"SELECT {COLUMNS} FROM tokens WHERE tenant_id = ? AND kind = 'api' ORDER BY id",
-                                (actor.tenant_id,))
-    return await app.db.all(f"SELECT {COLUMNS} FROM tokens WHERE user_id = ? AND kind = 'api' ORDER BY id",
-                            (actor.user_id,))
+        return await db.all(f"SELECT {COLUMNS} FROM tokens WHERE tenant_id = ? AND kind = 'api' ORDER BY id",
+                            (actor.tenant_id,))
+    return await db.all(f"SELECT {COLUMNS} FROM tokens WHERE user_id = ? AND kind = 'api' ORDER BY id",
+                        (actor.user_id,))

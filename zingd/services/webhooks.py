@@ -11,16 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from zingd.errors import Invalid, NotFound
 from zingd.actor import Actor
-from zingd.store.db import Tx
+from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
-
-if TYPE_CHECKING:
-    from zingd.app import Daemon
 
 ATTEMPTS = 5
 COLUMNS = "id, tenant_id, url, event_types, enabled, created_at, last_seq, failures, last_error"
@@ -65,16 +62,16 @@ def set_enabled(tx: Tx, actor: Actor, webhook_id: int, enabled: bool) -> dict[st
     return _get(tx, actor.tenant_id, webhook_id)
 
 
-async def list_webhooks(app: Daemon, actor: Actor) -> list[dict[str, Any]]:
-    rows = await app.db.all(f"SELECT {COLUMNS} FROM webhooks WHERE tenant_id = ? ORDER BY id", (actor.tenant_id,))
+async def list_webhooks(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    rows = await db.all(f"SELECT {COLUMNS} FROM webhooks WHERE tenant_id = ? ORDER BY id", (actor.tenant_id,))
     return [with_json(r, "event_types") for r in rows]
 
 
-async def deliveries(app: Daemon, actor: Actor, webhook_id: int, limit: int) -> list[dict[str, Any]]:
-    if not await app.db.value("SELECT 1 FROM webhooks WHERE id = ? AND tenant_id = ?", (webhook_id, actor.tenant_id)):
+async def deliveries(db: Database, actor: Actor, webhook_id: int, limit: int) -> list[dict[str, Any]]:
+    if not await db.value("SELECT 1 FROM webhooks WHERE id = ? AND tenant_id = ?", (webhook_id, actor.tenant_id)):
         raise NotFound(f"no webhook {webhook_id}", id=webhook_id)
-    return await app.db.all("SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?",
-                            (webhook_id, max(1, min(limit, 1000))))
+    return await db.all("SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?",
+                        (webhook_id, max(1, min(limit, 1000))))
 
 
 def advance(tx: Tx, webhook_id: int, seq: int) -> None:

@@ -23,5 +23,5 @@ class AuditList(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("audit.list", AuditList, result=list[R.AuditEntry])
 async def list_(call: Call, p: AuditList) -> list:
     """Who did what to which ids, when (append-only; filter with action like ticket.*)."""
-    return await audit.list_entries(call.app, call.actor, p.tenant_id, p.user_id, p.action, p.target_type,
+    return await audit.list_entries(call.app.db, call.actor, p.tenant_id, p.user_id, p.action, p.target_type,
                                     p.target_id, p.after_id, p.limit)

@@ -65,10 +65,11 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
         text = p.csv.data
         if p.csv.path is not None:
             text = await read_text(call.app.settings.data_path, call.session.peer_uid, p.csv.path, "csv")
-        region = await tenant_region(call.app, call.actor.tenant_id)
+        region = await tenant_region(call.app.db, call.actor.tenant_id)
         parsed = await asyncio.to_thread(parse_csv, text, region)
     if p.media_path and not p.dry_run:
-        spec["media"] = await stage_media(call.app, call.actor.tenant_id, p.media_path, call.session.peer_uid)
+        spec["media"] = await stage_media(call.app.settings.data_path, call.actor.tenant_id, p.media_path,
+                                          call.session.peer_uid)
     return spec, parsed
 
 
@@ -89,13 +90,13 @@ async def list_(call: Call, p) -> list:
     """The tenant's campaigns, newest first."""
     rows = await call.app.db.all("SELECT id FROM campaigns WHERE tenant_id = ? ORDER BY id DESC LIMIT 200",
                                  (call.actor.tenant_id,))
-    return [await svc.read_summary(call.app, call.actor.tenant_id, r["id"]) for r in rows]
+    return [await svc.read_summary(call.app.db, call.actor.tenant_id, r["id"]) for r in rows]
 
 
 @REGISTRY.method("campaign.get", ById, result=R.CampaignDetail, errors=(NotFound,))
 async def get(call: Call, p: ById) -> dict:
     """A campaign with per-state counts, each number's pacing limits, and the projected end."""
-    row = await svc.read_summary(call.app, call.actor.tenant_id, p.id)
+    row = await svc.read_summary(call.app.db, call.actor.tenant_id, p.id)
     governor = call.app.governor
     row["pacing"] = {str(cid): governor.describe(await governor.pace(cid)) for cid in row["connection_ids"]}
     pending = row["counts"]["pending"]
@@ -129,4 +130,4 @@ async def cancel(call: Call, p: ById) -> dict:
 @REGISTRY.method("campaign.recipients", CampaignRecipients, result=list[R.Recipient], errors=(NotFound,))
 async def recipients(call: Call, p: CampaignRecipients) -> list:
     """Per-recipient report: state and timestamps (page with after_id)."""
-    return await svc.recipients(call.app, call.actor, p.id, p.state, p.after_id, p.limit)
+    return await svc.recipients(call.app.db, call.actor, p.id, p.state, p.after_id, p.limit)

@@ -58,13 +58,13 @@ class ConnectionSetQueues(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("connection.list", result=list[R.LiveConnection])
 async def list_(call: Call, p) -> list:
     """The tenant's numbers with their live state."""
-    return await svc.list_connections(call.app, call.actor)
+    return await svc.list_connections(call.app.db, call.app.channels, call.actor)
 
 
 @REGISTRY.method("connection.get", ById, result=R.LiveConnection, errors=(NotFound,))
 async def get(call: Call, p: ById) -> dict:
     """One number with its live state."""
-    return await svc.get(call.app, call.actor, p.id)
+    return await svc.get(call.app.db, call.app.channels, call.actor, p.id)
 
 
 @REGISTRY.method("connection.create", ConnectionCreate, result=R.LiveConnection,
@@ -75,7 +75,7 @@ async def create(call: Call, p: ConnectionCreate) -> dict:
                                   p.greeting, p.farewell)
     if p.start and p.kind == "sim":
         await call.app.channels.start(row)
-    return await svc.get(call.app, call.actor, row["id"])
+    return await svc.get(call.app.db, call.app.channels, call.actor, row["id"])
 
 
 @REGISTRY.method("connection.update", ConnectionUpdate, result=R.Connection,
@@ -94,7 +94,7 @@ async def update(call: Call, p: ConnectionUpdate) -> dict:
 @REGISTRY.method("connection.delete", ById, result=R.Connection, errors=(NotFound, Conflict, Unavailable))
 async def delete(call: Call, p: ById) -> dict:
     """Remove a number that never had tickets."""
-    await svc.get(call.app, call.actor, p.id)
+    await svc.get(call.app.db, call.app.channels, call.actor, p.id)
     await call.app.channels.stop(p.id)
     return await call.app.db.write(svc.delete, call.actor, p.id)
 
@@ -102,15 +102,15 @@ async def delete(call: Call, p: ById) -> dict:
 @REGISTRY.method("connection.restart", ById, result=R.LiveConnection, errors=(NotFound,))
 async def restart(call: Call, p: ById) -> dict:
     """Stop and start one number without restarting the daemon."""
-    await svc.get(call.app, call.actor, p.id)
+    await svc.get(call.app.db, call.app.channels, call.actor, p.id)
     await call.app.channels.restart(p.id)
-    return await svc.get(call.app, call.actor, p.id)
+    return await svc.get(call.app.db, call.app.channels, call.actor, p.id)
 
 
 @REGISTRY.method("connection.pair", ConnectionPair, result=R.Pairing, errors=(NotFound, Conflict, ChannelDown))
 async def pair(call: Call, p: ConnectionPair) -> dict:
     """Start pairing: QR codes (or a pairing code with phone) arrive as connection.updated events."""
-    row = await svc.get(call.app, call.actor, p.id)
+    row = await svc.get(call.app.db, call.app.channels, call.actor, p.id)
     if row["kind"] != "whatsapp":
         raise Conflict("only whatsapp connections pair; sim ones are always connected", kind_of=row["kind"])
     channel = call.app.channels.get(p.id) or await call.app.channels.start(row)
@@ -127,13 +127,13 @@ async def pair(call: Call, p: ConnectionPair) -> dict:
                  errors=(NotFound, Conflict, ChannelDown, Unavailable))
 async def logout(call: Call, p: ById) -> dict:
     """Unlink the number; it must be paired again."""
-    await svc.get(call.app, call.actor, p.id)
+    await svc.get(call.app.db, call.app.channels, call.actor, p.id)
     try:
         await call.app.channels.require(p.id).logout()
     except SendError as e:
         raise (ChannelDown if e.retryable else Conflict)(str(e), id=p.id) from None
     await call.app.db.write(lambda tx: tx.audit(call.actor, "connection.logout", "connection", p.id))
-    return await svc.get(call.app, call.actor, p.id)
+    return await svc.get(call.app.db, call.app.channels, call.actor, p.id)
 
 
 @REGISTRY.method("connection.set_queues", ConnectionSetQueues, result=R.ConnectionQueues,

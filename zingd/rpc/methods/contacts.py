@@ -61,13 +61,13 @@ class ContactSetTags(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("contact.list", ContactList, result=list[R.Contact], errors=(Invalid,))
 async def list_(call: Call, p: ContactList) -> list:
     """Contacts by id, or matching a name/number search."""
-    return await svc.list_contacts(call.app, call.actor, p.query, p.after_id, p.limit)
+    return await svc.list_contacts(call.app.db, call.actor, p.query, p.after_id, p.limit)
 
 
 @REGISTRY.method("contact.get", ById, result=R.ContactDetail, errors=(NotFound,))
 async def get(call: Call, p: ById) -> dict:
     """A contact with the WhatsApp ids that map to it and its tickets."""
-    return await svc.get(call.app, call.actor, p.id)
+    return await svc.get(call.app.db, call.app.channels, call.actor, p.id)
 
 
 @REGISTRY.method("contact.update", ContactUpdate, result=R.Contact, errors=(NotFound, Invalid, Unavailable))
@@ -79,7 +79,7 @@ async def update(call: Call, p: ContactUpdate) -> dict:
 @REGISTRY.method("contact.create", ContactCreate, result=R.Contact, errors=(Conflict, Invalid, Unavailable))
 async def create(call: Call, p: ContactCreate) -> dict:
     """Add a contact by phone number (normalized to E.164)."""
-    number = await svc.resolve_number(call.app, call.actor.tenant_id, p.number)
+    number = await svc.resolve_number(call.app.db, call.actor.tenant_id, p.number)
     row = {"number": number, "name": p.name.strip(), "email": p.email.strip(),
            "custom_fields": dict(p.custom_fields), "tags": p.tags}
     return await call.app.db.write(svc.create, call.actor, row)
@@ -96,7 +96,7 @@ async def import_(call: Call, p: ContactImport) -> dict:
     text = p.data
     if p.path is not None:
         text = await read_text(call.app.settings.data_path, call.session.peer_uid, p.path, "path")
-    region = await svc.tenant_region(call.app, call.actor.tenant_id)
+    region = await svc.tenant_region(call.app.db, call.actor.tenant_id)
     parsed = await asyncio.to_thread(parse_csv if p.format == "csv" else parse_vcard, text, region)
     return await call.app.db.write(svc.import_rows, call.actor, parsed, p.dry_run, p.skip_invalid)
 
@@ -104,7 +104,7 @@ async def import_(call: Call, p: ContactImport) -> dict:
 @REGISTRY.method("contact.export", result=list[R.ContactExport])
 async def export(call: Call, p) -> list:
     """Every contact with custom fields and tags (zingctl writes CSV or JSON)."""
-    return await svc.export(call.app, call.actor)
+    return await svc.export(call.app.db, call.actor)
 
 
 @REGISTRY.method("contact.merge", ContactMerge, result=R.Contact, errors=(NotFound, Conflict, Invalid, Unavailable))

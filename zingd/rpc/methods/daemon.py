@@ -22,12 +22,12 @@ async def status(call: Call, p) -> dict:
     """What an operator needs at a glance: uptime, connections, outbox, subscribers, database."""
     # The OS user running zingd can read its database anyway: it sees what a superadmin sees.
     operator = call.actor.is_superadmin or call.session.peer_uid == os.getuid()
-    return await call.app.status(call.actor, operator)
+    return await call.app.status.report(call.actor, operator)
 
 
 @REGISTRY.method("daemon.backup", BackupParams, result=R.Backup, errors=(Conflict, Invalid, Unavailable))
 async def backup(call: Call, p: BackupParams) -> dict:
     """Write a consistent copy of the live database to a new file (restore with zingd --restore)."""
-    result = await run_backup(call.app, p.path)
+    result = await run_backup(call.app.db, p.path)
     await call.app.db.write(lambda tx: tx.audit(call.actor, "daemon.backup", "", None, path=result["path"]))
     return result

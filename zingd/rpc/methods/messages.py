@@ -66,12 +66,12 @@ class SendTo(msgspec.Struct, forbid_unknown_fields=True):
 async def send_to(call: Call, p: SendTo) -> dict:
     """Write to a phone number (E.164 or local), starting a ticket if needed. Scripts with API
     tokens are paced by the number's governor: their message is queued for its slot."""
-    number = await resolve_number(call.app, call.actor.tenant_id, p.number)
+    number = await resolve_number(call.app.db, call.actor.tenant_id, p.number)
     body = p.body.strip()
     if not body and not p.media_path:
         raise Invalid("a message needs a body or a media_path", field="body")
-    media = await svc.stage_media(call.app, call.actor.tenant_id, p.media_path, call.session.peer_uid) \
-        if p.media_path else None
+    media = await svc.stage_media(call.app.settings.data_path, call.actor.tenant_id, p.media_path,
+                                  call.session.peer_uid) if p.media_path else None
     due_at = None
     if call.actor.token_id is not None and await call.app.db.value(
             "SELECT kind = 'api' FROM tokens WHERE id = ?", (call.actor.token_id,)):
@@ -84,15 +84,15 @@ async def send_to(call: Call, p: SendTo) -> dict:
 @REGISTRY.method("message.list", MessageList, result=R.MessagePage, errors=(NotFound, Invalid))
 async def list_(call: Call, p: MessageList) -> dict:
     """A page of a ticket's conversation (or a contact's whole history), oldest first; page back with before_id."""
-    return await svc.list_messages(call.app, call.actor, p.ticket_id, p.before_id, p.limit, p.contact_id)
+    return await svc.list_messages(call.app.db, call.actor, p.ticket_id, p.before_id, p.limit, p.contact_id)
 
 
 @REGISTRY.method("message.send", Send, result=R.Message,
                  errors=(NotFound, Forbidden, Conflict, Invalid, Unavailable))
 async def send(call: Call, p: Send) -> dict:
     """Queue a message (text, or a file by path); it is stored before anything is sent."""
-    return await svc.send(call.app, call.actor, p.ticket_id, p.body, p.quoted_id, p.media_path, p.signature,
-                          call.session.peer_uid)
+    return await svc.send(call.app.db, call.app.settings.data_path, call.actor, p.ticket_id, p.body, p.quoted_id,
+                          p.media_path, p.signature, call.session.peer_uid)
 
 
 @REGISTRY.method("message.retry", Retry, result=R.Message, errors=(NotFound, Forbidden, Conflict, Unavailable))
@@ -106,16 +106,16 @@ async def search(call: Call, p: Search) -> list:
     """Full-text search over message bodies, newest first."""
     filters = msgspec.structs.asdict(p)
     del filters["query"], filters["limit"]
-    return await svc.search(call.app, call.actor, p.query, p.limit, **filters)
+    return await svc.search(call.app.db, call.actor, p.query, p.limit, **filters)
 
 
 @REGISTRY.method("message.read", MessageRead, result=R.Read, errors=(NotFound, Unavailable))
 async def read(call: Call, p: MessageRead) -> dict:
     """The agent read the ticket: clear its unread count and tell WhatsApp."""
-    return await svc.mark_read(call.app, call.actor, p.ticket_id)
+    return await svc.mark_read(call.app.db, call.app.channels, call.actor, p.ticket_id)
 
 
 @REGISTRY.method("message.typing", MessageTyping, result=R.Typing, errors=(NotFound,))
 async def typing(call: Call, p: MessageTyping) -> dict:
     """Show the customer that the agent is typing (or stopped)."""
-    return await svc.typing(call.app, call.actor, p.ticket_id, p.composing)
+    return await svc.typing(call.app.db, call.app.channels, call.actor, p.ticket_id, p.composing)

@@ -29,4 +29,4 @@ async def create(call: Call, p: NoteCreate) -> dict:
 @REGISTRY.method("note.list", NoteList, result=list[R.Note], errors=(NotFound,))
 async def list_(call: Call, p: NoteList) -> list:
     """A ticket's private notes, oldest first."""
-    return await notes.list_notes(call.app, call.actor, p.ticket_id)
+    return await notes.list_notes(call.app.db, call.actor, p.ticket_id)

@@ -45,7 +45,7 @@ class QueueSetMembers(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("queue.list", result=list[R.QueueSummary])
 async def list_(call: Call, p) -> list:
     """The tenant's queues with members, pending counts and whether they are open now."""
-    return await svc.list_queues(call.app, call.actor)
+    return await svc.list_queues(call.app.db, call.app.clock, call.actor)
 
 
 @REGISTRY.method("queue.create", QueueCreate, result=R.Queue, errors=(Conflict, Invalid, Unavailable))

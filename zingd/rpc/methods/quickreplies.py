@@ -31,7 +31,7 @@ class QuickReplyUpdate(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("quickreply.list", QuickReplyList, result=list[R.QuickReply])
 async def list_(call: Call, p: QuickReplyList) -> list:
     """The caller's quick replies (personal and tenant-wide), fuzzy-filtered by query."""
-    return await quickreplies.list_replies(call.app, call.actor, p.query)
+    return await quickreplies.list_replies(call.app.db, call.actor, p.query)
 
 
 @REGISTRY.method("quickreply.create", QuickReplyCreate, result=R.QuickReply,

@@ -18,4 +18,4 @@ class ReportParams(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("report.summary", ReportParams, result=R.Report)
 async def summary(call: Call, p: ReportParams) -> dict:
     """Tickets by status, per agent and per queue; first response, resolution and rating."""
-    return await reports.summary(call.app, call.actor, p.since, p.until)
+    return await reports.summary(call.app.db, call.actor, p.since, p.until)

@@ -46,7 +46,7 @@ async def create(call: Call, p: ScheduleCreate) -> dict:
 @REGISTRY.method("schedule.list", ScheduleList, result=list[R.ScheduleListed])
 async def list_(call: Call, p: ScheduleList) -> list:
     """Scheduled messages, soonest first."""
-    return await svc.list_schedules(call.app, call.actor, p.status, p.contact_id, p.limit)
+    return await svc.list_schedules(call.app.db, call.actor, p.status, p.contact_id, p.limit)
 
 
 @REGISTRY.method("schedule.update", ScheduleUpdate, result=R.Schedule,

@@ -19,7 +19,7 @@ class TagCreate(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("tag.list", result=list[R.TagUsage])
 async def list_(call: Call, p) -> list:
     """The tenant's tags with how many tickets and contacts carry them."""
-    return await tags.list_tags(call.app, call.actor)
+    return await tags.list_tags(call.app.db, call.actor)
 
 
 @REGISTRY.method("tag.create", TagCreate, result=R.Tag, errors=(Invalid, Unavailable))

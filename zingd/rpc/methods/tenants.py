@@ -48,7 +48,7 @@ class TenantUpdateSettings(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("tenant.list", result=list[R.TenantSummary])
 async def list_(call: Call, p) -> list:
     """Every tenant with user and connection counts."""
-    return await admin.list_tenants(call.app)
+    return await admin.list_tenants(call.app.db)
 
 
 @REGISTRY.method("tenant.create", TenantCreate, result=R.Tenant, errors=(Conflict, Invalid, Unavailable))
@@ -61,7 +61,7 @@ async def create(call: Call, p: TenantCreate) -> dict:
 @REGISTRY.method("tenant.get", TenantGet, result=R.Tenant, errors=(NotFound,))
 async def get(call: Call, p: TenantGet) -> dict:
     """One tenant (one's own unless superadmin)."""
-    return await admin.get_tenant(call.app, call.actor, p.id)
+    return await admin.get_tenant(call.app.db, call.actor, p.id)
 
 
 @REGISTRY.method("tenant.update", TenantUpdate, result=R.Tenant, errors=(NotFound, Invalid, Unavailable))

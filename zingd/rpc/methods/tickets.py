@@ -46,20 +46,20 @@ class TicketSetTags(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("ticket.list", TicketList, result=R.TicketPage, errors=(Invalid,))
 async def list_(call: Call, p: TicketList) -> dict:
     """Tickets the caller may see, newest activity first; page with ``before``."""
-    rows, more = await svc.list_tickets(call.app, call.actor, p.status, p.mine, p.queue_id, p.user_id,
+    rows, more = await svc.list_tickets(call.app.db, call.actor, p.status, p.mine, p.queue_id, p.user_id,
                                         p.connection_id, p.contact_id, p.before, p.limit, p.tag)
     out: dict = {"tickets": rows}
     if more:
         out["next"] = [rows[-1]["last_message_at"], rows[-1]["id"]]
     if p.counts:
-        out["counts"] = await svc.counts(call.app, call.actor)
+        out["counts"] = await svc.counts(call.app.db, call.actor)
     return out
 
 
 @REGISTRY.method("ticket.get", ById, result=R.Ticket, errors=(NotFound,))
 async def get(call: Call, p: ById) -> dict:
     """One ticket with its contact, queue and agent names."""
-    return await svc.get_ticket(call.app, call.actor, p.id)
+    return await svc.get_ticket(call.app.db, call.actor, p.id)
 
 
 @REGISTRY.method("ticket.accept", ById, result=R.Ticket, errors=(NotFound, Conflict, Unavailable))
@@ -96,4 +96,4 @@ async def set_tags(call: Call, p: TicketSetTags) -> dict:
 @REGISTRY.method("ticket.history", ById, result=list[R.TicketEvent], errors=(NotFound,))
 async def history(call: Call, p: ById) -> list:
     """The ticket's timeline: status changes, assignments, transfers, notes."""
-    return await svc.history(call.app, call.actor, p.id)
+    return await svc.history(call.app.db, call.actor, p.id)

@@ -30,7 +30,7 @@ async def create(call: Call, p: TokenCreate) -> dict:
 @REGISTRY.method("token.list", TokenList, result=list[R.Token])
 async def list_(call: Call, p: TokenList) -> list:
     """Your API tokens (admins: everyone's with all_users)."""
-    return await tokens.list_tokens(call.app, call.actor, p.all_users)
+    return await tokens.list_tokens(call.app.db, call.actor, p.all_users)
 
 
 @REGISTRY.method("token.revoke", ById, result=R.Token, errors=(NotFound, Unavailable))

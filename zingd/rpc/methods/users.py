@@ -51,13 +51,13 @@ class UserUpdateMe(msgspec.Struct, forbid_unknown_fields=True):
 @REGISTRY.method("user.list", UserList, result=list[R.User])
 async def list_(call: Call, p: UserList) -> list:
     """The tenant's users."""
-    return await admin.list_users(call.app, call.actor, p.tenant_id)
+    return await admin.list_users(call.app.db, call.actor, p.tenant_id)
 
 
 @REGISTRY.method("user.get", UserGet, result=R.UserDetail, errors=(NotFound,))
 async def get(call: Call, p: UserGet) -> dict:
     """One user of the tenant, with their queues."""
-    return await admin.get_user(call.app, call.actor, p.id)
+    return await admin.get_user(call.app.db, call.actor, p.id)
 
 
 @REGISTRY.method("user.create", UserCreate, result=R.User, errors=(NotFound, Conflict, Invalid, Unavailable))

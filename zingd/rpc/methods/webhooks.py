@@ -40,7 +40,7 @@ async def create(call: Call, p: WebhookCreate) -> dict:
 @REGISTRY.method("webhook.list", result=list[R.Webhook])
 async def list_(call: Call, p) -> list:
     """The tenant's webhooks with their delivery cursor and last error."""
-    return await svc.list_webhooks(call.app, call.actor)
+    return await svc.list_webhooks(call.app.db, call.actor)
 
 
 @REGISTRY.method("webhook.delete", ById, result=R.Webhook, errors=(NotFound, Unavailable))
@@ -54,7 +54,7 @@ async def update(call: Call, p: WebhookUpdate) -> dict:
     """Pause or resume deliveries with enabled (resuming continues from where it stopped)."""
     c = changes(p)
     if "enabled" not in c:  # nothing to change: the webhook as it is
-        for row in await svc.list_webhooks(call.app, call.actor):
+        for row in await svc.list_webhooks(call.app.db, call.actor):
             if row["id"] == p.id:
                 return row
         raise NotFound(f"no webhook {p.id}", id=p.id)
@@ -67,4 +67,4 @@ async def update(call: Call, p: WebhookUpdate) -> dict:
 @REGISTRY.method("webhook.deliveries", WebhookDeliveries, result=list[R.Delivery], errors=(NotFound,))
 async def deliveries(call: Call, p: WebhookDeliveries) -> list:
     """Events a webhook gave up on, newest first."""
-    return await svc.deliveries(call.app, call.actor, p.id, p.limit)
+    return await svc.deliveries(call.app.db, call.actor, p.id, p.limit)
