@@ -7,8 +7,8 @@ import stat
 import pytest
 
 from tests.integration.desk import make_desk
-from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from zingd.actor import RANK
+from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from zingd.services.permissions import PERMISSIONS, PUBLIC
 
 

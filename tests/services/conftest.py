@@ -20,8 +20,8 @@ from __future__ import annotations
 import pytest
 
 from tests.services.support import START, Customers, Heard, ManualClock, Seed
-from zingd.bus import Bus
 from zingd.actor import Actor
+from zingd.bus import Bus
 from zingd.store.db import Database, Tx
 
 USERS = (  # name, tenant (1 or 2), role, status

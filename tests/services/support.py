@@ -11,9 +11,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
+from zingd.actor import Actor
 from zingd.bus import Event
 from zingd.channels.base import InboundMessage
-from zingd.actor import Actor
 from zingd.services.inbound import ingest
 from zingd.store import tickets as T
 from zingd.store.db import Database

@@ -14,10 +14,10 @@ import threading
 
 import pytest
 
+from zingd.actor import Actor
 from zingd.bus import Bus
 from zingd.errors import Conflict, Invalid, Unavailable
 from zingd.services import connections, contacts, queues
-from zingd.actor import Actor
 from zingd.store.db import Database
 from tests.helpers import until
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from zingd.actor import RANK, Actor
 from zingd.bus import Event, Subscriber
 from zingd.errors import (
     INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
@@ -35,7 +36,6 @@ from zingd.errors import (
 )
 from zingd.rpc import protocol
 from zingd.rpc.registry import REGISTRY, Registry
-from zingd.actor import RANK, Actor
 from zingd.services.permissions import PUBLIC
 
 if TYPE_CHECKING:

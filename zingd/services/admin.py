@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from zingd.actor import RANK, Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
-from zingd.actor import RANK, Actor
 from zingd.services.auth import check_password_rules, create_user_row, hash_password, public_user
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json

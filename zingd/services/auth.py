@@ -13,8 +13,8 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from zingd.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from zingd.actor import RANK, ROLES, Actor
+from zingd.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from zingd.store.db import Tx
 
 if TYPE_CHECKING:

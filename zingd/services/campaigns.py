@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from zingd.actor import Actor
 from zingd.errors import ChannelDown, Conflict, Invalid, NotFound
 from zingd.services import outreach
-from zingd.actor import Actor
 from zingd.services.contact_import import Parsed
 from zingd.services.contacts import import_rows
 from zingd.services.outbound import media_type, queue_outbound

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.config import PacingSettings
-from zingd.actor import Actor
 from zingd.services.governor import merge_limits
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from zingd.errors import Conflict, Invalid, NotFound
 from zingd.actor import Actor
+from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.contact_import import Parsed, as_typed, normalize_number
 from zingd.services.messages import fts_query
 from zingd.services.tags import ensure, set_contact_tags

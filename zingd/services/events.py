@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from zingd.bus import Event
 from zingd.actor import Actor
+from zingd.bus import Event
 from zingd.store.db import Tx
 from zingd.store.rows import loads
 

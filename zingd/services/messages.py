@@ -16,8 +16,8 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zingd.errors import Conflict, Invalid, NotFound
 from zingd.actor import Actor
+from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services.files import caller_file
 from zingd.services.media import media_dir
 from zingd.services.outbound import media_type, queue_outbound

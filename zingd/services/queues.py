@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import hours, routing
-from zingd.actor import Actor
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
 

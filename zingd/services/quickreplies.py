@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from zingd.actor import Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import hours
-from zingd.actor import Actor
 from zingd.store.db import Database, Tx
 
 _VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import outreach
-from zingd.actor import Actor
 from zingd.services.outbound import queue_outbound
 from zingd.store import connections
 from zingd.store import contacts as C

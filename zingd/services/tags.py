@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zingd.errors import Invalid, NotFound
 from zingd.actor import Actor
+from zingd.errors import Invalid, NotFound
 from zingd.services.tickets import require_visible
 from zingd.store import tickets as T
 from zingd.store.db import Database, Tx

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from zingd.actor import Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
-from zingd.actor import Actor
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T

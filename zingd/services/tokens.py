@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zingd.errors import Forbidden, Invalid, NotFound
 from zingd.actor import RANK, Actor
+from zingd.errors import Forbidden, Invalid, NotFound
 from zingd.services.auth import issue_token
 from zingd.store.db import Database, Tx
 

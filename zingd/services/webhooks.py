@@ -14,8 +14,8 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from zingd.errors import Invalid, NotFound
 from zingd.actor import Actor
+from zingd.errors import Invalid, NotFound
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
 
