@@ -86,13 +86,17 @@ def bootstrap(z: Zingd, email: str = "root@example.com", password: str = "rootpa
         return c.call("auth.login", {"email": email, "password": password})["token"]
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Yield to the event loop until predicate() is truthy (the async twin of ``wait_for``)."""
+async def until(predicate, timeout: float = 10.0, what: str = "condition", pause=None):
+    """Yield to the event loop until predicate() is truthy; return its value (the async twin of
+    ``wait_for``). ``pause`` is how to yield: ``asyncio.sleep``, or a Textual ``pilot.pause``."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await (pause or asyncio.sleep)(0.01)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
