@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from zingd.errors import Conflict, Invalid, NotFound, Unavailable
 from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY, changes
 from zingd.rpc.server import Call
