@@ -94,6 +94,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     pacing: PacingSettings = msgspec.field(default_factory=PacingSettings)
     schedules: ScheduleSettings = msgspec.field(default_factory=ScheduleSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    # The console's [keymap] shares this file; zingd accepts it and never reads it (zingtui/keymap.py does).
+    keymap: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def data_path(self) -> Path:

@@ -1,33 +1,56 @@
-"""The one table of things an agent can do: it feeds the key bindings and the command palette.
+"""The one table of things an agent can do: it feeds the key bindings, the keymap ids and the command palette.
 
 Every action is a method of the main screen (``action_<name>``); each context
 (the ticket list, the chat, the composer) binds it to its own key, so the
 footer shows what works where the focus is, and letters never fire while the
 agent is typing. The composer's keys are control keys and take priority over
 the text area's own.
+
+An action is kept as its name and arguments, never as a string to pick apart:
+``Act.action`` builds the string Textual dispatches, and the palette asks
+``check_action`` with the same name and arguments. Each binding has the id
+``<context>.<act id>`` (``list.accept``, ``composer.close``), which the
+``[keymap]`` table of config.toml uses to give it other keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from textual.binding import Binding
 
 LIST, CHAT, COMPOSER = "list", "chat", "composer"
+CONTEXTS = (LIST, CHAT, COMPOSER)
 
 
 @dataclass(frozen=True, slots=True)
 class Act:
-    action: str
+    name: str
     title: str
     help: str
     keys: dict[str, str] = field(default_factory=dict)
     label: str = ""
     show: bool = True
+    args: tuple[str, ...] = ()
+
+    @property
+    def action(self) -> str:
+        """The action string Textual runs: ``accept``, ``tab('pending')``."""
+        return f"{self.name}({', '.join(map(repr, self.args))})" if self.args else self.name
+
+    @property
+    def id(self) -> str:
+        """The action's part of a binding id: ``accept``, ``tab_pending``."""
+        return "_".join((self.name, *self.args))
 
     @property
     def footer(self) -> str:
         return self.label or self.title.split()[0]
+
+
+def tab(key: str, title: str, help: str, digit: str) -> Act:
+    return Act("tab", title, help, {LIST: digit}, show=False, args=(key,))
 
 
 ACTS: tuple[Act, ...] = (
@@ -54,10 +77,10 @@ ACTS: tuple[Act, ...] = (
         show=False),
     Act("search", "Search messages", "Full-text search over every conversation", {LIST: "slash"}),
     Act("filter", "Filter tickets", "By queue, tag or number", {LIST: "f"}),
-    Act("tab('pending')", "Pending tab", "Tickets waiting for an agent", {LIST: "1"}, show=False),
-    Act("tab('mine')", "Open tab", "Your open tickets", {LIST: "2"}, show=False),
-    Act("tab('closed')", "Closed tab", "Closed tickets", {LIST: "3"}, show=False),
-    Act("tab('all')", "All tab", "Every agent's open tickets (supervisors)", {LIST: "4"}, show=False),
+    tab("pending", "Pending tab", "Tickets waiting for an agent", "1"),
+    tab("mine", "Open tab", "Your open tickets", "2"),
+    tab("closed", "Closed tab", "Closed tickets", "3"),
+    tab("all", "All tab", "Every agent's open tickets (supervisors)", "4"),
     Act("toggle_status", "Toggle online/away", "Your status, shown to the team", {LIST: "s"}, show=False),
     Act("connections", "WhatsApp numbers", "Numbers, their health, and pairing by QR code (admins)",
         {LIST: "w"}, show=False),
@@ -69,10 +92,11 @@ ACTS: tuple[Act, ...] = (
     Act("reload", "Reload", "Fetch the queues and the conversation again", {LIST: "ctrl+r"}, show=False),
     Act("logout", "Log out", "Forget the stored token and quit", {}),
 )
+NAMES = frozenset(act.name for act in ACTS)
 
 
-def _name(act: Act) -> str:
-    return act.action.split("(")[0]
+def binding_id(context: str, act: Act) -> str:
+    return f"{context}.{act.id}"
 
 
 def bindings(context: str) -> list[Binding]:
@@ -82,7 +106,7 @@ def bindings(context: str) -> list[Binding]:
         key = act.keys.get(context)
         if key:
             out.append(Binding(key, act.action, act.footer, show=act.show, priority=context == COMPOSER,
-                               tooltip=act.help))
+                               tooltip=act.help, id=binding_id(context, act)))
     return out
 
 
@@ -93,27 +117,27 @@ def forwarded(cls: type) -> type:
     footer would ask the dialog whether "accept" applies. Forwarding asks the
     screen the widget lives on.
     """
-    names = {_name(act) for act in ACTS}
-    for name in names:
+    for name in NAMES:
         def action(self, *args, _name=name):
             return getattr(self.screen, f"action_{_name}")(*args)
         setattr(cls, f"action_{name}", action)
     base_check = cls.check_action
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in names:
+        if action in NAMES:
             return self.screen.check_action(action, parameters)
         return base_check(self, action, parameters)
     cls.check_action = check_action
     return cls
 
 
-def key_hint(act: Act) -> str:
-    """The keys of an action, for the command palette: 'c · ^d'."""
+def key_hint(act: Act, keymap: Mapping[str, str] | None = None) -> str:
+    """The keys of an action, for the command palette: 'c · ^d' (the keymap's, where it remaps them)."""
     keys = []
-    for context in (LIST, CHAT, COMPOSER):
-        for key in (act.keys.get(context) or "").split(","):
-            key = {"slash": "/", "enter": "⏎"}.get(key, key).replace("ctrl+", "^")
+    for context in CONTEXTS:
+        bound = (keymap or {}).get(binding_id(context, act)) or act.keys.get(context) or ""
+        for key in bound.split(","):
+            key = {"slash": "/", "enter": "⏎"}.get(key.strip(), key.strip()).replace("ctrl+", "^")
             if key and key not in keys:
                 keys.append(key)
     return " · ".join(keys)

@@ -1,28 +1,36 @@
-"""zingtui: the agents' console. ``zingtui [--socket PATH] [--email E --password P] [--no-bell]``.
+"""zingtui: the agents' console. ``zingtui [--socket PATH] [--email E [--password-stdin]] [--no-bell] [--keys]``.
 
 The app reaches zingd (retrying while it is down), logs in with the given
 credentials, else ``ZING_TOKEN`` or the stored token, else the OS-user link,
 else a login screen, then opens the queue screen. Every RPC goes through ``ZingApp.call``, which turns errors
 into toasts: the agent never sees a traceback.
+
+A password never goes on the command line (``ps`` shows it to every user of
+the machine): with ``--email`` it comes from ``--password-stdin``, else
+``ZING_PASSWORD``, else the login screen asks for it. Keys can be remapped in
+the ``[keymap]`` table of config.toml (``zingtui.keymap``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from zingd.errors import ZingError
-from zingd.paths import default_socket_path
+from zingd.paths import default_config_path, default_socket_path
 from zingd.rpc.client import Client
+from zingtui import keymap as keymaps
 from zingtui.commands import ZingCommands
 from zingtui.credentials import TokenStore
 from zingtui.messages import Daemon
@@ -38,16 +46,20 @@ class ZingApp(App):
     TITLE = "zing"
     COMMANDS = App.COMMANDS | {ZingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+c", "quit", "Quit", priority=True, show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
+        Binding("ctrl+c,ctrl+q", "quit", "Quit", priority=True, show=False, tooltip="Go offline and leave",
+                id="app.quit"),
     ]
 
     def __init__(self, socket: Path, email: str | None = None, password: str | None = None, alerts: bool = True,
                  tokens: TokenStore | None = None, client_factory: ClientFactory = Client,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, keymap: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.socket = socket
+        self.email = email
         self.credentials = (email, password) if email and password else None
+        self.keymap = dict(keymap or {})
+        self.set_keymap(self.keymap)
+        self._clashes: set[frozenset[str]] = set()
         self.alerts = alerts
         self.tokens = tokens or TokenStore()
         self.client_factory = client_factory
@@ -57,6 +69,9 @@ class ZingApp(App):
 
     # -- start -------------------------------------------------------------
     async def on_mount(self) -> None:
+        for clash in keymaps.clashes(self.keymap):
+            self.notify(f"{clash}: the keymap's binding has the key now", title="keymap", severity="warning",
+                        timeout=10)
         splash = SplashScreen()
         await self.push_screen(splash)  # mounted before the first status line is written to it
         self.start(splash)
@@ -81,7 +96,10 @@ class ZingApp(App):
                 splash.status(f"Could not log in: {getattr(e, 'message', e)}")
 
     async def authenticate(self) -> bool:
-        """Given credentials, else a stored token, else the OS-user link; False means: ask."""
+        """Given credentials, else a stored token, else the OS-user link; False means: ask.
+
+        An e-mail without a password asks at once, for that user's password.
+        """
         session = self.session
         if self.credentials is not None:
             try:
@@ -92,6 +110,9 @@ class ZingApp(App):
                 await self.switch_screen(login)
                 login.failed(e.message)
                 return False
+        if self.email:
+            await self.switch_screen(LoginScreen(self.email))
+            return False
         token = os.environ.get("ZING_TOKEN") or self.tokens.load(str(self.socket))
         if token:
             if await session.resume(token):
@@ -121,6 +142,14 @@ class ZingApp(App):
     async def enter(self) -> None:
         await self.session.discover()
         self.switch_screen(MainScreen(self.session))
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: Any) -> None:
+        """Say once when the keymap took a key from one of Textual's own bindings (ours: ``keymap.clashes``)."""
+        ids = frozenset(b.id or b.action for b in clashed_bindings)
+        if ids not in self._clashes:
+            self._clashes.add(ids)
+            keys = ", ".join(sorted({b.key for b in clashed_bindings}))
+            self.notify(f"{keys}: taken from {', '.join(sorted(ids))}", title="keymap", severity="warning")
 
     # -- the daemon ----------------------------------------------------------
     def _on_state(self, state: str) -> None:
@@ -196,16 +225,73 @@ class ZingApp(App):
         self.session = None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zingtui", description="zing's console for agents: work the WhatsApp queue.")
+def parse_args(argv: list[str] | None = None, stdin: IO[str] | None = None,
+               environ: Mapping[str, str] | None = None) -> argparse.Namespace:
+    """The command line, with the password found (``password``) and the keymap read (``keymap``)."""
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(
+        prog="zingtui", allow_abbrev=False, description="zing's console for agents: work the WhatsApp queue.",
+        epilog="Keys: ? shows them, ctrl+p finds any action. Remap them in the [keymap] table of the config file "
+               "(binding ids: zingtui --keys; examples: config.example.toml).")
     parser.add_argument("--socket", type=Path, help="zingd's socket (default: $ZING_SOCKET, else the runtime dir)")
-    parser.add_argument("--email", help="log in as this user (the token is stored for next time)")
-    parser.add_argument("--password", help="the user's password (with --email)")
+    parser.add_argument("--config", type=Path,
+                        help="settings file with the [keymap] table (default: $ZING_CONFIG, else "
+                             "~/.config/zing/config.toml, the file zingd reads)")
+    parser.add_argument("--email", help="log in as this user (the token is stored for next time); the password "
+                                        "comes from --password-stdin, else $ZING_PASSWORD, else the login screen")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password (with --email) from the first line of stdin")
+    parser.add_argument("--password", dest="password_flag", nargs="?", const="", help=argparse.SUPPRESS)
     parser.add_argument("--bell", action=argparse.BooleanOptionalAction, default=True,
                         help="ring the bell and notify on new pending tickets (default: on)")
+    parser.add_argument("--keys", action="store_true", help="print every key binding's id and keys, then exit")
     args = parser.parse_args(argv)
-    if bool(args.email) != bool(args.password):
-        parser.error("--email and --password go together")
-    app = ZingApp(args.socket or default_socket_path(), args.email, args.password, alerts=args.bell)
+    if args.password_flag is not None:
+        parser.error("--password is gone: a password on the command line shows in ps. "
+                     "Use --password-stdin, set ZING_PASSWORD, or type it in the login screen")
+    if args.password_stdin and not args.email:
+        parser.error("--password-stdin goes with --email")
+    args.password = None
+    if args.password_stdin:
+        source = stdin or sys.stdin
+        line = getpass.getpass("Password: ") if source.isatty() else source.readline()  # typed: hidden
+        args.password = line.rstrip("\r\n")
+        if not args.password:
+            parser.error("--password-stdin: no password on stdin")
+    elif args.email:
+        args.password = environ.get("ZING_PASSWORD") or None
+    try:
+        args.keymap = keymaps.load(args.config or default_config_path())
+    except keymaps.KeymapError as e:
+        parser.error(str(e))
+    return args
+
+
+def console(args: argparse.Namespace, **kwargs: Any) -> ZingApp:
+    """The app the command line asks for (tests pass their token store and client here)."""
+    return ZingApp(args.socket or default_socket_path(), args.email, args.password, alerts=args.bell,
+                   keymap=args.keymap, **kwargs)
+
+
+def _keys_from_the_terminal() -> None:
+    """--password-stdin used stdin up: read the keys from the terminal instead, as Textual reads fd 0."""
+    if sys.stdin.isatty():
+        return
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        raise SystemExit("zingtui: --password-stdin read stdin, and there is no terminal to read keys from") from None
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.keys:
+        print(keymaps.listing(args.keymap))
+        return 0
+    if args.password_stdin:
+        _keys_from_the_terminal()
+    app = console(args)
     app.run()
     return app.return_code or 0

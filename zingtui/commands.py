@@ -15,21 +15,14 @@ class ZingCommands(Provider):
         screen = self.screen
         if not hasattr(screen, "action_accept"):  # only the main screen has ticket actions
             return []
-        return [act for act in ACTS if screen.check_action(act.action.split("(")[0], self._params(act)) is True]
-
-    @staticmethod
-    def _params(act: Act) -> tuple[object, ...]:
-        """'tab('all')' -> ('all',): the palette asks about the tab it would open."""
-        inside = act.action.partition("(")[2].rstrip(")")
-        return (inside.strip("'\""),) if inside else ()
+        return [act for act in ACTS if screen.check_action(act.name, act.args) is True]
 
     def _run(self, act: Act) -> None:
         self.app.call_later(self.screen.run_action, act.action)
 
-    @staticmethod
-    def _help(act: Act) -> str:
+    def _help(self, act: Act) -> str:
         """The palette reads help as markup: escape it."""
-        hint = key_hint(act)
+        hint = key_hint(act, getattr(self.app, "keymap", None))
         return escape(f"{act.help}  ({hint})" if hint else act.help)
 
     async def discover(self) -> Hits:

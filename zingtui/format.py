@@ -1,7 +1,7 @@
-"""How times, sizes, names and delivery states read in a narrow terminal.
+"""How times, sizes, names and delivery states read in a narrow terminal: words and glyphs, no colours.
 
 Every function takes ``now`` explicitly so the app's clock (frozen in snapshot
-tests) decides what "today" is.
+tests) decides what "today" is. Colours belong to app.tcss, so a theme can change them.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ import time
 from typing import Any
 
 TICKS: dict[str, tuple[str, str]] = {
-    # ack -> (glyph, style); read and played share the blue double tick agents know.
-    "queued": ("◷", "dim"),
-    "sent": ("✓", "dim"),
+    # ack -> (glyph, tone); the chat draws a tone with its component class chat--tick-<tone> (none: plain).
+    # Read and played share the blue double tick agents know.
+    "queued": ("◷", "quiet"),
+    "sent": ("✓", "quiet"),
     "server": ("✓", ""),
     "delivered": ("✓✓", ""),
-    "read": ("✓✓", "bold #4dabf7"),
-    "played": ("✓✓", "bold #4dabf7"),
-    "failed": ("✗", "bold red"),
+    "read": ("✓✓", "read"),
+    "played": ("✓✓", "read"),
+    "failed": ("✗", "failed"),
 }
 
 

@@ -1,7 +1,7 @@
 """Messages that cross the app: what the daemon says, posted by the RPC client's callbacks.
 
 Widget-local messages live on their widgets (``TicketList.Highlighted``,
-``Composer.Submitted``); these are the ones the app and its screens share.
+``Composer.Submitted``, ``QueuePane.Opened``); these are the ones the app and its screens share.
 """
 
 from __future__ import annotations

@@ -63,6 +63,20 @@ class Filter:
         return self != Filter()
 
 
+@dataclass
+class Directory:
+    """Who and what the console names and offers: numbers, queues, tags, agents.
+
+    Loaded once by the screen, kept current by events, and shared by the panes
+    (names in the chat and on the filter line) and the dialogs (transfer, tag, filter).
+    """
+
+    connections: dict[int, dict[str, Any]] = field(default_factory=dict)
+    queues: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
 def _key(ticket: Ticket) -> tuple[float, int]:
     return (-(ticket.get("last_message_at") or 0.0), -ticket["id"])
 

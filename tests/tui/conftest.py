@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from tests import helpers
 from tests.helpers import Zingd
+from tests.tui import fakes
 from zingd.rpc.client import SyncClient
 from zingtui.app import ZingApp
 from zingtui.credentials import TokenStore
@@ -61,21 +63,25 @@ def desk(demo: Zingd, admin: SyncClient) -> Desk:
     return Desk(demo, admin)
 
 
-async def until(pilot, predicate: Callable[[], object], timeout: float = 8.0, what: str = "condition"):
-    """Let the app run until predicate() is truthy; return its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await pilot.pause(0.02)
+async def until(pilot, predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition"):
+    """Let the app run until predicate() is truthy; return its value. The bound is generous: on a
+    loaded, shared CI machine a round trip to a real zingd can take seconds."""
+    return await helpers.until(predicate, timeout, what, pause=pilot.pause)
+
+
+def fake_console(tmp_path: Path, credentials: bool = True, **kwargs) -> ZingApp:
+    """The console on fixed data (tests/tui/fakes.py) at a frozen clock: no daemon, no race."""
+    creds = ANA if credentials else (None, None)
+    kwargs.setdefault("client_factory", fakes.FakeClient)
+    return ZingApp(Path("/nonexistent/zingd.sock"), *creds, alerts=False,
+                   tokens=TokenStore(tmp_path / "credentials.json", use_keyring=False),
+                   clock=lambda: fakes.NOW, **kwargs)
 
 
 def ready(app: ZingApp) -> bool:
-    """Logged in, the queue screen up and its first page in."""
-    return isinstance(app.screen, MainScreen) and app.screen.inbox.index["pending"].loaded
+    """Logged in, the queue screen up, its first page in and the agent online (the screen's start is over)."""
+    return (isinstance(app.screen, MainScreen) and app.screen.inbox.index["pending"].loaded
+            and app.session.user.get("status") == "online")
 
 
 @asynccontextmanager

@@ -77,6 +77,9 @@ CONTACTS = {21: {"id": 21, "number": "5511999990001", "name": "Ana Souza", "push
                  "tickets": [{"id": 21, "status": "open", "created_at": NOW - 86400, "last_message": "Obrigado!"},
                              {"id": 7, "status": "closed", "created_at": NOW - 40 * 86400,
                               "last_message": "tudo certo, obrigada"}]}}
+HISTORY = {21: [{"action": "created", "user_id": None, "user_name": None, "data": {}, "created_at": NOW - 86400},
+                {"action": "accepted", "user_id": ANA["id"], "user_name": "Ana Agent", "data": {"queue_id": 2},
+                 "created_at": NOW - 86400 + 60}]}
 METHODS = ["auth.login", "auth.token", "auth.whoami", "connection.list", "connection.pair", "contact.get",
            "contact.update", "contact.tag", "message.list", "message.read", "message.send", "message.typing",
            "note.create", "note.list", "queue.list", "quickreply.list", "tag.list", "ticket.accept", "ticket.close",
@@ -127,6 +130,8 @@ class FakeClient:
             return {"messages": MESSAGES.get(p["ticket_id"], []), "more": False}
         if method == "note.list":
             return NOTES.get(p["ticket_id"], [])
+        if method == "ticket.history":
+            return HISTORY.get(p["id"], [])
         if method == "contact.get":
             return CONTACTS[p["id"]]
         if method == "message.send":

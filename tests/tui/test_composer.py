@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tests.tui import fakes
-from tests.tui.conftest import until
-from zingtui.app import ZingApp
-from zingtui.credentials import TokenStore
+from tests.tui.conftest import fake_console, until
 from zingtui.screens.main import MainScreen
-
-
-def app(tmp_path: Path) -> ZingApp:
-    return ZingApp(Path("/nonexistent/zingd.sock"), "ana@demo.zing", "demo-agent", alerts=False,
-                   tokens=TokenStore(tmp_path / "credentials.json", use_keyring=False),
-                   client_factory=fakes.FakeClient, clock=lambda: fakes.NOW)
 
 
 async def opened(pilot, ticket_id: int) -> MainScreen:
@@ -28,7 +17,7 @@ async def opened(pilot, ticket_id: int) -> MainScreen:
 
 
 async def test_each_ticket_keeps_its_own_draft(tmp_path):
-    console = app(tmp_path)
+    console = fake_console(tmp_path)
     async with console.run_test(size=(100, 30)) as pilot:
         main = await opened(pilot, 21)
         await pilot.press("r", *"ola ", "ctrl+j", *"tudo")
@@ -44,7 +33,7 @@ async def test_each_ticket_keeps_its_own_draft(tmp_path):
 
 
 async def test_slash_with_no_matching_reply_sends_nothing(tmp_path):
-    console = app(tmp_path)
+    console = fake_console(tmp_path)
     async with console.run_test(size=(100, 30)) as pilot:
         main = await opened(pilot, 21)
         await pilot.press("r", "slash", "z", "z", "z")

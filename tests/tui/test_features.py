@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.command import CommandPalette
 
 from tests.tui.conftest import console, plain, row_of, toasts, until
@@ -13,7 +11,7 @@ from zingtui.screens.connections import ConnectionsScreen
 from zingtui.screens.contact import ContactEditDialog, ContactScreen
 from zingtui.screens.dialogs import AttachDialog, TagDialog
 from zingtui.screens.search import SearchScreen
-from zingtui.widgets.chat import DayRule
+from zingtui.widgets.conversation.chat import DayRule
 from zingtui.widgets.statusbar import StatusBar
 
 ANA_SOUZA, BRUNO_LIMA = "5511999990001", "5511999990002"
@@ -47,7 +45,9 @@ async def test_new_pending_tickets_ring_once_per_burst(desk, tokens):
         for number in (ANA_SOUZA, BRUNO_LIMA):
             await desk.say(number, "oi")
         await until(pilot, lambda: toasts(app), what="a notification")
-        await pilot.pause(0.4)
+        queue = app.main_screen.queue
+        await until(pilot, lambda: row_of(app, ANA_SOUZA) and row_of(app, BRUNO_LIMA) and not queue.alerting,
+                    what="both tickets in, no burst left to ring for")
         assert len(rings) == 1
         assert "Ana Souza" in toasts(app)[0]
         tabs = app.main_screen.query_one("#tabs")
@@ -139,7 +139,7 @@ async def test_tags_and_tag_filter(desk, tokens):
     await desk.call("tag.create", {"name": "boleto"})
     async with console(desk.z, tokens) as (app, pilot):
         main = app.main_screen
-        await until(pilot, lambda: main.tags, what="tags loaded")
+        await until(pilot, lambda: main.directory.tags, what="tags loaded")
         ticket = await accepted(app, pilot, desk, ANA_SOUZA)
         await desk.say(BRUNO_LIMA, "oi")
         await pilot.press("ctrl+g")
@@ -230,7 +230,7 @@ async def test_command_palette_lists_what_applies(desk, tokens):
         hits = palette.query("CommandList").first()
         assert "Transfer ticket" in str(hits.get_option_at_index(0).prompt)
         await pilot.press("escape")
-        await asyncio.sleep(0)
+        await until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="the palette closed")
 
 
 async def test_supervisors_watch_and_control_campaigns(desk, tokens):

@@ -78,6 +78,6 @@ async def test_a_ticket_another_agent_took_leaves_the_pending_list(desk, tokens)
         bruno = await desk.as_agent(*BRUNO)
         await asyncio.to_thread(bruno.call, "ticket.accept", {"id": row["id"]})
         bruno.close()
-        await app.main_screen.reconcile()  # what its 15 s timer does
+        await app.main_screen.queue.reconcile()  # what its 15 s timer does
         await until(pilot, lambda: row_of(app, "5511999990001") is None, what="the taken ticket gone")
         assert not toasts(app, "error")

@@ -6,14 +6,11 @@ Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-u
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.tui import fakes
-from tests.tui.conftest import until
-from zingtui.app import ZingApp
-from zingtui.credentials import TokenStore
+from tests.tui.conftest import fake_console, until
 from zingtui.screens.main import MainScreen
 
 SMALL, LARGE = (80, 24), (160, 48)
@@ -29,11 +26,7 @@ def utc(monkeypatch):
     time.tzset()
 
 
-def app(tmp_path: Path, credentials: bool = True) -> ZingApp:
-    creds = ("ana@demo.zing", "demo-agent") if credentials else (None, None)
-    return ZingApp(Path("/nonexistent/zingd.sock"), *creds, alerts=False,
-                   tokens=TokenStore(tmp_path / "credentials.json", use_keyring=False),
-                   client_factory=fakes.FakeClient, clock=lambda: fakes.NOW)
+app = fake_console
 
 
 async def steady(pilot) -> None:
@@ -55,8 +48,10 @@ async def open_ticket(pilot, ticket_id: int = 21) -> MainScreen:
     main = await queue_ready(pilot)
     await pilot.press("2")
     main.list.select(ticket_id)
-    await until(pilot, lambda: main.chat.ticket_id == ticket_id)
-    await pilot.pause(0.1)
+    await until(pilot, lambda: main.chat.ticket_id == ticket_id and main.inbox.index["mine"].loaded)
+    chat = main.chat
+    await until(pilot, lambda: chat.messages() and chat.scroll_offset.y == chat.max_scroll_y,
+                what="the conversation drawn and scrolled to its newest message")
     await steady(pilot)
     return main
 

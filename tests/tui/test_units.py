@@ -15,7 +15,7 @@ from zingtui.screens.connections import qr_text
 from zingtui.screens.contact import parse_fields
 from zingtui.screens.dialogs import complete_path
 from zingtui.screens.main import MainScreen
-from zingtui.widgets.composer import expand, rank_replies
+from zingtui.widgets.conversation.composer import expand, rank_replies
 
 
 def t(tid: int, at: float, status: str = "pending", user_id: int | None = None, updated: float | None = None,
@@ -128,8 +128,7 @@ def test_formats(monkeypatch):
 
 @pytest.mark.parametrize("act", actions.ACTS, ids=lambda a: a.action)
 def test_every_action_in_the_table_exists_and_has_help(act):
-    name = act.action.split("(")[0]
-    assert callable(getattr(MainScreen, f"action_{name}", None)), name
+    assert callable(getattr(MainScreen, f"action_{act.name}", None)), act.name
     assert act.title and act.help
 
 

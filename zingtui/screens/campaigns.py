@@ -9,9 +9,11 @@ without a campaign event).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.progress_bar import ProgressBar
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -22,33 +24,41 @@ from textual.widgets.option_list import Option
 
 from zingtui.screens.dialogs import Dialog
 
-STATUS_STYLE = {"running": "bold green", "scheduled": "cyan", "paused": "bold yellow", "done": "dim",
-                "cancelled": "dim red", "draft": ""}
+STATUSES = ("running", "scheduled", "paused", "done", "cancelled", "draft")
+
+Styler = Callable[[str], Style]
 
 
-def progress_line(c: dict[str, Any], now: float) -> Table:
-    """One campaign as a bar and its counts (fits 80 columns)."""
+def progress_line(c: dict[str, Any], now: float, style: Styler) -> Table:
+    """One campaign as a bar and its counts (fits 80 columns); ``style`` names a part, the theme colours it."""
     n = c["counts"]
     done = n["total"] - n["pending"] - n["queued"]
     grid = Table.grid(padding=(0, 1))
-    grid.add_row(Text(f"#{c['id']} {c['name']}"[:28], style="bold"),
+    status = style(c["status"]) if c["status"] in STATUSES else ""
+    grid.add_row(Text(f"#{c['id']} {c['name']}"[:28], style=style("name")),
                  ProgressBar(total=max(n["total"], 1), completed=done, width=24),
-                 Text(f"{done}/{n['total']}"), Text(c["status"], style=STATUS_STYLE.get(c["status"], "")))
+                 Text(f"{done}/{n['total']}"), Text(c["status"], style=status))
     detail = (f"sent {n['sent']} · delivered {n['delivered']} · read {n['read']} · failed {n['failed']} · "
               f"skipped {n['skipped'] + n['opted_out']}")
     end = (c.get("projection") or {}).get("last_send_at")
     if end and c["status"] == "running":
         detail += f" · ends in ~{max(0, int(end - now)) // 60} min"
-    grid.add_row(Text(""), Text(detail, style="dim"))
+    grid.add_row(Text(""), Text(detail, style=style("detail")))
     if c.get("stop_reason"):
-        grid.add_row(Text(""), Text(c["stop_reason"], style="yellow"))
+        grid.add_row(Text(""), Text(c["stop_reason"], style=style("stopped")))
     return grid
 
 
 class CampaignsScreen(Dialog):
+    """A campaign's status, counts and stop reason are coloured by component classes in app.tcss."""
+
     TITLE_TEXT = "Campaigns"
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        f"campaigns--{part}" for part in ("name", "detail", "stopped", "empty", *STATUSES)}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "start", "Start/resume"), Binding("p", "pause", "Pause"), Binding("x", "cancel_campaign", "Cancel")]
+        Binding("s", "start", "Start/resume", id="campaigns.start"),
+        Binding("p", "pause", "Pause", id="campaigns.pause"),
+        Binding("x", "cancel_campaign", "Cancel", id="campaigns.cancel")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -75,11 +85,15 @@ class CampaignsScreen(Dialog):
         view.clear_options()
         now = time.time()
         for c in self.campaigns:
-            view.add_option(Option(progress_line(c, now)))
+            view.add_option(Option(progress_line(c, now, self._style)))
         if not self.campaigns:
-            view.add_option(Option(Text("No campaigns yet: zingctl campaigns create", style="dim"), disabled=True))
+            view.add_option(Option(Text("No campaigns yet: zingctl campaigns create", style=self._style("empty")),
+                                   disabled=True))
         else:
             view.highlighted = keep if keep is not None and keep < len(self.campaigns) else 0
+
+    def _style(self, part: str) -> Style:
+        return self.get_component_rich_style(f"campaigns--{part}", partial=True)
 
     def daemon_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "campaign.updated":

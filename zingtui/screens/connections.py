@@ -2,6 +2,9 @@
 
 QR codes arrive as ``connection.updated`` events while pairing; each one
 replaces the last, drawn with half blocks so a 33-module code fits in 19 lines.
+The code's two colours stay here, true black on true white whatever the
+theme: a scanner needs that contrast, and a theme must not recolour it.
+Everything else is coloured by component classes in app.tcss.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import segno
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -37,7 +41,10 @@ def qr_text(data: str) -> Text:
 
 class ConnectionsScreen(Dialog):
     TITLE_TEXT = "WhatsApp numbers"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("p", "pair", "Pair"), Binding("r", "restart", "Restart")]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        f"connections--{part}" for part in ("up", "down", "name", "detail", "reason", "paired", "hint", "code")}
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("p", "pair", "Pair", id="connections.pair"),
+                                             Binding("r", "restart", "Restart", id="connections.restart")]
 
     def __init__(self, connections: list[dict[str, Any]]) -> None:
         super().__init__()
@@ -52,17 +59,21 @@ class ConnectionsScreen(Dialog):
     def on_mount(self) -> None:
         self.show()
 
+    def _style(self, part: str) -> Style:
+        return self.get_component_rich_style(f"connections--{part}", partial=True)
+
     def show(self) -> None:
         numbers = self.query_one("#numbers", OptionList)
         keep = numbers.highlighted
         numbers.clear_options()
         for c in self.connections:
             ok = c.get("status") == "connected"
-            line = Text().append("● " if ok else "✗ ", style="green" if ok else "bold red")
-            line.append(f"{c['name']}", style="bold")
-            line.append(f"  {c.get('kind', '')}  {c.get('phone') or ''}  {c.get('status')}", style="dim")
+            line = Text().append("● " if ok else "✗ ", style=self._style("up" if ok else "down"))
+            line.append(f"{c['name']}", style=self._style("name"))
+            detail = f"  {c.get('kind', '')}  {c.get('phone') or ''}  {c.get('status')}"
+            line.append(detail, style=self._style("detail"))
             if c.get("reason"):
-                line.append(f"  {c['reason']}", style="red")
+                line.append(f"  {c['reason']}", style=self._style("reason"))
             numbers.add_option(Option(line))
         if self.connections:
             numbers.highlighted = keep if keep is not None and keep < len(self.connections) else 0
@@ -85,14 +96,14 @@ class ConnectionsScreen(Dialog):
     def show_pairing(self, data: dict[str, Any]) -> None:
         panel = self.query_one("#pairing", Static)
         if data.get("status") == "connected":
-            panel.update(Text("Paired: the number is connected.", style="bold green"))
+            panel.update(Text("Paired: the number is connected.", style=self._style("paired")))
             self.pairing = None
         elif data.get("qr"):
             code = qr_text(data["qr"])
-            code.append("\nScan with WhatsApp › Linked devices › Link a device", style="dim")
+            code.append("\nScan with WhatsApp › Linked devices › Link a device", style=self._style("hint"))
             panel.update(code)
         elif data.get("pair_code"):
-            panel.update(Text(f"Pairing code: {data['pair_code']}", style="bold"))
+            panel.update(Text(f"Pairing code: {data['pair_code']}", style=self._style("code")))
 
     def action_pair(self) -> None:
         if self.current is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -30,8 +31,11 @@ def parse_fields(text: str) -> dict[str, str]:
 
 
 class ContactScreen(Dialog):
+    """The colours of the card are component classes (``contact--tags``...) styled in app.tcss."""
+
     TITLE_TEXT = "Contact"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "edit", "Edit")]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"contact--name", "contact--muted", "contact--tags", "contact--opted-out"}
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "edit", "Edit", id="contact.edit")]
 
     def __init__(self, contact: dict[str, Any], ticket: dict[str, Any]) -> None:
         super().__init__()
@@ -47,24 +51,28 @@ class ContactScreen(Dialog):
     def on_mount(self) -> None:
         self.show()
 
+    def _style(self, part: str) -> Style:
+        return self.get_component_rich_style(f"contact--{part}", partial=True)
+
     def show(self) -> None:
         c = self.contact
+        muted = self._style("muted")
         info = Text()
-        info.append(c.get("name") or c.get("push_name") or "(no name)", style="bold")
+        info.append(c.get("name") or c.get("push_name") or "(no name)", style=self._style("name"))
         if c.get("push_name") and c.get("name"):
-            info.append(f"  ~{c['push_name']}", style="dim")
+            info.append(f"  ~{c['push_name']}", style=muted)
         info.append(f"\n+{c.get('number', '')}")
         if c.get("email"):
             info.append(f"  {c['email']}")
         for label, tags in (("contact", c.get("tags")), ("ticket", self.ticket.get("tags"))):
             if tags:
-                info.append(f"\n{label} tags: ", style="dim")
-                info.append(" ".join(f"#{t}" for t in tags), style="#74c0fc")
+                info.append(f"\n{label} tags: ", style=muted)
+                info.append(" ".join(f"#{t}" for t in tags), style=self._style("tags"))
         for key, value in (c.get("custom_fields") or {}).items():
-            info.append(f"\n{key}: ", style="dim")
+            info.append(f"\n{key}: ", style=muted)
             info.append(str(value))
         if c.get("opted_out"):
-            info.append("\nopted out of campaigns", style="yellow")
+            info.append("\nopted out of campaigns", style=self._style("opted-out"))
         self.query_one("#contact-info", Static).update(info)
         past = self.query_one("#past-tickets", OptionList)
         past.clear_options()
@@ -109,7 +117,7 @@ class ContactEditDialog(Dialog):
     """Name, e-mail, tags (comma separated) and custom fields (one ``key: value`` per line); ctrl+s saves."""
 
     TITLE_TEXT = "Edit contact"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Save", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Save", priority=True, id="contact_edit.save")]
 
     def __init__(self, contact: dict[str, Any]) -> None:
         super().__init__()

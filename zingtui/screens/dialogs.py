@@ -34,7 +34,7 @@ from zingtui.model import Filter
 class Dialog(ModalScreen):
     """A centred box with a title; Escape cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
     TITLE_TEXT = ""
 
     def compose(self) -> ComposeResult:
@@ -54,8 +54,8 @@ class CloseDialog(Dialog):
 
     TITLE_TEXT = "Close ticket"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "confirm", "Close", priority=True),
-        Binding("f", "farewell", "Farewell on/off"),
+        Binding("enter", "confirm", "Close", priority=True, id="close.confirm"),
+        Binding("f", "farewell", "Farewell on/off", id="close.farewell"),
     ]
 
     def __init__(self, ticket: dict[str, Any]) -> None:
@@ -122,7 +122,7 @@ class TagDialog(Dialog):
     """Space toggles a tag, Enter saves the set."""
 
     TITLE_TEXT = "Tags"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "save", "Save", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "save", "Save", priority=True, id="tags.save")]
 
     def __init__(self, ticket: dict[str, Any], tags: list[dict[str, Any]]) -> None:
         super().__init__()
@@ -170,11 +170,11 @@ class FilterDialog(Dialog):
 
     @staticmethod
     def _value(value: Any) -> Any:
-        return Select.BLANK if value is None else value
+        return Select.NULL if value is None else value
 
     def _get(self, name: str) -> Any:
         value = self.query_one(f"#{name}", Select).value
-        return None if value is Select.BLANK else value
+        return None if value is Select.NULL else value
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "clear":
@@ -214,7 +214,8 @@ class AttachDialog(Dialog):
     """Type a path; Tab or → takes the completion; Enter attaches."""
 
     TITLE_TEXT = "Attach a file"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("tab", "complete", "Complete", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "complete", "Complete", priority=True, id="attach.complete")]
 
     def body(self) -> ComposeResult:
         yield Input(placeholder="~/path/to/file", suggester=PathSuggester(), id="path")

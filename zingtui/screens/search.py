@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -19,7 +20,9 @@ class SearchScreen(Dialog):
     """Type words (``word*`` for a prefix), Enter searches; ↓ to the results, Enter opens the ticket."""
 
     TITLE_TEXT = "Search messages"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("down", "results", show=False)]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"search--name", "search--time"}
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("down", "results", show=False, tooltip="Down to the results",
+                                                     id="search.results")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,8 +46,9 @@ class SearchScreen(Dialog):
         clock = self.app.clock()
         options = []
         for hit in self.results:
-            line = Text.assemble((format.contact_name(hit), "bold"), f"  #{hit['ticket_id']} {hit['ticket_status']}  ",
-                                 (format.short_when(hit.get("created_at"), clock), "dim"), "\n  ",
+            line = Text.assemble((format.contact_name(hit), self._style("name")),
+                                 f"  #{hit['ticket_id']} {hit['ticket_status']}  ",
+                                 (format.short_when(hit.get("created_at"), clock), self._style("time")), "\n  ",
                                  format.first_line(hit.get("body") or "", 120))
             options.append(Option(line))
         results = self.query_one("#results", OptionList)
@@ -53,6 +57,9 @@ class SearchScreen(Dialog):
         self.query_one("#summary", Label).update(f"{len(self.results)} messages" if found is not None else "")
         if options:
             results.highlighted = 0
+
+    def _style(self, part: str) -> Style:
+        return self.get_component_rich_style(f"search--{part}", partial=True)
 
     def action_results(self) -> None:
         if self.results:

@@ -1,13 +1,15 @@
 """What an agent does to a ticket: the ``action_*`` methods behind every key and palette entry.
 
-A mixin of ``MainScreen``, kept apart so the screen's module is about showing
-the queues and this one about changing them. Calls that change a ticket go
-through ``change``: one at a time, in the order the agent made them.
+A mixin of ``MainScreen``: the bindings of ``zingtui.actions`` live on the
+list, the chat and the composer, and forward to the screen they are on, so
+the actions are the screen's; this module keeps them apart from the screen's
+wiring. An action asks a dialog, then makes the call; calls that change a
+ticket go through the screen's ``change`` (one at a time, in the order the
+agent made them) and their answer goes back to both panes (``apply_ticket``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -15,12 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import work
-from textual.widgets import Static
 
 from zingtui import format
-from zingtui.model import Filter
+from zingtui.actions import NAMES
 from zingtui.screens.campaigns import CampaignsScreen
 from zingtui.screens.connections import ConnectionsScreen
 from zingtui.screens.contact import ContactScreen
@@ -37,14 +37,11 @@ from zingtui.widgets.statusbar import StatusBar
 
 
 class TicketActions:
-    """Needs the screen's ``current``, ``session``, ``inbox``, widgets and loaders (see MainScreen)."""
-
-    async def change(self, method: str, params: dict[str, Any]) -> Any:
-        """A call that changes a ticket: one at a time, so a fast "send, close" is never "close, send"."""
-        async with self._in_order:
-            return await self.app.call(method, params)
+    """Needs the screen's ``current``, ``session``, ``directory``, ``change`` and its two panes (see MainScreen)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in NAMES:  # not a ticket action: Textual's own, or a widget's
+            return True
         t = self.current
         s = self.session
         mine = t is not None and (t.get("user_id") in (None, s.me) or s.supervisor)
@@ -77,7 +74,7 @@ class TicketActions:
 
     def action_tab(self, key: str) -> None:
         if key in self.inbox.index:
-            self.tab = key
+            self.queue.tab = key
             self.list.focus()
 
     def action_reply(self) -> None:
@@ -96,7 +93,7 @@ class TicketActions:
             await self.refresh_ticket(ticket["id"])
             return
         self.apply_ticket(done, follow=True)
-        self.mark_read()
+        self.conversation.mark_read()
 
     async def refresh_ticket(self, ticket_id: int) -> None:
         """After a conflict: fetch the ticket as it is now, or drop it if it is no longer ours to see."""
@@ -104,10 +101,7 @@ class TicketActions:
         if fresh is not None:
             self.apply_ticket(fresh)
         else:
-            for index in self.inbox.index.values():
-                index.discard(ticket_id)
-            self.show_list()
-            self.update_tabs()
+            self.queue.discard(ticket_id)
 
     def action_close(self) -> None:
         ticket = self.current
@@ -128,7 +122,8 @@ class TicketActions:
     def action_transfer(self) -> None:
         ticket = self.current
         if ticket is not None:
-            dialog = TransferDialog(ticket, self.queues, list(self.users.values()), self.session.me)
+            d = self.directory
+            dialog = TransferDialog(ticket, d.queues, list(d.users.values()), self.session.me)
             self.app.push_screen(dialog, lambda answer: answer and self.transfer(ticket, answer))
 
     @work(group="act")
@@ -154,7 +149,8 @@ class TicketActions:
     def action_tag(self) -> None:
         ticket = self.current
         if ticket is not None:
-            self.app.push_screen(TagDialog(ticket, self.tags), lambda tags: tags is not None and self.tag(ticket, tags))
+            dialog = TagDialog(ticket, self.directory.tags)
+            self.app.push_screen(dialog, lambda tags: tags is not None and self.tag(ticket, tags))
 
     @work(group="act")
     async def tag(self, ticket: dict[str, Any], tags: list[str]) -> None:
@@ -248,32 +244,19 @@ class TicketActions:
         if ticket is None:
             return
         self.open(ticket)
-        self.follow(ticket_id)
+        self.queue.follow(ticket_id)
 
     def action_filter(self) -> None:
-        dialog = FilterDialog(self.flt, self.queues, self.tags, list(self.connections.values()))
+        d = self.directory
+        dialog = FilterDialog(self.queue.flt, d.queues, d.tags, list(d.connections.values()))
         self.app.push_screen(dialog, lambda flt: flt is not None and self.set_filter(flt))
-
-    def set_filter(self, flt: Filter) -> None:
-        self.flt = flt
-        names = []
-        if flt.queue_id is not None:
-            names.append(next((q["name"] for q in self.queues if q["id"] == flt.queue_id), "queue"))
-        if flt.tag:
-            names.append(f"#{flt.tag}")
-        if flt.connection_id is not None:
-            names.append(self.connections.get(flt.connection_id, {}).get("name", "number"))
-        line = self.query_one("#filters", Static)
-        line.update(Text(f"▼ {' · '.join(names)}  (f to change)", style="italic"))
-        line.display = flt.active
-        self.action_reload()
 
     def action_toggle_status(self) -> None:
         status = "away" if self.query_one(StatusBar).status == "online" else "online"
         self.run_worker(self.set_status(status), group="status")
 
     def action_connections(self) -> None:
-        self.app.push_screen(ConnectionsScreen(list(self.connections.values())))
+        self.app.push_screen(ConnectionsScreen(list(self.directory.connections.values())))
 
     def action_campaigns(self) -> None:
         self.app.push_screen(CampaignsScreen())
@@ -282,21 +265,15 @@ class TicketActions:
         if self.maximized is not None:
             self.minimize()
         else:
-            self.maximized = self.query_one("#side" if self.list.has_focus else "#conversation")
+            self.maximized = self.queue if self.list.has_focus else self.conversation
 
     def action_toggle_bell(self) -> None:
         self.app.alerts = not self.app.alerts
         self.notify("Alerts for new tickets are " + ("on" if self.app.alerts else "off"))
 
     def action_reload(self) -> None:
-        async def everything() -> None:
-            await asyncio.gather(self.load_counts(), *(self.load_tab(key, reset=True)
-                                                       for key, index in self.inbox.index.items()
-                                                       if index.loaded or key == self.tab))
-        self.run_worker(everything(), group="reload", exclusive=True)
-        if self.current is not None:
-            self._chat_backlog = []
-            self.load_chat(self.current["id"])
+        self.run_worker(self.queue.reload(), group="reload", exclusive=True)
+        self.conversation.reload()
 
     def action_logout(self) -> None:
         self.app.logout()

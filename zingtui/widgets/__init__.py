@@ -1,1 +1,1 @@
-"""The console's widgets, one area per module."""
+"""The parts of the main screen, grouped by area: ``queue`` (left), ``conversation`` (right), the status line."""

@@ -4,6 +4,10 @@ Older pages load when the view reaches the top; live messages append at the
 bottom, and the view stays anchored there (as the composer grows, as messages
 arrive) until the agent scrolls up; acks, edits and deletions update their
 bubble in place. Up/down select a message to quote, retry or open.
+
+The colours of a bubble's parts are the chat's component classes (``chat--agent``,
+``chat--tick-read``...), styled in app.tcss: one set for every bubble, so a theme
+recolours them all and a long history doesn't style each bubble's parts again.
 """
 
 from __future__ import annotations
@@ -14,15 +18,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.widget import AwaitMount
 from textual.widgets import Static
 
 from zingtui import actions, format
 
 Item = dict[str, Any]
+LAYOUT_TRIES = 20
 Namer = Callable[[Item], str]
 
 
@@ -36,8 +43,6 @@ def sort_key(item: Item) -> tuple[float, int]:
 
 class DayRule(Static):
     """── Today ──"""
-
-    DEFAULT_CSS = "DayRule { width: 1fr; content-align: center middle; color: $text-muted; height: 1; }"
 
 
 class Bubble(Static):
@@ -58,11 +63,15 @@ class Bubble(Static):
         self.item = item
         self.refresh()
 
+    def style(self, part: str) -> Style:
+        """A part of the bubble as the theme draws it (a component class of the chat)."""
+        return self.chat.get_component_rich_style(f"chat--{part}", partial=True)
+
     def render(self) -> RenderableType:
         item = self.item
         if item.get("_note"):
-            head = Text.assemble(("✎ note", "bold #ffd43b"), f" · {item.get('user_name') or 'agent'} · ",
-                                 (format.clock(item["created_at"]), "dim"))
+            head = Text.assemble(("✎ note", self.style("note-head")), f" · {item.get('user_name') or 'agent'} · ",
+                                 (format.clock(item["created_at"]), self.style("time")))
             return Group(head, Text(item.get("body") or ""))
         parts: list[RenderableType] = [self._head(item)]
         quoted = item.get("quoted_id")
@@ -75,55 +84,58 @@ class Bubble(Static):
             parts.append(self._media(item))
         if item.get("ack") == "failed":
             error = item.get("error") or "not sent"
-            parts.append(Text(f"✗ failed: {error} — y retries", style="bold red"))
+            parts.append(Text(f"✗ failed: {error} — y retries", style=self.style("failed")))
         return Group(*parts)
 
     def _head(self, item: Item) -> Text:
         out = item.get("direction") == "out"
-        text = Text().append(self.chat.namer(item), style="bold green" if out else "bold cyan")
-        text.append(f"  {format.clock(item['created_at'])}", style="dim")
+        text = Text().append(self.chat.namer(item), style=self.style("agent" if out else "customer"))
+        text.append(f"  {format.clock(item['created_at'])}", style=self.style("time"))
         if out:
-            glyph, style = format.TICKS.get(item.get("ack") or "", ("", ""))
-            text.append(f" {glyph}", style=style)
+            glyph, tone = format.TICKS.get(item.get("ack") or "", ("", ""))
+            text.append(f" {glyph}", style=self.style(f"tick-{tone}") if tone else "")
         if item.get("edited"):
-            text.append("  edited", style="italic dim")
+            text.append("  edited", style=self.style("edited"))
         if item.get("deleted"):
-            text.append("  deleted", style="italic red")
+            text.append("  deleted", style=self.style("deleted"))
         return text
 
     def _quote(self, quoted_id: int) -> Text:
         original = self.chat.find_message(quoted_id)
         if original is None:
-            return Text("┃ (an earlier message)", style="dim italic")
-        return Text(f"┃ {self.chat.namer(original)}: {format.preview(original)}", style="dim italic")
+            return Text("┃ (an earlier message)", style=self.style("quote"))
+        return Text(f"┃ {self.chat.namer(original)}: {format.preview(original)}", style=self.style("quote"))
 
-    @staticmethod
-    def _body(item: Item) -> Text | None:
+    def _body(self, item: Item) -> Text | None:
         body = item.get("body") or ""
         if item.get("deleted"):
-            return Text(body or "message deleted", style="strike dim")
+            return Text(body or "message deleted", style=self.style("deleted-body"))
         if item.get("type") == "system":
-            return Text(body, style="italic dim")
+            return Text(body, style=self.style("system"))
         return Text(body) if body else None
 
-    @staticmethod
-    def _media(item: Item) -> Text:
+    def _media(self, item: Item) -> Text:
         if item.get("media_error"):
-            return Text(f"▣ {item.get('type')}: {item['media_error']}", style="yellow")
+            return Text(f"▣ {item.get('type')}: {item['media_error']}", style=self.style("media-error"))
         name = (item.get("media_path") or "").rsplit("/", 1)[-1]
-        text = Text().append(f"▣ {item.get('type')} ", style="bold")
+        text = Text().append(f"▣ {item.get('type')} ", style=self.style("media"))
         text.append(f"{name} · {item.get('media_mime') or '?'} · {format.size(item.get('media_size'))}")
-        text.append("  ⏎ open · s save", style="dim")
+        text.append("  ⏎ open · s save", style=self.style("hint"))
         return text
 
 
 @actions.forwarded
 class ChatView(VerticalScroll, can_focus=True):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        f"chat--{part}" for part in (
+            "agent", "customer", "time", "note-head", "tick-quiet", "tick-read", "tick-failed", "failed", "edited",
+            "deleted", "deleted-body", "quote", "system", "media", "media-error", "hint")
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "select(-1)", "Up", show=False),
-        Binding("down,j", "select(1)", "Down", show=False),
-        Binding("home", "select(-1000000)", show=False),
-        Binding("end", "select(1000000)", show=False),
+        Binding("up,k", "select(-1)", "Up", show=False, tooltip="Select the message above", id="chat.up"),
+        Binding("down,j", "select(1)", "Down", show=False, tooltip="Select the message below", id="chat.down"),
+        Binding("home", "select(-1000000)", show=False, tooltip="The oldest loaded message", id="chat.first"),
+        Binding("end", "select(1000000)", show=False, tooltip="The newest message", id="chat.last"),
         *actions.bindings(actions.CHAT),
     ]
 
@@ -173,8 +185,25 @@ class ChatView(VerticalScroll, can_focus=True):
         if not items:
             self.mount(Static("No messages yet.", classes="chat-empty"))
             return
-        self.mount_all(self._widgets(items, None))
-        self.call_after_refresh(self._settle)
+        self._after_layout(self.mount_all(self._widgets(items, None)), self._settle)
+
+    def _after_layout(self, mounted: AwaitMount, then: Callable[..., None], *args: object) -> None:
+        """Run ``then`` once the new bubbles are mounted and laid out.
+
+        On a busy machine a refresh can come before that; measured then, a full page looks empty
+        and the next page would be fetched at once.
+        """
+        async def mounted_then_laid_out() -> None:
+            await mounted
+            self.call_after_refresh(laid_out, LAYOUT_TRIES)
+
+        def laid_out(tries: int) -> None:
+            if self.virtual_size.height < len(self.children) and tries:  # every child is a line at least
+                self.refresh(layout=True)
+                self.call_after_refresh(laid_out, tries - 1)
+            else:
+                then(*args)
+        self.call_next(mounted_then_laid_out)
 
     def _settle(self) -> None:
         """Show the newest message; fetch older ones at once if the page doesn't fill the view."""
@@ -203,12 +232,12 @@ class ChatView(VerticalScroll, can_focus=True):
                 top.remove()
         before_height = self.virtual_size.height
         if self.children:
-            self.mount_all(widgets, before=self.children[0])
+            mounted = self.mount_all(widgets, before=self.children[0])
         else:
-            self.mount_all(widgets)
+            mounted = self.mount_all(widgets)
         if self.selected is not None:
             self.selected += len(items)
-        self.call_after_refresh(self._keep_view, before_height)
+        self._after_layout(mounted, self._keep_view, before_height)
 
     def _keep_view(self, before_height: int) -> None:
         self.scroll_to(y=self.scroll_y + self.virtual_size.height - before_height, animate=False, immediate=True)

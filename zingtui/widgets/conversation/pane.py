@@ -1,0 +1,256 @@
+"""The conversation pane (right): the open ticket's title, its messages and notes, and the composer.
+
+History loads a page at a time; live events for the open ticket that arrive
+while a page loads wait in a backlog and are applied after it, so none is lost
+or shown twice. Sending goes through ``change``, the screen's one-at-a-time
+line to zingd, so a message and a ticket action reach zingd in the order the
+agent made them. The pane redraws the footer when what the keys may do
+changes (the ticket's state, the selected message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from zingtui import format
+from zingtui.messages import Daemon
+from zingtui.model import Directory
+from zingtui.session import Session
+from zingtui.widgets.conversation.chat import ChatView
+from zingtui.widgets.conversation.composer import Composer, Draft
+
+HISTORY_PAGE = 50
+SETTLE_S = 0.03  # holding an arrow key in the list loads only the ticket where it stops
+CHAT_EVENTS = ("message.created", "message.updated", "message.ack", "note.created")
+
+Change = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+class ConversationPane(Vertical):
+    ALLOW_MAXIMIZE = True
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"conversation--name", "conversation--number", "conversation--tags"}
+
+    def __init__(self, session: Session, directory: Directory, change: Change, *, clock: Callable[[], float],
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.directory = directory
+        self.change = change
+        self.clock = clock
+        self.ticket: dict[str, Any] | None = None
+        self._backlog: list[Daemon.Event] | None = None  # chat events that arrived during a history load
+        self._keys_state: object = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="chat-title")
+        yield ChatView(id="chat", namer=self.name_of, clock=self.clock)
+        yield Composer(id="composer")
+
+    @property
+    def chat(self) -> ChatView:
+        return self.query_one(ChatView)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    def on_mount(self) -> None:
+        self.composer.default_signature = bool(self.session.user.get("signature"))
+        self.chat.clear_chat("Pick a ticket on the left.")
+
+    # -- the open ticket -----------------------------------------------------
+    def shows(self, ticket_id: int) -> bool:
+        return self.ticket is not None and self.ticket["id"] == ticket_id
+
+    def open(self, ticket: dict[str, Any]) -> None:
+        same = self.shows(ticket["id"])
+        self.ticket = ticket
+        self.show_title()
+        if not same:
+            self.reload()
+        self.update_keys()
+
+    def refresh_ticket(self, ticket: dict[str, Any]) -> None:
+        """A fresh view of the open ticket (accepted, transferred, tagged...)."""
+        if self.shows(ticket["id"]):
+            self.ticket = ticket
+            self.show_title()
+            self.update_keys()
+
+    def rename_contact(self, contact: dict[str, Any]) -> None:
+        if self.ticket is not None and self.ticket["contact_id"] == contact.get("id"):
+            self.ticket.update(contact_name=contact.get("name", ""), contact_push_name=contact.get("push_name", ""))
+            self.show_title()
+
+    def reload(self) -> None:
+        if self.ticket is not None:
+            self._backlog = []
+            self.load_chat(self.ticket["id"])
+
+    def _style(self, part: str) -> Style:
+        return self.get_component_rich_style(f"conversation--{part}", partial=True)
+
+    def show_title(self) -> None:
+        t = self.ticket
+        if t is None:
+            return
+        title = Text().append(format.contact_name(t), style=self._style("name"))
+        title.append(f"  +{t.get('contact_number', '')}", style=self._style("number"))
+        state = t["status"] + (f" · {t['user_name']}" if t.get("user_name") and t["status"] != "pending" else "")
+        numbers = len(self.directory.connections)
+        for part in (t.get("queue_name"), state, t.get("connection_name") if numbers > 1 else None):
+            if part:
+                title.append(f" · {part}")
+        for tag in t.get("tags") or ():
+            title.append(f" #{tag}", style=self._style("tags"))
+        self.query_one("#chat-title", Static).update(title)
+        agent = self.session.user.get("name", "")
+        self.composer.set_target(t["id"], format.contact_name(t), format.variables(t, agent))
+
+    def update_keys(self) -> None:
+        """Redraw the footer only when what applies changed (it rebuilds its widgets each time)."""
+        item = self.chat.selected_item
+        t = self.ticket
+        state = (t and (t["status"], t.get("user_id")), item and (item.get("_note"), item.get("ack"),
+                                                                  bool(item.get("media_path"))))
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
+
+    def on_chat_view_selected(self) -> None:
+        self.update_keys()
+
+    def name_of(self, item: dict[str, Any]) -> str:
+        """Who wrote a message, as the agent knows them."""
+        if item.get("direction") != "out":
+            return format.contact_name(self.ticket) if self.ticket else "customer"
+        if item.get("from_device"):
+            return "Phone"
+        uid = item.get("user_id")
+        if uid is None:
+            return "zing"
+        if uid == self.session.me:
+            return "You"
+        if uid in self.directory.users:
+            return self.directory.users[uid]["name"]
+        if self.ticket is not None and self.ticket.get("user_id") == uid:
+            return self.ticket.get("user_name") or f"Agent {uid}"
+        return f"Agent {uid}"
+
+    # -- history ---------------------------------------------------------------
+    @work(exclusive=True, group="chat")
+    async def load_chat(self, ticket_id: int) -> None:
+        await asyncio.sleep(SETTLE_S)
+        page = await self.app.call("message.list", {"ticket_id": ticket_id, "limit": HISTORY_PAGE})
+        notes: list[dict[str, Any]] = []
+        if self.session.supports("note.list"):
+            notes = await self.app.call("note.list", {"ticket_id": ticket_id}, quiet=True) or []
+        if not self.shows(ticket_id):
+            return
+        if page is None:
+            self.chat.clear_chat("Could not load this conversation.")
+            return
+        self.chat.set_history(ticket_id, page["messages"], notes, page["more"])
+        backlog, self._backlog = self._backlog or [], None
+        for event in backlog:
+            self._apply(event)
+        self.mark_read()
+
+    def on_chat_view_need_older(self, message: ChatView.NeedOlder) -> None:
+        self.load_older(message.ticket_id, message.before_id)
+
+    @work(group="older")
+    async def load_older(self, ticket_id: int, before_id: int) -> None:
+        page = await self.app.call("message.list", {"ticket_id": ticket_id, "before_id": before_id,
+                                                    "limit": HISTORY_PAGE})
+        if self.chat.ticket_id != ticket_id:
+            return
+        if page is None:
+            self.chat.loading_older = False
+            return
+        self.chat.prepend(page["messages"], page["more"])
+
+    # -- live events -----------------------------------------------------------
+    def event(self, event: Daemon.Event) -> None:
+        """A message, ack or note event: shown if it is the open ticket's (after its page, if one is loading)."""
+        data = event.data
+        ticket_id = data.get("ticket_id") or (data.get("message") or data.get("note") or {}).get("ticket_id")
+        if not self.shows(ticket_id):
+            return
+        if self._backlog is not None:
+            self._backlog.append(event)
+        elif self.chat.ticket_id == ticket_id:
+            self._apply(event)
+
+    def _apply(self, event: Daemon.Event) -> None:
+        data = event.data
+        if event.type == "message.ack":
+            self.chat.set_ack(data["id"], data["ack"], data.get("error"))
+        elif event.type == "note.created":
+            self.chat.add({**data["note"], "_note": True})
+        elif event.type == "message.updated":
+            self.chat.update(data["message"])
+        else:
+            self.chat.add(data["message"])
+            if data["message"].get("direction") == "in":
+                self.mark_read()
+        self.update_keys()
+
+    def mark_read(self) -> None:
+        t = self.ticket
+        if (t is not None and t.get("unread") and t["status"] == "open" and t.get("user_id") == self.session.me
+                and self.session.supports("message.read")):
+            self.run_worker(self.app.call("message.read", {"ticket_id": t["id"]}, quiet=True), group="read")
+
+    # -- composing -------------------------------------------------------------
+    def on_composer_submitted(self, message: Composer.Submitted) -> None:
+        if self.ticket is None:
+            self.notify("Pick a ticket first", severity="warning")
+            return
+        self.composer.sent()
+        self.send(self.ticket, message.draft)
+
+    @work(group="send")
+    async def send(self, ticket: dict[str, Any], draft: Draft) -> None:
+        if draft.note:
+            note = await self.change("note.create", {"ticket_id": ticket["id"], "body": draft.body})
+            if note is None:
+                self.composer.restore(draft)
+            elif self.chat.ticket_id == ticket["id"]:
+                self.chat.add({**note, "_note": True})
+            return
+        params: dict[str, Any] = {"ticket_id": ticket["id"], "body": draft.body}
+        if draft.quoted is not None:
+            params["quoted_id"] = draft.quoted["id"]
+        if draft.attachment is not None:
+            params["media_path"] = str(draft.attachment)
+        if draft.signature is not None:
+            params["signature"] = draft.signature
+        sent = await self.change("message.send", params)
+        if sent is None:
+            self.composer.restore(draft)
+        elif self.chat.ticket_id == ticket["id"]:
+            self.chat.add(sent)
+
+    def on_composer_typing(self, message: Composer.Typing) -> None:
+        if self.session.supports("message.typing"):
+            params = {"ticket_id": message.ticket_id, "composing": message.composing}
+            self.run_worker(self.app.call("message.typing", params, quiet=True), group="typing")
+
+    def on_composer_need_replies(self) -> None:
+        self.run_worker(self.load_replies(), group="replies", exclusive=True)
+
+    async def load_replies(self) -> None:
+        if self.session.supports("quickreply.list"):
+            replies = await self.app.call("quickreply.list", {}, quiet=True)
+            if replies is not None:
+                self.composer.set_replies(replies)
