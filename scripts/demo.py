@@ -47,7 +47,9 @@ def main() -> int:
                 time.sleep(0.05)
         print(f"zingd is running with Demo Co (socket {sock}, data {data}, log {log}).")
         if importlib.util.find_spec("zingtui") is not None and sys.stdin.isatty():
-            return subprocess.call([str(bindir / "zingtui"), "--email", AGENT[0], "--password", AGENT[1]], env=env)
+            # the password through the environment, never on a command line (ps shows those)
+            return subprocess.call([str(bindir / "zingtui"), "--email", AGENT[0]],
+                                   env={**env, "ZING_PASSWORD": AGENT[1]})
         print("Try, in this shell:\n"
               "  zingctl status\n"
               "  zingctl sim say --from 5511999990001 \"oi, preciso de ajuda\"\n"
