@@ -53,7 +53,7 @@ from zingd.rpc.client import Client, SyncClient
 from zingtui.app import ZingApp
 from zingtui.credentials import TokenStore
 from zingtui.screens.main import MainScreen
-from zingtui.widgets.ticket_list import ROW, TicketList
+from zingtui.widgets.queue.ticket_list import ROW, TicketList
 
 TARGET_P99 = 0.100
 TARGET_STARTUP = 1.5
