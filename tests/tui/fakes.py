@@ -81,9 +81,9 @@ HISTORY = {21: [{"action": "created", "user_id": None, "user_name": None, "data"
                 {"action": "accepted", "user_id": ANA["id"], "user_name": "Ana Agent", "data": {"queue_id": 2},
                  "created_at": NOW - 86400 + 60}]}
 METHODS = ["auth.login", "auth.token", "auth.whoami", "connection.list", "connection.pair", "contact.get",
-           "contact.update", "contact.tag", "message.list", "message.read", "message.send", "message.typing",
+           "contact.update", "contact.set_tags", "message.list", "message.read", "message.send", "message.typing",
            "note.create", "note.list", "queue.list", "quickreply.list", "tag.list", "ticket.accept", "ticket.close",
-           "ticket.get", "ticket.history", "ticket.list", "ticket.tag", "ticket.transfer", "user.set_status"]
+           "ticket.get", "ticket.history", "ticket.list", "ticket.set_tags", "ticket.transfer", "user.set_status"]
 
 
 class FakeClient:

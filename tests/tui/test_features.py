@@ -235,7 +235,7 @@ async def test_command_palette_lists_what_applies(desk, tokens):
 
 async def test_supervisors_watch_and_control_campaigns(desk, tokens):
     await desk.call("contact.create", {"number": "5511977700001", "name": "Lia"})
-    await desk.call("contact.tag", {"id": 1, "tags": ["promo"]})
+    await desk.call("contact.set_tags", {"id": 1, "tags": ["promo"]})
     made = await desk.call("campaign.create", {"name": "Black Friday", "variants": ["Oi {{name}}"], "tag": "promo"})
     async with console(desk.z, tokens, credentials=None, size=(120, 40)) as (app, pilot):
         app.main_screen.list.focus()
@@ -247,7 +247,7 @@ async def test_supervisors_watch_and_control_campaigns(desk, tokens):
         await until(pilot, lambda: screen.campaigns[0]["status"] in ("running", "done"), what="started")
         await pilot.press("x")
         await until(pilot, lambda: screen.campaigns[0]["status"] in ("cancelled", "done"), what="stopped")
-        assert (await desk.call("campaign.show", {"id": made["id"]}))["status"] in ("cancelled", "done")
+        assert (await desk.call("campaign.get", {"id": made["id"]}))["status"] in ("cancelled", "done")
 
 
 def plain_option(screen, index: int) -> str:

@@ -105,7 +105,7 @@ class ContactScreen(Dialog):
                 return
             self.contact = {**self.contact, **updated}
         if tags is not None:
-            tagged = await self.app.call("contact.tag", {"id": self.contact["id"], "tags": tags})
+            tagged = await self.app.call("contact.set_tags", {"id": self.contact["id"], "tags": tags})
             if tagged is None:
                 return
             self.contact["tags"] = tagged["tags"]

@@ -53,7 +53,7 @@ class TicketActions:
             "close": live and mine,
             "transfer": live and mine,
             "reopen": t is not None and t["status"] == "closed",
-            "tag": t is not None and s.supports("ticket.tag"),
+            "tag": t is not None and s.supports("ticket.set_tags"),
             "contact": t is not None,
             "note": t is not None and s.supports("note.create"),
             "attach": live,
@@ -154,7 +154,7 @@ class TicketActions:
 
     @work(group="act")
     async def tag(self, ticket: dict[str, Any], tags: list[str]) -> None:
-        done = await self.change("ticket.tag", {"id": ticket["id"], "tags": tags})
+        done = await self.change("ticket.set_tags", {"id": ticket["id"], "tags": tags})
         if done is not None:
             self.apply_ticket(done)
 
