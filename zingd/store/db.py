@@ -257,7 +257,7 @@ class Database:
     def check_writer(self) -> None:
         """Raise ``Unavailable`` once the writer has stopped: a write would never be answered."""
         if self.writer_error is not None:
-            raise Unavailable(f"the database writer stopped ({self.writer_error!r}); zingd must be restarted")
+            raise self._stopped()
 
     def _writer(self, conn: sqlite3.Connection) -> None:
         """Take every waiting unit, commit them together, repeat. Nothing a unit or SQLite
@@ -348,10 +348,13 @@ class Database:
             except sqlite3.Error:
                 log.exception("rollback failed")  # SQLite rolls back a hot journal on next use
 
+    def _stopped(self) -> Unavailable:
+        return Unavailable(f"the database writer stopped ({self.writer_error!r}); zingd must be restarted")
+
     def _fail_waiting(self, taken: list[_Job] = ()) -> None:
         """Tell every caller still queued (and those of a batch ``taken`` off the queue) that its
         write will not happen."""
-        err = Unavailable(f"the database writer stopped ({self.writer_error!r}); zingd must be restarted")
+        err = self._stopped()
         failed = [(job.fut, False, err) for job in taken]
         while True:
             try:
