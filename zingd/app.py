@@ -26,6 +26,7 @@ from zingd.rpc.server import RpcServer
 from zingd.services.auth import Auth
 from zingd.services.governor import Governor
 from zingd.http import HttpServer
+from zingd.metrics import Metrics
 from zingd.services.events import EventLog
 from zingd.services.inbound import Inbound
 from zingd.services.status import Status
@@ -48,6 +49,7 @@ class Daemon:
         self.settings = settings
         self.clock = Clock(settings.clock_speed)
         self.bus = Bus()
+        self.metrics = Metrics()
         s = settings.database
         self.db = Database(settings.db_path, self.bus, s.synchronous, s.busy_timeout_ms, s.group_commit_max,
                            self.clock, on_writer_failure=self._writer_failed)
@@ -65,7 +67,7 @@ class Daemon:
         self.status = Status(self.db, self.bus, self.clock, self.channels, self.outbox, self.inbound, settings,
                              sessions=lambda: len(self.rpc.sessions))
         parts = Parts(self.db, self.bus, self.clock, settings, self.auth, self.channels, self.governor, self.campaigns,
-                      self.dispatcher, self.webhooks, self.status)
+                      self.dispatcher, self.webhooks, self.status, self.metrics)
         self.rpc = RpcServer(parts, self.auth, self.bus, self.events, settings.rpc, settings.socket_path)
         self.http = HttpServer(parts, self.rpc, self.inbound, self.outbox) if settings.http.enabled else None
         self._lock_fd: int | None = None

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import generate_latest
 
 from zingd.errors import Unauthenticated, ZingError
+from zingd.metrics import ZingCollector
 from zingd.rpc.server import Call
 
 if TYPE_CHECKING:
@@ -44,34 +44,9 @@ class HttpSession:
         self.actor = actor
 
 
-class ZingCollector:
-    """Prometheus metrics computed from the live daemon on each scrape."""
-
-    def __init__(self, parts: Parts, rpc: RpcServer, inbound: Inbound, outbox: Outbox) -> None:
-        self.parts, self.rpc, self.inbound, self.outbox = parts, rpc, inbound, outbox
-
-    def collect(self):
-        parts, rpc, inbound, outbox = self.parts, self.rpc, self.inbound, self.outbox
-        yield CounterMetricFamily("zing_inbound_messages", "Inbound messages stored", value=inbound.ingested)
-        yield CounterMetricFamily("zing_inbound_duplicates", "Redelivered inbound messages ignored",
-                                  value=inbound.duplicates)
-        yield CounterMetricFamily("zing_outbox_sent", "Messages accepted by a channel", value=outbox.sent)
-        yield CounterMetricFamily("zing_outbox_failed", "Messages failed for good", value=outbox.failed)
-        yield CounterMetricFamily("zing_rpc_calls", "RPC calls served", value=rpc.calls)
-        yield CounterMetricFamily("zing_db_commits", "Group commits", value=parts.db.commits)
-        yield CounterMetricFamily("zing_db_units", "Units of work committed", value=parts.db.units)
-        yield CounterMetricFamily("zing_webhook_deliveries", "Webhook events delivered", value=parts.webhooks.delivered)
-        yield GaugeMetricFamily("zing_subscribers", "Live event subscribers", value=parts.bus.subscriber_count)
-        yield GaugeMetricFamily("zing_event_seq", "Last event sequence number", value=parts.bus.last_seq)
-        states = GaugeMetricFamily("zing_connection_up", "1 when a number is connected", labels=["connection"])
-        for cid in parts.channels.ids():
-            states.add_metric([str(cid)], 1.0 if parts.channels.is_connected(cid) else 0.0)
-        yield states
-
-
 def build(parts: Parts, rpc_server: RpcServer, inbound: Inbound, outbox: Outbox) -> web.Application:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ZingCollector(parts, rpc_server, inbound, outbox))
+    registry = parts.metrics.registry
+    parts.metrics.watch(ZingCollector(parts, rpc_server, inbound, outbox))
 
     async def health(request: web.Request) -> web.Response:
         try:

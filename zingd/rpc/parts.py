@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from zingd.channels.manager import Channels
     from zingd.clock import Clock
     from zingd.config import Settings
+    from zingd.metrics import Metrics
     from zingd.services.auth import Auth
     from zingd.services.governor import Governor
     from zingd.services.status import Status
@@ -38,3 +39,4 @@ class Parts:
     dispatcher: Dispatcher
     webhooks: Webhooks
     status: Status
+    metrics: Metrics

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import struct
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from zingd.errors import (
     INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
     Forbidden, Unauthenticated, ZingError,
 )
-from zingd.rpc import protocol
+from zingd.rpc import protocol, socket_path
 from zingd.rpc.registry import REGISTRY, Registry
 from zingd.services.permissions import PUBLIC
 
@@ -187,10 +188,7 @@ class RpcServer:
         bus.tap(self.on_event)
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.path.parent, 0o700)
-        if self.path.exists():  # a stale socket from a crash (the data-dir lock proves nobody owns it)
-            self.path.unlink()
+        socket_path.claim(self.path)
         limit = self.settings.frame_limit
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
         os.chmod(self.path, 0o600)
@@ -254,7 +252,7 @@ class RpcServer:
             session.close()
         if self._server is not None:
             await self._server.wait_closed()
-        self.path.unlink(missing_ok=True)
+        socket_path.release(self.path)
 
     # -- per connection ----------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -353,6 +351,14 @@ class RpcServer:
             return protocol.error(rid, METHOD_NOT_FOUND, f"no method {name!r}; rpc.discover lists them",
                                   {"kind": "method_not_found"})
         self.calls += 1
+        started = time.perf_counter()
+        try:
+            return await self._run(call, rid, name, method, params)
+        finally:
+            self.parts.metrics.rpc_seconds.labels(name).observe(time.perf_counter() - started)
+
+    async def _run(self, call: Call, rid: Any, name: str, method, params: Any) -> dict[str, Any]:
+        session = call.session
         reloading = getattr(session, "reloading", None)
         if reloading is not None:  # a role change committed: act with the new one
             await asyncio.gather(reloading, return_exceptions=True)
