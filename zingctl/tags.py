@@ -19,7 +19,8 @@ COLUMNS: list[output.Column] = [
 
 TagId = Annotated[int, typer.Argument(help="Tag id.")]
 Names = Annotated[list[str] | None, typer.Argument(
-    metavar="TAG", help="Tag names (new ones are created); they replace the current tags.", show_default=False)]
+    metavar="TAG", show_default=False,
+    help="Tag names; they replace the current tags (a supervisor's new names are created; agents pick existing ones).")]
 Clear = Annotated[bool, typer.Option("--clear", help="Remove every tag.")]
 
 

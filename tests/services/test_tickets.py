@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from zingd.errors import Conflict, Invalid, ZingError
+from zingd.errors import Conflict, Invalid, NotFound, ZingError
 from zingd.services import admin, connections, messages, queues, tickets
 from zingd.store.rows import loads
 
@@ -52,11 +52,11 @@ async def test_accept_takes_a_pending_ticket(db, seed, customers, heard, clock):
     assert event.data["ticket"]["user_id"] == seed.users["ana"]
 
 
-async def test_two_agents_accepting_at_once_one_wins_the_other_gets_a_conflict(db, seed, customers, heard):
+async def test_two_supervisors_accepting_at_once_one_wins_the_other_gets_a_conflict(db, seed, customers, heard):
     t = await pending(customers, "5511900000002")
     heard.clear()
-    results = await asyncio.gather(db.write(tickets.accept, seed["ana"], t["id"]),
-                                   db.write(tickets.accept, seed["bia"], t["id"]), return_exceptions=True)
+    results = await asyncio.gather(db.write(tickets.accept, seed["sue"], t["id"]),
+                                   db.write(tickets.accept, seed["adam"], t["id"]), return_exceptions=True)
     won = [r for r in results if isinstance(r, dict)]
     lost = [r for r in results if isinstance(r, Exception)]
     assert len(won) == 1 and len(lost) == 1
@@ -69,19 +69,36 @@ async def test_two_agents_accepting_at_once_one_wins_the_other_gets_a_conflict(d
     assert len(heard.of("ticket.updated")) == 1  # the loser's unit published nothing
 
 
+async def test_an_agent_losing_the_race_is_told_nothing_of_the_winner(db, seed, customers):
+    """The ticket the loser tried to take is now a colleague's: as invisible as one that never existed."""
+    t = await pending(customers, "5511900000008")
+    results = await asyncio.gather(db.write(tickets.accept, seed["ana"], t["id"]),
+                                   db.write(tickets.accept, seed["bia"], t["id"]), return_exceptions=True)
+    [won] = [r for r in results if isinstance(r, dict)]
+    [lost] = [r for r in results if isinstance(r, Exception)]
+    assert isinstance(lost, NotFound) and lost.details == {"id": t["id"]}
+    assert lost.message == f"no ticket {t['id']} waiting for you (someone else took it, or it isn't there)"
+    assert (await customers.reload(t["id"]))["user_id"] == won["user_id"]
+
+
 async def test_many_concurrent_accepts_exactly_one_wins(db, seed, customers):
     t = await pending(customers, "5511900000003")
     results = await asyncio.gather(*(db.write(tickets.accept, seed[w], t["id"])
                                      for w in ("ana", "bia", "caio", "sue", "adam", "root") * 3),
                                    return_exceptions=True)
     assert sum(isinstance(r, dict) for r in results) == 1
-    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, dict))
+    assert all(isinstance(r, Conflict) if w in ("sue", "adam", "root") else isinstance(r, (Conflict, NotFound))
+               for w, r in zip(("ana", "bia", "caio", "sue", "adam", "root") * 3, results) if not isinstance(r, dict))
 
 
-async def test_accepting_a_taken_ticket_says_by_whom(db, seed, customers):
+async def test_accepting_a_taken_ticket_says_by_whom_to_a_supervisor_only(db, seed, customers):
     t = await accepted(db, customers, seed, "5511900000004", "bia")
-    err = await fails("conflict", db.write(tickets.accept, seed["ana"], t["id"]))
+    err = await fails("conflict", db.write(tickets.accept, seed["sue"], t["id"]))
     assert err.message == f"ticket {t['id']} is open by Bia, not pending"
+    err = await fails("not_found", db.write(tickets.accept, seed["ana"], t["id"]))  # a colleague's: invisible
+    nothing = await fails("not_found", db.write(tickets.accept, seed["ana"], 10**6))
+    assert err.details == {"id": t["id"]} and "Bia" not in err.message
+    assert err.message.replace(str(t["id"]), "N") == nothing.message.replace(str(10**6), "N")  # nothing to tell apart
 
 
 async def test_an_agent_outside_the_queue_cannot_see_it_to_accept_it(db, seed, customers):

@@ -155,6 +155,7 @@ async def test_tags_and_tag_filter(desk, tokens):
 
 
 async def test_contact_panel_shows_and_edits_the_contact(desk, tokens):
+    await desk.call("tag.create", {"name": "cliente-ouro"})
     async with console(desk.z, tokens) as (app, pilot):
         main = app.main_screen
         await accepted(app, pilot, desk, ANA_SOUZA)

@@ -1,4 +1,8 @@
-"""Contacts: list and search, details with their WhatsApp ids, edits."""
+"""Contacts: list and search, details with their WhatsApp ids, edits.
+
+Contacts are the tenant's address book: every user reads and edits them. Two fields are not an
+agent's to undo (``may_change``): the opt-out a customer asked for, and a colleague's wallet. A
+contact's tickets are listed as ``ticket.list`` would show them to the caller."""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zingd.actor import Actor
-from zingd.errors import Conflict, Invalid, NotFound
+from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services.contact_import import Parsed, as_typed, normalize_number
 from zingd.services.messages import fts_query
 from zingd.services.tags import ensure, set_contact_tags
 from zingd.store import contacts as C
+from zingd.store import tickets as T
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, in_list, loads, with_json
 
@@ -71,16 +76,37 @@ async def get(db: Database, channels: Channels, actor: Actor, contact_id: int) -
         (contact_id,))]
     row["owner"] = await db.one("SELECT id, name FROM users WHERE id = ?", (row["owner_user_id"],)) \
         if row["owner_user_id"] else None
+    cond, params = T.visibility(actor)
     row["tickets"] = await db.all(
-        "SELECT id, status, connection_id, user_id, created_at, closed_at, last_message FROM tickets "
-        "WHERE contact_id = ? ORDER BY created_at DESC LIMIT 50", (contact_id,))
+        "SELECT t.id, t.status, t.connection_id, t.user_id, t.created_at, t.closed_at, t.last_message "
+        f"FROM tickets t WHERE t.contact_id = ? AND {cond} ORDER BY t.created_at DESC LIMIT 50",
+        (contact_id, *params))
     return row
+
+
+def may_change(actor: Actor, row: dict[str, Any], changes: dict[str, Any]) -> None:
+    """What an agent may not change of a contact (supervisors and up may): opting a customer back
+    in (opting one out, on their request, is anyone's), and the wallet owner, except putting an
+    unowned contact in their own wallet or taking their own out of it."""
+    if actor.at_least("supervisor"):
+        return
+    if "opted_out" in changes and row["opted_out"] and not changes["opted_out"]:
+        raise Forbidden("the customer opted out; only a supervisor can opt them back in", field="opted_out")
+    owner = changes.get("owner_user_id", row["owner_user_id"])
+    if owner != row["owner_user_id"]:
+        if row["owner_user_id"] not in (None, actor.user_id):
+            raise Forbidden(f"contact {row['id']} is in a colleague's wallet; only a supervisor can change "
+                            "its owner", field="owner_user_id")
+        if owner not in (None, actor.user_id):
+            raise Forbidden("an agent can put a contact only in their own wallet (owner_user_id: your id, "
+                            "or null)", field="owner_user_id")
 
 
 def update(tx: Tx, actor: Actor, contact_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     row = C.get(tx, actor.tenant_id, contact_id)
     if row is None:
         raise NotFound(f"no contact {contact_id}", id=contact_id)
+    may_change(actor, row, changes)
     if isinstance(changes.get("name"), str):
         changes["name"] = changes["name"].strip()
     if "custom_fields" in changes:

@@ -1,14 +1,16 @@
-"""Tags on tickets and contacts; created on first use by name."""
+"""Tags on tickets and contacts, by name. The tenant's tags are a supervisor's to make
+(``tag.create``, or a new name on first use); an agent attaches existing ones only."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from zingd.actor import Actor
-from zingd.errors import Invalid, NotFound
+from zingd.errors import Forbidden, Invalid, NotFound
 from zingd.services.tickets import require_visible
 from zingd.store import tickets as T
 from zingd.store.db import Database, Tx
+from zingd.store.rows import in_list
 
 
 def _clean(names: list[str]) -> list[str]:
@@ -30,9 +32,24 @@ def ensure(tx: Tx, tenant_id: int, names: list[str]) -> list[int]:
     return ids
 
 
+def attachable(tx: Tx, actor: Actor, names: list[str]) -> list[int]:
+    """The ids of the tags ``names`` an actor may attach: a supervisor's new names are created
+    (as ``tag.create`` would), an agent's must exist already."""
+    if actor.at_least("supervisor"):
+        return ensure(tx, actor.tenant_id, names)
+    names = _clean(names)
+    found = {r["name"]: r["id"] for r in tx.all(
+        f"SELECT id, name FROM tags WHERE tenant_id = ? AND name IN {in_list(names)}", (actor.tenant_id, *names))}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise Forbidden(f"no tag {', '.join(map(repr, unknown))}: a supervisor creates tags (tag.create); "
+                        "pick existing ones (tag.list)", field="tags", unknown=unknown)
+    return [found[n] for n in names]
+
+
 def set_ticket_tags(tx: Tx, actor: Actor, ticket_id: int, names: list[str]) -> dict[str, Any]:
     t = require_visible(tx, actor, ticket_id)
-    ids = ensure(tx, t["tenant_id"], names)
+    ids = attachable(tx, actor, names)
     tx.execute("DELETE FROM ticket_tags WHERE ticket_id = ?", (ticket_id,))
     tx.conn.executemany("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES (?, ?)", [(ticket_id, i) for i in ids])
     T.log(tx, t, actor, "tags", tags=_clean(names))
@@ -43,7 +60,7 @@ def set_ticket_tags(tx: Tx, actor: Actor, ticket_id: int, names: list[str]) -> d
 def set_contact_tags(tx: Tx, actor: Actor, contact_id: int, names: list[str]) -> list[str]:
     if not tx.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?", (contact_id, actor.tenant_id)):
         raise NotFound(f"no contact {contact_id}", id=contact_id)
-    ids = ensure(tx, actor.tenant_id, names)
+    ids = attachable(tx, actor, names)
     tx.execute("DELETE FROM contact_tags WHERE contact_id = ?", (contact_id,))
     tx.conn.executemany("INSERT INTO contact_tags (contact_id, tag_id) VALUES (?, ?)", [(contact_id, i) for i in ids])
     tx.audit(actor, "contact.tag", "contact", contact_id, tags=_clean(names))

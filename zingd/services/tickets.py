@@ -1,4 +1,9 @@
-"""Ticket rules: who may see and move a ticket, and the allowed transitions."""
+"""Ticket rules: who may see and move a ticket, and the allowed transitions.
+
+What an agent may touch is one notion, ``T.visibility`` (own tickets, pending ones of own
+queues or still in the menu), enforced here by ``require_visible``: a ticket outside it is
+``not_found`` with the words of an id that never existed, never who holds it or its status
+(``AGENT_SCOPE`` in ``zingd/services/permissions.py`` lists the rule of every method)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from zingd.store.rows import with_json
 
 
 STATUSES = ("pending", "open", "closed")
+# the refusal when the contact's active ticket is one the caller can't see: no id, holder or status
+NOT_YOURS = "the contact is in a conversation on this number that is not yours; a supervisor can transfer it to you"
 
 
 def require_visible(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
@@ -25,21 +32,42 @@ def require_visible(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
 
 
 def require_owner(actor: Actor, ticket: dict[str, Any], what: str) -> None:
-    """Agents act on their own tickets; supervisors and up on any of the tenant's."""
+    """Agents act on their own tickets; supervisors and up on any of the tenant's. Called on a
+    ticket ``require_visible`` gave, so the name it may say is one the caller already sees."""
     if not actor.sees_all_tickets and ticket["user_id"] not in (None, actor.user_id):
         raise Forbidden(f"ticket {ticket['id']} belongs to {ticket['user_name']}; only they or a supervisor can {what} it")
 
 
-def _could_have_taken(tx: Tx, actor: Actor, t: dict[str, Any]) -> bool:
-    """Was this ticket in the caller's reach when it was pending (so losing a race is a conflict)?"""
-    return actor.sees_all_tickets or t["user_id"] == actor.user_id or t["queue_id"] is None or bool(tx.value(
-        "SELECT 1 FROM queue_members WHERE queue_id = ? AND user_id = ?", (t["queue_id"], actor.user_id)))
+def take_on_reply(tx: Tx, actor: Actor, t: dict[str, Any]) -> None:
+    """Answering a pending ticket takes it: the answer is the caller's, and so is the ticket."""
+    if t["status"] == "pending":
+        tx.execute("UPDATE tickets SET status = 'open', user_id = ?, accepted_at = ?, updated_at = ? WHERE id = ?",
+                   (actor.user_id, tx.now, tx.now, t["id"]))
+        T.log(tx, t, actor, "accept", by="reply")
+
+
+def conversation_for(tx: Tx, actor: Actor, connection_id: int, contact_id: int) -> dict[str, Any] | None:
+    """The contact's active ticket on this number, for the caller to write into; None when there is
+    none (the caller starts one). One the caller can't see is refused without naming its holder or
+    status: writing to a customer never reaches into a colleague's conversation."""
+    active = T.active(tx, connection_id, contact_id)
+    if active is None:
+        return None
+    t = T.get_visible(tx, actor, active["id"])
+    if t is None:
+        raise Forbidden(NOT_YOURS, contact_id=contact_id)
+    require_owner(actor, t, "write in")
+    return t
 
 
 def accept(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
-    t = T.get(tx, actor.tenant_id, ticket_id)
-    if t is None or not _could_have_taken(tx, actor, t):
-        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+    """Take a pending ticket the caller sees. One taken a moment ago by someone else is a conflict
+    saying by whom to a supervisor; to an agent it is no longer visible, so ``not_found`` — worded
+    for the race an agent loses, and the same for an id that never existed (nothing to tell apart)."""
+    t = T.get_visible(tx, actor, ticket_id)
+    if t is None:
+        raise NotFound(f"no ticket {ticket_id} waiting for you (someone else took it, or it isn't there)",
+                       id=ticket_id)
     if t["status"] != "pending":
         who = f" by {t['user_name']}" if t["user_name"] else ""
         raise Conflict(f"ticket {ticket_id} is {t['status']}{who}, not pending", status=t["status"],
@@ -119,13 +147,13 @@ def close(tx: Tx, actor: Actor | None, ticket_id: int, farewell: bool = True,
 
 
 def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
-    t = T.get(tx, actor.tenant_id, ticket_id)
-    if t is None or (not actor.sees_all_tickets and t["user_id"] != actor.user_id):
-        raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+    t = require_visible(tx, actor, ticket_id)
     if t["status"] != "closed":
         raise Conflict(f"ticket {ticket_id} is {t['status']}, not closed", status=t["status"])
     other = T.active(tx, t["connection_id"], t["contact_id"])
     if other is not None:
+        if T.get_visible(tx, actor, other["id"]) is None:
+            raise Conflict(NOT_YOURS)
         raise Conflict(f"the contact already has ticket {other['id']} {other['status']}; work there",
                        ticket_id=other["id"])
     tx.execute("UPDATE tickets SET status = 'open', user_id = ?, closed_at = NULL, updated_at = ? WHERE id = ?",

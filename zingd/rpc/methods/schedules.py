@@ -45,7 +45,7 @@ async def create(call: Call, p: ScheduleCreate) -> dict:
 
 @REGISTRY.method("schedule.list", ScheduleList, result=list[R.ScheduleListed])
 async def list_(call: Call, p: ScheduleList) -> list:
-    """Scheduled messages, soonest first."""
+    """Scheduled messages, soonest first (an agent's: their own)."""
     return await svc.list_schedules(call.app.db, call.actor, p.status, p.contact_id, p.limit)
 
 

@@ -64,7 +64,7 @@ async def get(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("ticket.accept", ById, result=R.Ticket, errors=(NotFound, Conflict, Unavailable))
 async def accept(call: Call, p: ById) -> dict:
-    """Take a pending ticket; if someone took it a moment ago, a conflict says who."""
+    """Take a pending ticket; one taken a moment ago is a conflict saying by whom (to an agent: not_found)."""
     return await call.app.db.write(svc.accept, call.actor, p.id)
 
 
@@ -89,7 +89,7 @@ async def reopen(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("ticket.set_tags", TicketSetTags, result=R.Ticket, errors=(NotFound, Invalid, Unavailable))
 async def set_tags(call: Call, p: TicketSetTags) -> dict:
-    """Set a ticket's tags by name (replaces them; new names are created)."""
+    """Set a ticket's tags by name (replaces them); a supervisor's new names are created, an agent's must exist."""
     return await call.app.db.write(tags.set_ticket_tags, call.actor, p.id, p.tags)
 
 
