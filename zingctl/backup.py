@@ -1,8 +1,8 @@
-"""`zingctl backup FILE`: a consistent copy of the live database, written by the daemon."""
+"""`zingctl backup [NAME]`: a consistent copy of the live database, written by the daemon into its
+own backups directory (it never writes to a path a caller names)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,11 +16,11 @@ app = Typer()
 
 
 @app.command("backup")
-def backup(session: Session, out: Output, file: Annotated[Path, typer.Argument(
-        help="A new file to write (the daemon writes it, so its user must be able to).")]) -> None:
-    """Back up the database while zingd runs; restore with `zingd --restore FILE` while zingd is stopped."""
-    path = file.expanduser().resolve()
-    made = session.call("daemon.backup", {"path": str(path)})
+def backup(session: Session, out: Output, name: Annotated[str | None, typer.Argument(
+        help="A plain file name for it (letters, digits, . _ -); default: zing-<UTC time>.db.")] = None) -> None:
+    """Back up the database while zingd runs, into the daemon's backups directory (<data dir>/backups); restore
+    with `zingd --restore FILE` while zingd is stopped."""
+    made = session.call("daemon.backup", {"name": name})
     took = output.duration(made["seconds"]) if made["seconds"] >= 1 else f"{made['seconds']:.2f}s"
     out.done(made, f"backed up the database to {made['path']}: {output.size(made['bytes'])} in {took} "
                    f"(schema v{made['schema_version']})")

@@ -21,6 +21,7 @@ from rich.text import Text
 from zingctl import exports, inputs, output
 from zingctl.commands import Typer
 from zingctl.inputs import FileOrStdin, Source
+from zingctl.uploads import uploaded
 from zingctl.output import Output
 from zingctl.session import Session
 from zingd.errors import ZingError
@@ -105,7 +106,7 @@ def _recipients(tag: str | None, contacts: str | None, csv_file: Source | None, 
         except ValueError:
             raise typer.BadParameter("contact ids separated by commas, e.g. 1,2,3", param_hint="--contacts") from None
     if csv_file:
-        return {"csv": csv_file.params()}
+        return {}  # the CSV goes up as an upload: create names it
     return {"filter": {"tag": filter_tag, "fields": inputs.pairs(fields, "--field") if fields else {}}}
 
 
@@ -138,7 +139,7 @@ def create(
         "--contacts", metavar="ID,ID,...", help="Recipients: these contact ids.")] = None,
     csv_file: Annotated[Source | None, typer.Option(
         "--csv", metavar="FILE|-", parser=FileOrStdin(), help="Recipients: a CSV file (imported as contacts "
-        "first); `-` reads standard input.")] = None,
+        "first; zingctl reads it and uploads it); `-` reads standard input.")] = None,
     filter_tag: Annotated[str | None, typer.Option(
         "--filter-tag", metavar="TAG", help="Recipients by filter: contacts with this tag (and the --field values).")]
     = None,
@@ -150,7 +151,7 @@ def create(
         "default number).")] = None,
     media: Annotated[Path | None, typer.Option(
         "--media", exists=True, dir_okay=False, resolve_path=True, help="Attach this file (the message is its "
-        "caption).")] = None,
+        "caption; zingctl reads it and uploads it).")] = None,
     start: Annotated[str | None, typer.Option(
         "--start", metavar="WHEN", help="Don't send before this time (company time zone), e.g. "
         "'2026-12-01 09:00'.")] = None,
@@ -160,9 +161,12 @@ def create(
     """Create a draft campaign (nothing is sent before `zingctl campaigns start`)."""
     params = {"name": name, "variants": _variants(message or [], message_file or []),
               **_recipients(tag, contacts, csv_file, filter_tag, field), "connection_ids": connection or None,
-              "media_path": str(media) if media else None, "start_at": start, "dry_run": dry_run}
+              "start_at": start, "dry_run": dry_run}
     try:
-        result = session.call("campaign.create", params)
+        with uploaded(session, csv_file, "--csv") as csv_id, uploaded(session, media, "--media") as media_id:
+            if csv_id is not None:
+                params["csv"] = {"upload_id": csv_id}
+            result = session.call("campaign.create", {**params, "upload_id": media_id})
     except ZingError as e:  # on a terminal, list what to fix before the error itself
         problems = e.details.get("invalid") or e.details.get("missing")
         if out.for_people and isinstance(problems, list) and problems:

@@ -12,6 +12,7 @@ from zingctl.commands import Typer
 from zingctl.inputs import FileOrStdin, Source
 from zingctl.output import Output
 from zingctl.session import Session
+from zingctl.uploads import uploaded
 from zingd.errors import ZingError
 
 app = Typer(name="contacts", help="The people who write in: search, edit, tags, merge, import, export.")
@@ -25,7 +26,7 @@ COLUMNS: list[output.Column] = [
 ContactId = Annotated[int, typer.Argument(help="Contact id.")]
 Fields = Annotated[list[str] | None, typer.Option(
     "--field", "-f", metavar="KEY=VALUE", help="Set a custom field (repeatable; merged with the others).")]
-INVALID_COLUMNS: list[output.Column] = [("Row", "row"), ("Error", "error")]
+INVALID_COLUMNS: list[output.Column] = [("Row", "row"), ("Column", "column"), ("Error", "error")]
 EXPORT_COLUMNS = ("id", "number", "name", "push_name", "email", "opted_out", "tags")
 HISTORY_COLUMNS: list[output.Column] = [("Ticket", "ticket_id"), *messages.COLUMNS]
 TICKET_COLUMNS: list[output.Column] = [
@@ -138,7 +139,8 @@ def _report(out: Output, report: dict[str, Any]) -> None:
 def import_(
     session: Session, out: Output,
     file: Annotated[Source, typer.Argument(
-        metavar="FILE|-", parser=FileOrStdin(), help="A CSV or vCard file; `-` reads standard input.")],
+        metavar="FILE|-", parser=FileOrStdin(), help="A CSV or vCard file (zingctl reads it and uploads it); `-` "
+        "reads standard input.")],
     fmt: Annotated[str | None, typer.Option(
         "--format", metavar="csv|vcard", help="The file's format (default: vcard for .vcf/.vcard, else csv).")]
     = None,
@@ -154,9 +156,10 @@ def import_(
     fmt = fmt or ("vcard" if file.name.lower().endswith((".vcf", ".vcard")) else "csv")
     if fmt not in ("csv", "vcard"):
         raise typer.BadParameter("csv or vcard", param_hint="--format")
-    params = {"format": fmt, "dry_run": dry_run, "skip_invalid": skip_invalid, **file.params()}
     try:
-        report = session.call("contact.import", params)
+        with uploaded(session, file, "FILE") as upload_id:
+            report = session.call("contact.import", {"format": fmt, "dry_run": dry_run, "skip_invalid": skip_invalid,
+                                                     "upload_id": upload_id})
     except ZingError as e:
         if out.for_people and isinstance(e.details.get("report"), dict):
             _report(out, e.details["report"])

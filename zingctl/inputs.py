@@ -3,7 +3,8 @@
 Every TEXT|- and FILE|- parameter is parsed by ``text_or_stdin`` or ``FileOrStdin`` (as
 their Typer ``parser``), so `-` means the same everywhere: all of standard input, taken by
 one parameter per command. Text, whether typed in, piped or read from a file, loses the
-one final newline that `echo` and editors add; data the daemon reads itself is sent as it is.
+one final newline that `echo` and editors add; a file handed to the daemon (``zingctl.uploads``)
+goes as it is.
 """
 
 from __future__ import annotations
@@ -62,11 +63,6 @@ class Source:
             return _text(self.path.read_text(encoding="utf-8"))
         except OSError as e:
             raise typer.BadParameter(f"cannot read {self.path}: {e.strerror or e}") from None
-
-    def params(self) -> dict[str, str]:
-        """For daemon methods that take a file's path or its data: the daemon reads a named file itself
-        (checking the caller may), so only piped data travels over the socket."""
-        return {"path": str(self.path)} if self.path is not None else {"data": self.data}
 
 
 class FileOrStdin:

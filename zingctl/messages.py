@@ -11,6 +11,7 @@ from zingctl import inputs, output
 from zingctl.commands import Typer
 from zingctl.output import Output
 from zingctl.session import Session
+from zingctl.uploads import uploaded
 
 app = Typer(name="messages", help="A ticket's conversation: read, send (text or file), send to a number, retry, search.")
 
@@ -34,7 +35,8 @@ SEARCH_COLUMNS: list[output.Column] = [
 MessageText = Annotated[str, typer.Argument(
     metavar="TEXT|-", parser=inputs.text_or_stdin, help="The message; `-` reads standard input.")]
 Attachment = Annotated[Path | None, typer.Option(
-    "--file", exists=True, dir_okay=False, resolve_path=True, help="Send this file (TEXT is its caption).")]
+    "--file", exists=True, dir_okay=False, resolve_path=True, help="Send this file (TEXT is its caption); zingctl "
+    "reads it and uploads it.")]
 Before = Annotated[int | None, typer.Option("--before", help="Page back: messages older than this id.")]
 PageSize = Annotated[int, typer.Option("--limit", "-n", help="How many at most.")]
 
@@ -48,11 +50,12 @@ def page(session: Session, out: Output, of: dict[str, int], before: int | None, 
         out.note(f"older messages: --before {found['messages'][0]['id']}")
 
 
-def _content(text: str, file: Path | None) -> dict[str, Any]:
-    """What a message says: its text and/or a file; a usage error when it would say nothing."""
+def _send(session: Session, method: str, params: dict[str, Any], text: str, file: Path | None) -> dict[str, Any]:
+    """Send what a message says: its text and/or a file (uploaded first); a usage error when it would say nothing."""
     if not text.strip() and file is None:
         raise typer.BadParameter("give TEXT, `-` for standard input, or --file")
-    return {"body": text, "media_path": str(file) if file else None}
+    with uploaded(session, file, "--file") as upload_id:
+        return session.call(method, {**params, "body": text, "upload_id": upload_id})
 
 
 def _queued(out: Output, m: dict[str, Any]) -> None:
@@ -78,7 +81,7 @@ def send(
     quote: Annotated[int | None, typer.Option("--quote", help="Reply to this message id.")] = None,
 ) -> None:
     """Queue a message on a ticket; it is stored before it is sent."""
-    _queued(out, session.call("message.send", {**_content(text, file), "ticket_id": ticket_id, "quoted_id": quote}))
+    _queued(out, _send(session, "message.send", {"ticket_id": ticket_id, "quoted_id": quote}, text, file))
 
 
 @app.command("retry")
@@ -111,5 +114,4 @@ def send_to(
         "--connection", help="Send from this connection id (default: the tenant's default number).")] = None,
 ) -> None:
     """Write to a phone number, starting a ticket (yours) if it has none open."""
-    _queued(out, session.call("message.send_to", {**_content(text, file), "number": number,
-                                                  "connection_id": connection}))
+    _queued(out, _send(session, "message.send_to", {"number": number, "connection_id": connection}, text, file))

@@ -1,17 +1,24 @@
 """Backups: a consistent copy of the live database (SQLite's online backup, through
-aiosqlite), and an offline restore that refuses to run beside a live daemon."""
+aiosqlite), and an offline restore that refuses to run beside a live daemon.
+
+A backup is written only into the daemon's own ``<data dir>/backups/`` (0700), under a name the
+daemon picks or a plain file name the caller gives (letters, digits, ``. _ -``; no leading dot,
+no ``..``): never to a path a caller names. The file is 0600 from its first byte, and gets its
+name only once it is on disk, never over another file."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zingd.durable import fsync_dir, sync_file
+from zingd.durable import fsync_dir, make_dirs, sync_file
 from zingd.errors import Conflict, Invalid
 from zingd.store.migrations import SCHEMA_VERSION
 
@@ -19,12 +26,45 @@ if TYPE_CHECKING:
     from zingd.store.db import Database
 
 
-async def backup(db: Database, path: str) -> dict[str, Any]:
-    target = Path(path).expanduser()
-    if target.exists():
-        raise Conflict(f"{target} exists; choose a new file", field="path")
-    if not target.parent.is_dir():
-        raise Invalid(f"no directory {target.parent}", field="path")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def backups_dir(data_dir: Path) -> Path:
+    return data_dir / "backups"
+
+
+def _folder(data_dir: Path) -> Path:
+    """The backups directory, made if need be and kept private (0700)."""
+    folder = backups_dir(data_dir)
+    make_dirs(folder, 0o700)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode):
+        raise Conflict(f"{folder} is not a directory; move it away")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+    return folder
+
+
+def _target(folder: Path, name: str | None) -> Path:
+    if name is not None:
+        if not PLAIN_NAME.fullmatch(name) or ".." in name:
+            raise Invalid("name: a plain file name (letters, digits, . _ -; no leading dot, no ..), "
+                          "written into the daemon's backups directory", field="name")
+        target = folder / name
+        if os.path.lexists(target):
+            raise Conflict(f"a backup named {name} exists; choose a new name", field="name")
+        return target
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    for n in range(1, 1000):
+        target = folder / (f"zing-{stamp}.db" if n == 1 else f"zing-{stamp}-{n}.db")
+        if not os.path.lexists(target):
+            return target
+    raise Conflict("too many backups this second; retry")
+
+
+async def backup(db: Database, data_dir: Path, name: str | None = None) -> dict[str, Any]:
+    folder = await asyncio.to_thread(_folder, data_dir)
+    target = _target(folder, name)
     started = time.monotonic()
     part = target.with_name(f".{target.name}.part")
     part.unlink(missing_ok=True)
@@ -78,5 +118,5 @@ def _publish(part: Path, target: Path) -> None:
     try:
         os.link(part, target)
     except FileExistsError:
-        raise Conflict(f"{target} exists; choose a new file", field="path") from None
+        raise Conflict(f"a backup named {target.name} exists; choose a new name", field="name") from None
     fsync_dir(target.parent)

@@ -73,6 +73,11 @@ class Session:
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         return await self.client.call(method, params or {})
 
+    async def upload(self, path: Path) -> dict[str, Any]:
+        """Hand a file over (media.upload); the console opens it, with the user's own rights."""
+        with open(path, "rb") as stream:
+            return await self.client.upload(stream, path.name)
+
     async def subscribe(self, handler: EventHandler) -> int:
         return await self.client.subscribe(["tenant"], handler)
 

@@ -303,12 +303,14 @@ def test_backup(tmp_path, monkeypatch):
                                       "link_os_user": True})
         cli = Cli(z.socket)
         monkeypatch.chdir(tmp_path)
-        out = cli("backup", "zing.db")  # relative to here, not to the daemon's working directory
-        target = tmp_path / "zing.db"
+        out = cli("backup", "zing.db")  # a name: the daemon writes into its own backups directory
+        target = z.data_dir / "backups" / "zing.db"
         assert target.stat().st_size > 0 and f"backed up the database to {target}" in out.stdout
         assert "KiB" in out.stdout and f"zingd --restore {target}" in out.stderr
-        b = cli.json("backup", str(tmp_path / "second.db"))
-        assert b["path"] == str(tmp_path / "second.db") and b["bytes"] > 0 and b["schema_version"] >= 1
+        assert not (tmp_path / "zing.db").exists()
+        b = cli.json("backup")  # the daemon picks the name
+        assert b["path"].startswith(str(z.data_dir / "backups" / "zing-")) and b["bytes"] > 0
+        assert b["schema_version"] >= 1
         assert "[conflict]" in cli("backup", "zing.db", code=1).stderr
         assert "[invalid]" in cli("backup", str(tmp_path / "no" / "such.db"), code=1).stderr
     finally:

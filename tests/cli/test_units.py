@@ -152,7 +152,7 @@ def _read(
     menu: Annotated[list | None, typer.Option("--menu", parser=inputs.FileOrStdin(inputs.json_document(list)))]
     = None,
 ) -> None:
-    out.done({"text": text, "source": source.params() if source else None, "variant": variant, "menu": menu,
+    out.done({"text": text, "source": {"name": source.name, "data": source.data} if source else None, "variant": variant, "menu": menu,
               "socket": str(session.socket), "format": out.format}, f"read {text!r}")
 
 
@@ -180,12 +180,12 @@ def test_dash_reads_stdin_once_as_text_or_as_a_file(tmp_path):
     piped = json.loads(probe_run(tmp_path, "-", "--json", input="two\nlines\n").stdout)
     assert piped["text"] == "two\nlines"  # the newline echo adds is dropped
     data = json.loads(probe_run(tmp_path, "--source", "-", "--json", input="number\n551100\n").stdout)
-    assert data["source"] == {"data": "number\n551100\n"}  # data for the daemon goes as it is
+    assert data["source"] == {"name": "-", "data": "number\n551100\n"}  # data for the daemon goes as it is
     (tmp_path / "people.csv").write_text("number\n")
     (tmp_path / "variant.txt").write_text("Oi\n\n")
     named = json.loads(probe_run(tmp_path, "--source", str(tmp_path / "people.csv"), "--variant",
                                  str(tmp_path / "variant.txt"), "--json").stdout)
-    assert named["source"] == {"path": str(tmp_path / "people.csv")} and named["variant"] == "Oi\n"
+    assert named["source"] == {"name": str(tmp_path / "people.csv"), "data": ""} and named["variant"] == "Oi\n"
     assert json.loads(probe_run(tmp_path, "--menu", "-", "--json", input="[1]").stdout)["menu"] == [1]
 
     twice = probe_run(tmp_path, "-", "--source", "-", input="once\n")

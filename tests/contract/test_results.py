@@ -9,6 +9,7 @@ successes are validated the same way, and every error it provokes must be one th
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -109,10 +110,18 @@ def _walk(z: Zingd, client) -> None:
     ana.call("ticket.get", {"id": first["id"]})
     ana.call("ticket.accept", {"id": first["id"]})
     sent = ana.call("message.send", {"ticket_id": first["id"], "body": "Hi {{first_name}}"})
+    part = ana.call("media.upload", {"name": "notes.txt", "data": base64.b64encode(b"hello").decode()})
+    done = ana.call("media.upload", {"upload_id": part["upload_id"], "offset": part["size"], "done": True,
+                                     "data": base64.b64encode(b" there").decode()})
+    ana.call("message.send", {"ticket_id": first["id"], "upload_id": done["upload_id"]})
+    spare = ana.call("media.upload", {"name": "spare.txt", "data": "eA==", "done": True})
+    ana.call("media.discard", {"upload_id": spare["upload_id"]})
     ana.call("message.list", {"ticket_id": first["id"], "limit": 1})
     ana.call("message.read", {"ticket_id": first["id"]})
     ana.call("message.typing", {"ticket_id": first["id"]})
     ana.call("message.search", {"query": "hello"})
+    for name in ("vip", "lead"):   # agents attach tags; a supervisor creates them
+        admin.call("tag.create", {"name": name})
     ana.call("ticket.set_tags", {"id": first["id"], "tags": ["vip"]})
     ana.call("ticket.tag", {"id": first["id"], "tags": ["vip", "lead"]})
     ana.call("note.create", {"ticket_id": first["id"], "body": "calls back at 5"})
@@ -189,6 +198,7 @@ def _walk(z: Zingd, client) -> None:
 
     # -- schedules and webhooks
     later = time.time() + 30 * 86400
+    admin.call("ticket.transfer", {"id": first["id"], "user_id": ana_user["id"]})  # hers to schedule into
     s = ana.call("schedule.create", {"body": "Reminder", "contact_id": carla["id"], "run_at": later})
     ana.call("schedule.create", {"body": "Weekly", "ticket_id": first["id"], "cron": "0 9 * * mon"})
     ana.call("schedule.list")
@@ -206,7 +216,7 @@ def _walk(z: Zingd, client) -> None:
     # -- events, the daemon, logging out
     sub = ana.call("events.subscribe", {"topics": ["tenant"], "since_seq": 0})
     ana.call("events.unsubscribe", {"subscription": sub["subscription"]})
-    admin.call("daemon.backup", {"path": str(z.root / "backup.db")})
+    admin.call("daemon.backup", {"name": "walk.db"})
     admin.call("report.summary", {"since": 0})
     ana.call("auth.logout")
     assert me["id"] != other["id"]

@@ -184,14 +184,16 @@ not a number,Broken,,,
 def test_contacts_import_dry_run_errors_and_all_or_nothing(desk, tmp_path):
     report = desk.admin.call("contact.import", {"data": CSV, "dry_run": True})
     assert report["rows"] == 4 and report["merged_in_file"] == 1 and report["to_create"] == 2
-    assert report["invalid"] == [{"row": 5, "error": "not a phone number: 'not a number'"}]
+    assert report["invalid"] == [{"row": 5, "column": "number", "error": "not a phone number: 'not a number'"}]
     with pytest.raises(Invalid, match="1 invalid row") as err:
         desk.admin.call("contact.import", {"data": CSV})
     assert err.value.details["report"]["to_create"] == 2
     assert desk.admin.call("contact.list") == []  # nothing half-imported
     path = tmp_path / "c.csv"
     path.write_text(CSV)
-    done = desk.admin.call("contact.import", {"path": str(path), "skip_invalid": True})
+    with path.open("rb") as f:
+        upload = desk.admin.upload(f, path.name)
+    done = desk.admin.call("contact.import", {"upload_id": upload["upload_id"], "skip_invalid": True})
     assert done["imported"] is True
     contacts = {c["number"]: c for c in desk.admin.call("contact.list")}
     assert set(contacts) == {"5511912345678", "5511912345679"}
@@ -204,8 +206,8 @@ def test_contacts_import_dry_run_errors_and_all_or_nothing(desk, tmp_path):
     assert again["custom_fields"] == {"plan": "platinum", "cidade": "Recife"}
     with pytest.raises(Invalid, match="no number column"):
         desk.admin.call("contact.import", {"data": "name\nx\n"})
-    with pytest.raises(Invalid, match="no readable file"):
-        desk.admin.call("contact.import", {"path": str(tmp_path / "missing.csv")})
+    with pytest.raises(NotFound, match="no upload"):  # used by the import above
+        desk.admin.call("contact.import", {"upload_id": upload["upload_id"]})
 
 
 def test_vcard_import_export_and_merge(desk):

@@ -4,10 +4,13 @@ Two tenants with traffic in each. For EVERY method rpc.discover lists, B's admin
 the answer is not_found or forbidden (or, for methods that take no ids, B's own data only), and no reply
 ever carries A's data. A discovered method with no row in CASES fails the test: a new method can't ship
 without an isolation case. Then every method above a role is refused (-32002) to that role.
+Inside one tenant, what an agent may touch (a colleague's, an invisible ticket's ids) is walked by
+tests/security/test_object_rules.py.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -138,7 +141,7 @@ def _cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list
         "contact.set_tags": [Case({"id": t.contact, "tags": ["x"]})],
         "contact.import": [Case({"data": f"number,name\n+{w.a.number},Someone\n", "dry_run": True}, "ok",
                                 _not_existing),
-                           Case({"path": w.a.media_path, "dry_run": True}, "any")],
+                           Case({"upload_id": t.upload, "dry_run": True})],
         "contact.export": [Case({}, "ok")],
         "contact.merge": [Case({"id": t.contact, "into_id": own.contact}),
                           Case({"id": own.contact, "into_id": t.contact})],
@@ -157,7 +160,11 @@ def _cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list
         "ticket.set_tags": [Case({"id": t.ticket, "tags": ["x"]})],
         "message.list": [Case({"ticket_id": t.ticket})],
         "message.send": [Case({"ticket_id": t.ticket, "body": "hi"}),
-                         Case({"ticket_id": own.ticket, "body": "quoting", "quoted_id": t.message})],
+                         Case({"ticket_id": own.ticket, "body": "quoting", "quoted_id": t.message}),
+                         Case({"ticket_id": own.ticket, "body": "their file", "upload_id": t.upload})],
+        "media.upload": [Case({"name": "bravo-file.txt", "data": "YnJhdm8=", "done": True}, "ok"),
+                         Case({"upload_id": t.upload, "data": "YnJhdm8="})],
+        "media.discard": [Case({"upload_id": t.upload})],
         "message.retry": [Case({"id": t.message})],
         "message.search": [Case({"query": "alpha secret"}, "ok", _rows_empty),
                            Case({"query": "hello", "ticket_id": t.ticket}, "ok", _rows_empty)],
@@ -218,8 +225,7 @@ def _cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list
         "webhook.update": [Case({"id": t.webhook, "enabled": False})],
         "webhook.deliveries": [Case({"id": t.webhook})],
         # a copy of the whole database holds every tenant: not for a tenant's admin
-        "daemon.backup": [Case({"path": str(w.z.root / f"backup-{len(w.tokens)}-{time.monotonic_ns()}.db")},
-                               ("forbidden",))],
+        "daemon.backup": [Case({"name": f"backup-{len(w.tokens)}-{time.monotonic_ns()}.db"}, ("forbidden",))],
         "events.subscribe": [Case({"topics": ["tenant", f"ticket:{t.ticket}"], "since_seq": 0}, "ok",
                                   watch=_subscribe_watch(w))],
         "events.unsubscribe": [Case({"subscription": w.a_sub}, "ok", _removed_false)],
@@ -265,9 +271,8 @@ def _populate(z: Zingd, admin: Raw, prefix: str, names: dict[str, str], numbers:
     ns.lonely_contact = admin.call("contact.create", {"number": "+" + numbers[0][:-1] + "9",
                                                       "name": names["lonely"]})["id"]
     ns.webhook = admin.call("webhook.create", {"url": f"http://127.0.0.1:9/{names['hook']}"})["id"]
-    msgs = admin.call("message.list", {"ticket_id": ns.ticket})["messages"]
-    [image] = [m for m in msgs if m["type"] == "image"]
-    ns.media_path = image["media_path"]
+    ns.upload = admin.call("media.upload", {"name": f"{prefix}-file.txt", "data": base64.b64encode(
+        f"{body} file".encode()).decode(), "done": True})["upload_id"]
     ns.number, ns.number2 = numbers[0], numbers[1]
     return ns
 
@@ -483,28 +488,30 @@ def test_agent_sees_only_own_and_pending_tickets(world):
     assert_serves(w.z)
 
 
-def test_file_paths_into_another_tenants_data_are_refused(world):
-    """Media and imports travel by path (DESIGN "Framing"), read by the daemon with its own rights. A path into
-    another tenant's media, or into the daemon's private data (the database), must be refused, not sent."""
+def test_another_tenants_upload_is_not_found(world):
+    """Files travel as uploads (media.upload), never as paths: tenant A's upload id is not_found for B in every
+    method that takes one, and stays A's to use."""
     w = world
-    private = {"tenant A's inbound image": w.a.media_path, "the database": str(w.z.data_dir / "zing.db")}
     problems = []
     with Raw(w.z.socket) as b:
         b.call("auth.token", {"token": w.tokens["admin"]})
-        for what, path in private.items():
-            for method, params in (
-                ("message.send", {"ticket_id": w.b.ticket, "media_path": path}),
-                ("campaign.create", {"name": f"bravo-{len(problems)}-{what[:5]}", "variants": ["hi"],
-                                     "contact_ids": [w.b.contact], "media_path": path}),
-                ("message.send_to", {"number": "+5511922220055", "media_path": path}),
-            ):
-                rep = b.request(method, params)
-                if "error" not in rep:
-                    res = rep["result"]
-                    problems.append(f"{method} with media_path = {what} SUCCEEDED: staged as {res.get('media_path')} "
-                                    f"({res.get('media_size') or res.get('settings', {}).get('media_size')} bytes)")
-                elif rep["error"]["data"]["kind"] not in DENY + ("invalid",):
-                    problems.append(f"{method} with media_path = {what}: {rep['error']}")
+        for method, params in (
+            ("message.send", {"ticket_id": w.b.ticket, "upload_id": w.a.upload}),
+            ("campaign.create", {"name": "bravo-theirs", "variants": ["hi"], "contact_ids": [w.b.contact],
+                                 "upload_id": w.a.upload}),
+            ("campaign.create", {"name": "bravo-theirs-csv", "variants": ["hi"], "csv": {"upload_id": w.a.upload}}),
+            ("message.send_to", {"number": "+5511922220055", "upload_id": w.a.upload}),
+            ("contact.import", {"upload_id": w.a.upload}),
+        ):
+            rep = b.request(method, params)
+            if "error" not in rep:
+                problems.append(f"{method} with tenant A's upload SUCCEEDED: {json.dumps(rep['result'])[:200]}")
+            elif rep["error"]["data"]["kind"] != "not_found":
+                problems.append(f"{method} with tenant A's upload: {rep['error']}")
+    with Raw(w.z.socket) as a:
+        a.call("auth.token", {"token": w.tokens["a_admin"]})
+        sent = a.call("message.send", {"ticket_id": w.a.ticket, "upload_id": w.a.upload})
+        assert sent["media_size"] == len("alpha-secret-7f3a file") and sent["type"] == "document"
     assert not problems, "\n".join(problems)
     assert_serves(w.z)
 

@@ -42,8 +42,8 @@ async def tags_of(db, number: str) -> list[str]:
 def test_csv_rows_are_normalized_merged_and_errors_reported_per_row():
     parsed = parse_csv(CSV, "BR")
     assert parsed.total == 5 and parsed.duplicates == 1
-    assert parsed.errors == [{"row": 4, "error": "empty number"},
-                             {"row": 5, "error": "not a phone number: '12345'"}]
+    assert parsed.errors == [{"row": 4, "column": "Telefone", "error": "empty number"},
+                             {"row": 5, "column": "Telefone", "error": "not a phone number: '12345'"}]
     ana, bruno = parsed.rows
     # the same person twice: later values win, empty ones don't erase, tags are the union
     assert ana == {"number": "5511999990001", "name": "Ana L.", "email": "ana@x.test",
@@ -61,7 +61,7 @@ def test_csv_needs_a_header_with_a_number_column():
 
 def test_a_row_with_more_cells_than_headers_is_an_error():
     parsed = parse_csv("phone,name\n11999990001,Ana,extra\n11999990002,Bia\n", "BR")
-    assert parsed.errors == [{"row": 2, "error": "more cells than header columns"}]
+    assert parsed.errors == [{"row": 2, "column": None, "error": "more cells than header columns"}]
     assert [r["number"] for r in parsed.rows] == ["5511999990002"] and parsed.total == 2
 
 
@@ -77,8 +77,8 @@ def test_vcards():
     parsed = parse_vcard(text, "BR")
     assert parsed.rows == [{"number": "5511999990001", "name": "Ana Lima", "email": "ana@x.test", "tags": [],
                             "custom_fields": {}}]  # the first TEL is the number
-    assert parsed.errors == [{"row": 8, "error": "vCard without TEL"},
-                             {"row": 11, "error": "not a phone number: '123'"}]
+    assert parsed.errors == [{"row": 8, "column": "TEL", "error": "vCard without TEL"},
+                             {"row": 11, "column": "TEL", "error": "not a phone number: '123'"}]
     with pytest.raises(Invalid, match="no vCards"):
         parse_vcard("FN:Ana\n", "BR")
 
@@ -99,7 +99,7 @@ def test_merging_duplicates_in_a_file_is_a_lookup_not_a_scan(monkeypatch):
     monkeypatch.setattr(contact_import, "normalize_number", lambda raw, region: Number(raw))
     parsed = Parsed()
     for n in range(2000):
-        parsed.add(n, f"55119{n % 1000:08d}", "", "", [], {}, "BR")
+        parsed.add(n, "phone", f"55119{n % 1000:08d}", "", "", [], {}, "BR")
     assert (len(parsed.rows), parsed.duplicates) == (1000, 1000)
     assert comparisons <= 2000  # a scan makes ~1.5 million
 
@@ -152,7 +152,8 @@ async def test_a_dry_run_writes_nothing(db, seed):
 
 
 async def test_import_merges_into_existing_contacts(db, seed, customers):
-    await db.write(contacts.create, seed["ana"], {"number": "5511999990001", "name": "Ana Antiga",
+    # a new tag is created on first use by a supervisor (an agent's must exist)
+    await db.write(contacts.create, seed["sue"], {"number": "5511999990001", "name": "Ana Antiga",
                                                   "email": "old@x.test", "custom_fields": {"plano": "ouro"},
                                                   "tags": ["cliente"]})
     await customers.say("5521988880002", "oi", push_name="Bruno WA")  # known only from WhatsApp

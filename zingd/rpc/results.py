@@ -62,6 +62,17 @@ class Backup(Struct):
     schema_version: int
 
 
+class Upload(Struct):
+    """A file handed over with media.upload: mime is known once it is done."""
+
+    upload_id: int
+    name: str
+    size: int
+    done: bool
+    mime: str | None
+    expires_at: Time
+
+
 class OpenRpcInfo(Struct):
     title: str
     version: str
@@ -332,7 +343,10 @@ class ContactExport(Struct):
 
 
 class RowError(Struct):
+    """An invalid row of an import: where (row, column) and a short reason (a quoted cell is cut short)."""
+
     row: int
+    column: str | None
     error: str
 
 

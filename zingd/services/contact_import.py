@@ -1,6 +1,8 @@
 """Contact files in: CSV and vCard parsed into rows with E.164 numbers and per-row errors.
 
-Parsing is pure (no database) so a dry run and a real import report the same thing.
+Parsing is pure (no database) so a dry run and a real import report the same thing. An error
+names the row, the column and a short reason; a value it quotes is cut to SHOWN characters,
+so a report never carries a whole file's cells back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from zingd.errors import Invalid
 NUMBER_COLUMNS = ("number", "phone", "telefone", "numero", "número", "whatsapp", "celular", "mobile")
 NAME_COLUMNS = ("name", "nome", "full_name")
 MAX_ROWS = 100_000
+SHOWN = 40  # characters of a cell an error may quote
+
+
+def shown(value: str) -> str:
+    """A cell as an error may quote it: at most SHOWN characters."""
+    return repr(value if len(value) <= SHOWN else value[:SHOWN - 1] + "…")
 
 
 def _valid_e164(candidate: str, region: str | None) -> str | None:
@@ -53,7 +61,7 @@ def normalize_number(raw: str, region: str = "BR") -> str:
         number = _valid_e164(candidate, where)
         if number is not None:
             return number
-    raise Invalid(f"not a phone number: {raw!r}")
+    raise Invalid(f"not a phone number: {shown(raw)}")
 
 
 def as_typed(raw: str) -> str | None:
@@ -65,7 +73,7 @@ def as_typed(raw: str) -> str | None:
 @dataclass
 class Parsed:
     rows: list[dict[str, Any]] = field(default_factory=list)   # valid, merged by number
-    errors: list[dict[str, Any]] = field(default_factory=list)  # {"row": n, "error": "..."}
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"row": n, "column": name or None, "error": "..."}
     total: int = 0
     duplicates: int = 0
     _by_number: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -73,14 +81,18 @@ class Parsed:
     def __post_init__(self) -> None:
         self._by_number = {row["number"]: row for row in self.rows}
 
-    def add(self, line: int, raw_number: str, name: str, email: str, tags: list[str],
-            custom: dict[str, str], region: str) -> None:
+    def fail(self, line: int, column: str | None, reason: str) -> None:
         self.total += 1
+        self.errors.append({"row": line, "column": column, "error": reason})
+
+    def add(self, line: int, column: str, raw_number: str, name: str, email: str, tags: list[str],
+            custom: dict[str, str], region: str) -> None:
         try:
             number = normalize_number(raw_number, region)
         except Invalid as e:
-            self.errors.append({"row": line, "error": e.message})
+            self.fail(line, column, e.message)
             return
+        self.total += 1
         row = self._by_number.get(number)
         if row is not None:  # the same person twice in one file: merge, later values win
             self.duplicates += 1
@@ -99,6 +111,13 @@ class Parsed:
 
 def parse_csv(text: str, region: str) -> Parsed:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse_csv(reader, region)
+    except csv.Error as e:  # a NUL byte, a cell past the csv module's limit: not a CSV file
+        raise Invalid(f"row {reader.line_num}: not CSV ({e})") from None
+
+
+def _parse_csv(reader: csv.DictReader, region: str) -> Parsed:
     if not reader.fieldnames:
         raise Invalid("the CSV has no header row; it needs at least a number column")
     header = {h: (h or "").strip().lower() for h in reader.fieldnames}
@@ -113,13 +132,12 @@ def parse_csv(text: str, region: str) -> Parsed:
         if parsed.total >= MAX_ROWS:
             raise Invalid(f"at most {MAX_ROWS} rows per import; split the file")
         if None in rec:  # more cells than headers
-            parsed.total += 1
-            parsed.errors.append({"row": line, "error": "more cells than header columns"})
+            parsed.fail(line, None, "more cells than header columns")
             continue
         custom = {header[h]: (v or "").strip() for h, v in rec.items()
                   if h not in (number_col, name_col, email_col, tags_col) and (v or "").strip()}
         tags = [t.strip() for t in (rec.get(tags_col) or "").replace(",", ";").split(";") if t.strip()] if tags_col else []
-        parsed.add(line, rec.get(number_col) or "", (rec.get(name_col) or "").strip() if name_col else "",
+        parsed.add(line, number_col, rec.get(number_col) or "", (rec.get(name_col) or "").strip() if name_col else "",
                    (rec.get(email_col) or "").strip() if email_col else "", tags, custom, region)
     return parsed
 
@@ -135,10 +153,9 @@ def parse_vcard(text: str, region: str) -> Parsed:
             card = {"line": line_no, "name": "", "tel": "", "email": ""}
         elif key == "END" and card is not None:
             if card["tel"]:
-                parsed.add(card["line"], card["tel"], card["name"], card["email"], [], {}, region)
+                parsed.add(card["line"], "TEL", card["tel"], card["name"], card["email"], [], {}, region)
             else:
-                parsed.total += 1
-                parsed.errors.append({"row": card["line"], "error": "vCard without TEL"})
+                parsed.fail(card["line"], "TEL", "vCard without TEL")
             card = None
         elif card is not None:
             if key == "FN":

@@ -6,23 +6,18 @@ row in one transaction; only then does the outbox worker send them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import mimetypes
 import re
-import shutil
-import time
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
-from zingd.services.files import caller_file
-from zingd.services.media import media_dir
+from zingd.services import uploads
 from zingd.services.outbound import media_type, queue_outbound
 from zingd.services.quickreplies import expand
-from zingd.services.tickets import require_owner, require_visible
+from zingd.services.tickets import conversation_for, require_owner, require_visible, take_on_reply
 from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store import messages as M
@@ -34,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_BODY = 65536
-MAX_MEDIA = 64 << 20
 SEARCH_SCAN = 5000  # newest FTS candidates examined per search: bounds the work for common words
 
 
@@ -54,10 +48,7 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
     if quoted_id is not None and not tx.value("SELECT 1 FROM messages WHERE id = ? AND ticket_id = ?",
                                               (quoted_id, ticket_id)):
         raise NotFound(f"no message {quoted_id} in ticket {ticket_id} to quote", id=quoted_id)
-    if t["status"] == "pending":  # answering a pending ticket takes it
-        tx.execute("UPDATE tickets SET status = 'open', user_id = ?, accepted_at = ?, updated_at = ? WHERE id = ?",
-                   (actor.user_id, tx.now, tx.now, ticket_id))
-        T.log(tx, t, actor, "accept", by="reply")
+    take_on_reply(tx, actor, t)
     type_ = media_type(media["media_mime"]) if media else "text"
     body = sign(tx, actor, expand(tx, t, actor, body), signature)
     msg = queue_outbound(tx, t, actor, body, type_, media, quoted_id)
@@ -65,32 +56,17 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
     return msg
 
 
-async def stage_media(data_dir: Path, tenant_id: int, path: str, peer_uid: int | None) -> dict[str, Any]:
-    """Copy a file the caller named into the media dir, so retries don't depend on it staying put."""
-    src = caller_file(data_dir, peer_uid, path, "media_path")
-    size = src.stat().st_size
-    if size > MAX_MEDIA:
-        raise Invalid(f"{src.name} is {size} bytes; the limit is {MAX_MEDIA}", field="media_path")
-    mime = mimetypes.guess_type(src.name)[0] or "application/octet-stream"
-    dest_dir = media_dir(data_dir, tenant_id)
-    dest = dest_dir / f"{int(time.time() * 1000)}-{re.sub(r'[^A-Za-z0-9._-]', '_', src.name)}"
-    try:
-        await asyncio.to_thread(lambda: (dest_dir.mkdir(parents=True, exist_ok=True), shutil.copyfile(src, dest)))
-    except OSError as e:
-        raise Invalid(f"cannot read {path}: {e.strerror}", field="media_path") from e
-    return {"media_path": str(dest), "media_mime": mime, "media_size": size}
-
-
 async def send(db: Database, data_dir: Path, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
-               media_path: str | None = None, signature: bool | None = None,
-               peer_uid: int | None = None) -> dict[str, Any]:
+               upload_id: int | None = None, signature: bool | None = None) -> dict[str, Any]:
+    """Queue a message; with ``upload_id`` the upload becomes the tenant's media file and is consumed."""
     body = body.strip()
-    if not body and not media_path:
-        raise Invalid("a message needs a body or a media_path", field="body")
+    if not body and upload_id is None:
+        raise Invalid("a message needs a body or an upload_id", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
-    media = await stage_media(data_dir, actor.tenant_id, media_path, peer_uid) if media_path else None
-    return await db.write(send_unit, actor, ticket_id, body, quoted_id, media, signature)
+    async with uploads.as_media(db, data_dir, actor, upload_id) as media:
+        return await db.write(uploads.consuming(send_unit, upload_id), actor, ticket_id, body, quoted_id, media,
+                              signature)
 
 
 def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[dict[str, Any]]]:
@@ -142,9 +118,9 @@ async def typing(db: Database, channels: Channels, actor: Actor, ticket_id: int,
 
 def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
     msg = M.get(tx, message_id)
-    if msg is None or msg["tenant_id"] != actor.tenant_id:
+    t = T.get_visible(tx, actor, msg["ticket_id"]) if msg is not None else None   # in the caller's tenant
+    if t is None:  # a message of a ticket the caller can't see is one that doesn't exist
         raise NotFound(f"no message {message_id}", id=message_id)
-    t = require_visible(tx, actor, msg["ticket_id"])
     require_owner(actor, t, "retry a message of")
     if msg["ack"] != "failed" or msg["direction"] != "out":
         raise Conflict(f"message {message_id} is {msg['ack']}; only failed outbound messages can be retried")
@@ -239,14 +215,19 @@ async def search(db: Database, actor: Actor, query: str, limit: int = 50, **filt
 
 def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, body: str,
                  media: dict[str, Any] | None, due_at: float | None) -> dict[str, Any]:
-    """Start (or continue) a conversation with a phone number: the contact and ticket are found
-    or created, and the ticket is the sender's."""
+    """Start (or continue) a conversation with a phone number: the contact is found or created, and
+    the message goes where ``message.send`` would put it. The customer's active ticket on the number
+    takes it when the caller may answer there (a pending one becomes theirs, as with a reply); one
+    the caller can't see (a colleague's, a queue they are not in) is refused without naming its
+    holder (``tickets.conversation_for``), never written into; with none, a ticket of the sender's starts."""
     connection_id = connections.pick(tx, actor.tenant_id, connection_id)
     contact = C.resolve(tx, actor.tenant_id, f"{number}@s.whatsapp.net")
     if contact["opted_out"] and due_at is not None:
         raise Conflict(f"{number} opted out of automated messages", contact_id=contact["id"])
-    ticket = T.active(tx, connection_id, contact["id"])
-    if ticket is None:
+    ticket = conversation_for(tx, actor, connection_id, contact["id"])
+    if ticket is not None:
+        take_on_reply(tx, actor, ticket)
+    else:
         tid = tx.insert("tickets", {
             "tenant_id": actor.tenant_id, "connection_id": connection_id, "contact_id": contact["id"],
             "status": "open", "user_id": actor.user_id, "accepted_at": tx.now, "last_message_at": tx.now,

@@ -19,7 +19,7 @@ from zingd.store.migrations_002 import add_round_robin_cursor
 Migration = str | Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[Migration] = ["schema_001.sql", add_round_robin_cursor, "schema_003.sql", "schema_004.sql",
-                               "schema_005.sql", "schema_006.sql"]
+                               "schema_005.sql", "schema_006.sql", "schema_007.sql"]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -5,6 +5,6 @@ in ``zingd/services/schedules.py``); ``rpc.*`` in ``rpc.py``, ``daemon.*`` in ``
 """
 
 from zingd.rpc.methods import (  # noqa: F401
-    audit, auth, campaigns, connections, contacts, daemon, events, messages, notes, queues, quickreplies, reports,
-    rpc, schedules, sim, tags, tenants, tickets, tokens, users, webhooks,
+    audit, auth, campaigns, connections, contacts, daemon, events, media, messages, notes, queues, quickreplies,
+    reports, rpc, schedules, sim, tags, tenants, tickets, tokens, users, webhooks,
 )

@@ -12,16 +12,15 @@ from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY, AnyOf, ById
 from zingd.rpc.server import Call
 from zingd.services import campaigns as svc
+from zingd.services import uploads
 from zingd.services.schedules import parse_when
 from zingd.services.contact_import import parse_csv
-from zingd.services.files import read_text
-from zingd.services.messages import stage_media
 from zingd.services.contacts import tenant_region
 
 
 class CampaignCreateCsv(msgspec.Struct, forbid_unknown_fields=True):
-    path: str | None = None
     data: str | None = None
+    upload_id: int | None = None
 
 
 class CampaignCreateFilter(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,7 +36,7 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     csv: CampaignCreateCsv | None = None
     filter: CampaignCreateFilter | None = None
     connection_ids: list[int] | None = None
-    media_path: str | None = None
+    upload_id: int | None = None
     start_at: float | str | None = None
     dry_run: bool = False
 
@@ -60,29 +59,36 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
     spec["start_at"] = parse_when(p.start_at, tz) if p.start_at is not None else None
     parsed = None
     if p.csv is not None:
-        if (p.csv.path is None) == (p.csv.data is None):
-            raise Invalid("csv needs either path or data", field="csv")
+        if (p.csv.upload_id is None) == (p.csv.data is None):
+            raise Invalid("csv needs either data or an upload_id", field="csv")
         text = p.csv.data
-        if p.csv.path is not None:
-            text = await read_text(call.app.settings.data_path, call.session.peer_uid, p.csv.path, "csv")
+        if p.csv.upload_id is not None:
+            text = await uploads.read_text(call.app.db, call.app.settings.data_path, call.actor, p.csv.upload_id,
+                                           "csv.upload_id")
         region = await tenant_region(call.app.db, call.actor.tenant_id)
         parsed = await asyncio.to_thread(parse_csv, text, region)
-    if p.media_path and not p.dry_run:
-        spec["media"] = await stage_media(call.app.settings.data_path, call.actor.tenant_id, p.media_path,
-                                          call.session.peer_uid)
     return spec, parsed
 
 
 @REGISTRY.method("campaign.create", CampaignCreate, result=AnyOf(R.Campaign, R.CampaignPreview),
-                 errors=(NotFound, Invalid, Forbidden, Unavailable))
+                 errors=(NotFound, Conflict, Invalid, Forbidden, Unavailable))
 async def create(call: Call, p: CampaignCreate) -> dict:
-    """Create a draft campaign (dry_run: recipients, rendered samples and projected send times only)."""
+    """Create a draft campaign (dry_run: recipients, rendered samples and projected send times only). A file to
+    send goes as upload_id, a CSV of recipients as csv: {data} or csv: {upload_id} (from media.upload); creating
+    consumes them, a dry run keeps them."""
     spec, parsed = await _spec(call, p)
+    db, data_dir = call.app.db, call.app.settings.data_path
     if p.dry_run:
-        out = await call.app.db.dry_run(svc.preview, call.actor, spec, parsed)
+        if p.upload_id is not None:
+            await uploads.ready(db, call.actor, p.upload_id, "upload_id")
+        out = await db.dry_run(svc.preview, call.actor, spec, parsed)
         out["schedule"] = await call.app.governor.project(out["connection_ids"], out["to_send"])
         return out
-    return await call.app.db.write(svc.create, call.actor, spec, parsed)
+    csv_upload = p.csv.upload_id if p.csv is not None else None
+    async with uploads.spent(data_dir, call.actor, csv_upload), \
+            uploads.as_media(db, data_dir, call.actor, p.upload_id) as media:
+        spec["media"] = media
+        return await db.write(uploads.consuming(svc.create, p.upload_id, csv_upload), call.actor, spec, parsed)
 
 
 @REGISTRY.method("campaign.list", result=list[R.Campaign])

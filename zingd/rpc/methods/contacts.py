@@ -13,8 +13,8 @@ from zingd.rpc.registry import REGISTRY, ById, changes
 from zingd.rpc.server import Call
 from zingd.services import contacts as svc
 from zingd.services import tags
+from zingd.services import uploads
 from zingd.services.contact_import import parse_csv, parse_vcard
-from zingd.services.files import read_text
 
 
 class ContactList(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,8 +42,8 @@ class ContactCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class ContactImport(msgspec.Struct, forbid_unknown_fields=True):
     format: str = "csv"
-    path: str | None = None
     data: str | None = None
+    upload_id: int | None = None
     dry_run: bool = False
     skip_invalid: bool = False
 
@@ -72,7 +72,10 @@ async def get(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("contact.update", ContactUpdate, result=R.Contact, errors=(NotFound, Invalid, Unavailable))
 async def update(call: Call, p: ContactUpdate) -> dict:
-    """Edit name, email, custom fields (merged; null removes one), the opt-out flag or the wallet owner (null clears)."""
+    """Edit name, email, custom fields (merged; null removes one), the opt-out flag or the wallet owner (null clears).
+
+    An agent may opt a customer out but not back in, and put in their own wallet only a contact that
+    is in no one else's."""
     return await call.app.db.write(svc.update, call.actor, p.id, changes(p))
 
 
@@ -86,19 +89,22 @@ async def create(call: Call, p: ContactCreate) -> dict:
 
 
 @REGISTRY.method("contact.import", ContactImport, result=R.ImportReport,
-                 errors=(Invalid, NotFound, Forbidden, Unavailable))
+                 errors=(Invalid, NotFound, Conflict, Forbidden, Unavailable))
 async def import_(call: Call, p: ContactImport) -> dict:
-    """Import CSV or vCard (by path or inline data): per-row errors, duplicates merged, all or nothing."""
+    """Import CSV or vCard (inline data, or an upload_id from media.upload, consumed unless dry_run): per-row
+    errors (row, column, short reason), duplicates merged, all or nothing."""
     if p.format not in ("csv", "vcard"):
         raise Invalid("format must be csv or vcard", field="format")
-    if (p.path is None) == (p.data is None):
-        raise Invalid("give either path or data", field="path")
-    text = p.data
-    if p.path is not None:
-        text = await read_text(call.app.settings.data_path, call.session.peer_uid, p.path, "path")
-    region = await svc.tenant_region(call.app.db, call.actor.tenant_id)
+    if (p.upload_id is None) == (p.data is None):
+        raise Invalid("give either data or an upload_id", field="data")
+    db, data_dir = call.app.db, call.app.settings.data_path
+    text = p.data if p.upload_id is None else await uploads.read_text(db, data_dir, call.actor, p.upload_id,
+                                                                        "upload_id")
+    region = await svc.tenant_region(db, call.actor.tenant_id)
     parsed = await asyncio.to_thread(parse_csv if p.format == "csv" else parse_vcard, text, region)
-    return await call.app.db.write(svc.import_rows, call.actor, parsed, p.dry_run, p.skip_invalid)
+    used = None if p.dry_run else p.upload_id  # a dry run leaves the upload for the import itself
+    async with uploads.spent(data_dir, call.actor, used):
+        return await db.write(uploads.consuming(svc.import_rows, used), call.actor, parsed, p.dry_run, p.skip_invalid)
 
 
 @REGISTRY.method("contact.export", result=list[R.ContactExport])
@@ -121,5 +127,5 @@ async def delete(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("contact.set_tags", ContactSetTags, result=R.ContactTags, errors=(NotFound, Invalid, Unavailable))
 async def set_tags(call: Call, p: ContactSetTags) -> dict:
-    """Set a contact's tags by name (replaces them; new names are created)."""
+    """Set a contact's tags by name (replaces them); a supervisor's new names are created, an agent's must exist."""
     return {"id": p.id, "tags": await call.app.db.write(tags.set_contact_tags, call.actor, p.id, p.tags)}

@@ -9,6 +9,7 @@ from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
 from zingd.services import messages as svc
+from zingd.services import uploads
 from zingd.services.contacts import resolve_number
 from zingd.store import connections
 
@@ -24,7 +25,7 @@ class Send(msgspec.Struct, forbid_unknown_fields=True):
     ticket_id: int
     body: str = ""
     quoted_id: int | None = None
-    media_path: str | None = None
+    upload_id: int | None = None
     signature: bool | None = None
 
 
@@ -58,27 +59,28 @@ class SendTo(msgspec.Struct, forbid_unknown_fields=True):
     number: str
     body: str = ""
     connection_id: int | None = None
-    media_path: str | None = None
+    upload_id: int | None = None
 
 
 @REGISTRY.method("message.send_to", SendTo, result=R.Message,
                  errors=(NotFound, Conflict, Invalid, Forbidden, Unavailable))
 async def send_to(call: Call, p: SendTo) -> dict:
-    """Write to a phone number (E.164 or local), starting a ticket if needed. Scripts with API
-    tokens are paced by the number's governor: their message is queued for its slot."""
+    """Write to a phone number (E.164 or local), starting a ticket if needed; a file goes as upload_id (from
+    media.upload, consumed). Scripts with API tokens are paced by the number's governor: their message is queued
+    for its slot."""
     number = await resolve_number(call.app.db, call.actor.tenant_id, p.number)
     body = p.body.strip()
-    if not body and not p.media_path:
-        raise Invalid("a message needs a body or a media_path", field="body")
-    media = await svc.stage_media(call.app.settings.data_path, call.actor.tenant_id, p.media_path,
-                                  call.session.peer_uid) if p.media_path else None
-    due_at = None
-    if call.actor.token_id is not None and await call.app.db.value(
-            "SELECT kind = 'api' FROM tokens WHERE id = ?", (call.actor.token_id,)):
-        cid = p.connection_id or await call.app.db.value(connections.DEFAULT, (call.actor.tenant_id,))
-        if cid is not None:
-            due_at = await call.app.governor.reserve(cid)
-    return await call.app.db.write(svc.send_to_unit, call.actor, number, p.connection_id, body, media, due_at)
+    if not body and p.upload_id is None:
+        raise Invalid("a message needs a body or an upload_id", field="body")
+    async with uploads.as_media(call.app.db, call.app.settings.data_path, call.actor, p.upload_id) as media:
+        due_at = None
+        if call.actor.token_id is not None and await call.app.db.value(
+                "SELECT kind = 'api' FROM tokens WHERE id = ?", (call.actor.token_id,)):
+            cid = p.connection_id or await call.app.db.value(connections.DEFAULT, (call.actor.tenant_id,))
+            if cid is not None:
+                due_at = await call.app.governor.reserve(cid)
+        return await call.app.db.write(uploads.consuming(svc.send_to_unit, p.upload_id), call.actor, number,
+                                       p.connection_id, body, media, due_at)
 
 
 @REGISTRY.method("message.list", MessageList, result=R.MessagePage, errors=(NotFound, Invalid))
@@ -90,9 +92,10 @@ async def list_(call: Call, p: MessageList) -> dict:
 @REGISTRY.method("message.send", Send, result=R.Message,
                  errors=(NotFound, Forbidden, Conflict, Invalid, Unavailable))
 async def send(call: Call, p: Send) -> dict:
-    """Queue a message (text, or a file by path); it is stored before anything is sent."""
+    """Queue a message (text, and/or a file as upload_id from media.upload, consumed); it is stored before
+    anything is sent."""
     return await svc.send(call.app.db, call.app.settings.data_path, call.actor, p.ticket_id, p.body, p.quoted_id,
-                          p.media_path, p.signature, call.session.peer_uid)
+                          p.upload_id, p.signature)
 
 
 @REGISTRY.method("message.retry", Retry, result=R.Message, errors=(NotFound, Forbidden, Conflict, Unavailable))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -21,6 +22,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from zingd.errors import ZingError
 from zingtui import format
 from zingtui.messages import Daemon
 from zingtui.model import Directory
@@ -231,15 +233,33 @@ class ConversationPane(Vertical):
         params: dict[str, Any] = {"ticket_id": ticket["id"], "body": draft.body}
         if draft.quoted is not None:
             params["quoted_id"] = draft.quoted["id"]
-        if draft.attachment is not None:
-            params["media_path"] = str(draft.attachment)
         if draft.signature is not None:
             params["signature"] = draft.signature
+        upload_id = None
+        if draft.attachment is not None:
+            upload_id = params["upload_id"] = await self.upload(draft.attachment)
+            if upload_id is None:
+                self.composer.restore(draft)
+                return
         sent = await self.change("message.send", params)
         if sent is None:
+            if upload_id is not None:  # refused: the upload would only wait to expire
+                await self.app.call("media.discard", {"upload_id": upload_id}, quiet=True)
             self.composer.restore(draft)
         elif self.chat.ticket_id == ticket["id"]:
             self.chat.add(sent)
+
+    async def upload(self, path: Path) -> int | None:
+        """Hand the attached file over: the console reads it, with the user's rights (the daemon opens no path)."""
+        try:
+            return (await self.session.upload(path))["upload_id"]
+        except ConnectionError:  # before OSError, which it is
+            self.notify("zingd is not reachable; reconnecting…", title="offline", severity="warning")
+        except OSError as e:
+            self.notify(f"cannot read {path}: {e.strerror or e}", title="attachment", severity="error", timeout=6)
+        except ZingError as e:
+            self.notify(e.message, title=e.kind.replace("_", " "), severity="error", timeout=6)
+        return None
 
     def on_composer_typing(self, message: Composer.Typing) -> None:
         if self.session.supports("message.typing"):
