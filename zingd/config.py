@@ -30,6 +30,17 @@ class RpcSettings(msgspec.Struct, forbid_unknown_fields=True):
     subscriber_hard_limit: int = 32 << 20
     max_inflight_per_client: int = 64
     session_ttl_hours: int = 24 * 14
+    # Cost bounds on what one connection can ask for before anyone knows who it is (zingd/rpc/server.py).
+    max_batch: int = 100                 # entries in one batch
+    batch_reply_limit: int = 1 << 20     # bytes of one batch's reply; later entries are refused, not run
+    reply_buffer: int = 256 << 10        # unread output past which a connection's next reply waits
+    max_depth: int = 64                  # nesting of arrays and objects in a frame (or an HTTP body)
+    backlog: int = 4096                  # connections waiting to be accepted (capped by net.core.somaxconn)
+    # Login throttling (zingd/services/auth.py, in memory): per account and per peer uid, this many
+    # failed logins per window, then every try (the right password too) waits for the window to refill.
+    login_window_s: float = 60.0
+    login_account_failures: int = 5
+    login_peer_failures: int = 20
 
 
 class OutboxSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +95,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = ""
     socket: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line (zingd/logs.py)
     demo: bool = False
     clock_speed: float = 1.0
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)

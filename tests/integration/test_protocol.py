@@ -181,6 +181,84 @@ def test_batch_of_notifications_gets_no_reply(demo):
     assert_serves(demo)
 
 
+# -- what one connection can cost (RpcSettings defaults) -------------------------
+
+MAX_BATCH, BATCH_REPLY_LIMIT, MAX_DEPTH = 100, 1 << 20, 64
+
+
+def _hello(i) -> dict:
+    return {"jsonrpc": "2.0", "method": "rpc.hello", "id": i}
+
+
+def test_a_batch_over_the_limit_is_refused_whole(bare):
+    with Raw(bare.socket) as r:
+        r.send_json([_hello(i) for i in range(MAX_BATCH + 1)])
+        rep = r.recv(timeout=5)
+        assert isinstance(rep, dict) and error_code(rep) == INVALID_REQUEST and rep["id"] is None, rep
+        assert rep["error"]["data"] == {"kind": "batch_too_large", "limit": MAX_BATCH}
+        assert str(MAX_BATCH) in rep["error"]["message"]
+        r.send_json([_hello(i) for i in range(MAX_BATCH)])
+        rep = r.recv(timeout=10)
+        assert sorted(x["id"] for x in rep) == list(range(MAX_BATCH)) and all("result" in x for x in rep)
+    assert_serves(bare)
+
+
+def test_a_batch_reply_stops_at_its_budget_and_says_so(seeded):
+    """Past batch_reply_limit bytes, the requests left are answered without being run (each with
+    its id); the entry that crossed the line is answered in full, and notifications still run."""
+    n = 12  # rpc.discover answers ~140 KB: the budget runs out half way
+    batch = [{"jsonrpc": "2.0", "method": "rpc.discover", "id": i} for i in range(n)]
+    batch += [{"jsonrpc": "2.0", "method": "sim.say", "params": {"from": "5511900000077", "body": "late"}},
+              _hello("last")]
+    with Raw(seeded.socket, timeout=30) as r:
+        r.send_json(batch)
+        rep = {x["id"]: x for x in r.recv(timeout=30)}
+        assert set(rep) == {*range(n), "last"}
+        ran = [i for i in range(n) if "result" in rep[i]]
+        assert ran == list(range(len(ran))) and 1 < len(ran) < n, "answered in order, up to the budget"
+        sizes = [len(json.dumps(rep[i], separators=(",", ":"), ensure_ascii=False).encode()) for i in ran]
+        assert sum(sizes[:-1]) <= BATCH_REPLY_LIMIT < sum(sizes) * 1.01
+        for rid in [*range(len(ran), n), "last"]:
+            assert error_code(rep[rid]) == INVALID_REQUEST, rep[rid]
+            assert rep[rid]["error"]["data"] == {"kind": "batch_reply_too_large", "limit": BATCH_REPLY_LIMIT}
+    with seeded.client() as c:
+        assert [x["number"] for x in c.call("contact.list", {"query": "5511900000077"})] == ["5511900000077"]
+    assert_serves(seeded)
+
+
+def test_a_client_that_reads_late_gets_every_reply_once(bare):
+    """zingd stops reading a client whose replies pile up unread, and goes on once it reads: nothing
+    is lost (the bound is backpressure, not dropping). Others are served meanwhile."""
+    n = 400  # ~56 MB of rpc.discover answers, far past reply_buffer
+    with Raw(bare.socket, timeout=30) as r:
+        frames = b"".join(json.dumps({"jsonrpc": "2.0", "method": "rpc.discover", "id": i}).encode() + b"\n"
+                          for i in range(n))
+        writer = threading.Thread(target=r.send, args=(frames,))
+        writer.start()
+        assert_serves(bare)
+        seen = [r.recv(timeout=30)["id"] for _ in range(n)]
+        writer.join(10)
+    assert sorted(seen) == list(range(n))
+    assert_serves(bare)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH, MAX_DEPTH + 1])
+def test_brackets_inside_strings_are_not_nesting(bare, depth):
+    """Only real arrays and objects count: strings full of brackets, escaped quotes and backslashes,
+    side by side, add nothing."""
+    strings = json.dumps(['[[[{{\\"' + "[" * 200, "", '\\"]]]}}\\', "{" * 200])
+    value = "[" * (depth - 3) + strings + "]" * (depth - 3)  # frame object, params object, the lists
+    with Raw(bare.socket) as r:
+        frame = f'{{"jsonrpc": "2.0", "method": "rpc.hello", "id": 1, "params": {{"x": {value}}}}}'
+        r.send(frame.encode() + b"\n")
+        rep = r.recv(timeout=5)
+        if depth <= MAX_DEPTH:
+            assert rep["error"]["data"]["kind"] == "invalid_params", rep  # read to the end: rpc.hello has no x
+        else:
+            assert rep["error"]["data"] == {"kind": "too_deep", "limit": MAX_DEPTH}, rep
+    assert_serves(bare)
+
+
 def test_notifications_get_no_reply_even_on_error(zingd):
     with Raw(zingd.socket) as r:
         for msg in ({"jsonrpc": "2.0", "method": "rpc.hello"},

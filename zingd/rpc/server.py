@@ -6,12 +6,20 @@ that disconnects mid-request only loses its own answer. Events are written
 straight to the transport; a subscriber whose unread output grows past a bound
 is told it lagged, and past a hard bound is dropped alone.
 
+What a connection can cost is bounded before anyone knows who it is: a frame's
+size and nesting, a batch's entries and reply bytes (a batch yields between its
+entries, so it never holds the loop), and its unread output: past
+``reply_buffer`` a reply waits, and so does the reading of the next frame, until
+the client reads. A client that pipelines requests and never reads holds that
+buffer and its parked requests, and nothing more.
+
 Sessions follow committed events, not the handlers that caused them: the server
 taps the bus, and a ``token.revoked`` closes the connections using that token, a
 ``user.updated`` that disables a user closes theirs (one that may change a role
-reloads their actors), and ``queue.*`` events move the queue memberships agents
-act with. Events are published before the writing call hears back, so by the
-time a handler answers, every session already reflects what it committed.
+reloads their actors), a ``tenant.updated`` that suspends a tenant closes its
+users' connections, and ``queue.*`` events move the queue memberships agents act
+with. Events are published before the writing call hears back, so by the time a
+handler answers, every session already reflects what it committed.
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import asyncio
 import dataclasses
 import itertools
 import logging
-import os
 import socket
 import struct
 import time
@@ -29,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from zingd import __version__
 from zingd.actor import RANK, Actor
 from zingd.bus import Event, Subscriber
 from zingd.errors import (
@@ -95,6 +103,9 @@ class Session:
         self.slots = asyncio.Semaphore(server.settings.max_inflight_per_client)
         self.closed = False
         self.reloading: asyncio.Task | None = None  # a fresh actor being read (after a role change)
+        self.batching = asyncio.Lock()  # one batch at a time: their replies are bounded together
+        # drain() waits while unread output is past reply_buffer (events never wait: they lag instead)
+        writer.transport.set_write_buffer_limits(high=server.settings.reply_buffer)
 
     # -- output ------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -108,7 +119,29 @@ class Session:
         self.writer.write(data)
 
     def send(self, msg: dict[str, Any]) -> None:
-        self.write(protocol.encode(msg))
+        if not self.closed:
+            self.write(protocol.encode(msg))
+
+    async def drained(self) -> None:
+        """Return once the client's unread output is under ``reply_buffer`` (or it has gone), reading
+        nothing from it meanwhile: what it sends waits in the kernel, then its writes block, instead of
+        piling up in the reader (up to twice the frame limit). The first waiter pauses reading and
+        resumes it; one that finds it paused (by another, or by the reader's own flow control) doesn't."""
+        transport = self.writer.transport
+        if self.closed or transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
+            return  # under the low mark: writing isn't paused
+        held = transport.is_reading()
+        if held:
+            transport.pause_reading()
+        try:
+            await self.writer.drain()
+        except OSError:
+            pass
+        finally:
+            if held and not self.closed:
+                transport.resume_reading()
+        if transport.is_closing():  # it went without reading: the replies waiting for it are dropped
+            self.close()
 
     def send_event(self, sub: Subscription, event: Event) -> None:
         if self.closed:
@@ -184,14 +217,17 @@ class RpcServer:
         self.registry = registry
         self.sessions: set[Session] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._bound: tuple[int, int] | None = None  # the socket file this server made (device, inode)
         self.calls = 0
         bus.tap(self.on_event)
+        registry.discover(__version__)  # built here, not inside the first caller's request (~50 ms of loop)
 
     async def start(self) -> None:
         socket_path.claim(self.path)
         limit = self.settings.frame_limit
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit)
-        os.chmod(self.path, 0o600)
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit,
+                                                       backlog=self.settings.backlog)
+        self._bound = socket_path.bound(self.path)
 
     # -- sessions follow committed events ----------------------------------
     def on_event(self, event: Event) -> None:
@@ -206,6 +242,9 @@ class RpcServer:
                 self._drop(lambda actor: actor.user_id == user["id"])
             elif "role" in user:  # an admin's edit (not a status change): role and name read afresh
                 self._reload(lambda actor: actor.user_id == user["id"])
+        elif kind == "tenant.updated" and data["tenant"]["status"] == "suspended":
+            # a suspended tenant's users are held out (a superadmin, who reactivates it, is not)
+            self._drop(lambda actor: actor.tenant_id == event.tenant_id and not actor.is_superadmin)
         elif kind in ("queue.created", "queue.updated", "queue.deleted"):
             queue = data["queue"]
             members = frozenset(queue.get("members") or ()) if kind != "queue.deleted" else frozenset()
@@ -252,7 +291,8 @@ class RpcServer:
             session.close()
         if self._server is not None:
             await self._server.wait_closed()
-        socket_path.release(self.path)
+        if self._bound is not None:
+            socket_path.release(self.path, self._bound)
 
     # -- per connection ----------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -262,13 +302,17 @@ class RpcServer:
             session.peer_uid = _peer_uid(writer)
             session.actor = await self.auth.actor_for_uid(session.peer_uid)
             while not session.closed:
+                await session.drained()  # a client that doesn't read isn't read from
+                if writer.is_closing():  # its replies can't be written: the frames it left aren't run
+                    break
                 frame = await self._read_frame(reader)
                 if frame is None:
                     break
                 if frame is _TOO_LARGE:
                     session.send(protocol.error(
                         None, INVALID_REQUEST,
-                        f"frame larger than {self.settings.frame_limit} bytes; send media by path",
+                        f"frame larger than {self.settings.frame_limit} bytes; send files in chunks "
+                        "(media.upload)",
                         {"kind": "frame_too_large", "limit": self.settings.frame_limit}))
                     continue
                 if not frame.strip():
@@ -303,38 +347,66 @@ class RpcServer:
     async def _frame(self, session: Session, frame: bytes) -> None:
         try:
             try:
-                msg = protocol.decoder.decode(frame)
+                msg = protocol.loads(frame, self.settings.max_depth, self.settings.max_batch)
+            except protocol.Refused as e:
+                session.send(protocol.error(None, INVALID_REQUEST, str(e), {"kind": e.kind, "limit": e.limit}))
+                return
             except (msgspec.DecodeError, UnicodeDecodeError) as e:
                 session.send(protocol.error(None, PARSE_ERROR, f"parse error: {e}"))
                 return
             if isinstance(msg, list):
                 if not msg:
                     session.send(protocol.error(None, INVALID_REQUEST, "empty batch"))
-                    return
-                outcomes = [await self._dispatch(session, m) for m in msg]
-                replies = [reply for reply, _ in outcomes if reply is not None]
-                if replies:
-                    session.write(protocol.encoder.encode(replies) + b"\n")
-                hooks = [hook for _, hook in outcomes if hook is not None]
-            else:
-                reply, hook = await self._dispatch(session, msg)
-                if reply is not None:
-                    session.send(reply)
-                hooks = [hook] if hook is not None else []
-            for hook in hooks:
+                else:
+                    async with session.batching:
+                        await self._batch(session, msg)
+                return
+            reply, hook = await self._dispatch(session, msg)
+            if reply is not None:
+                await session.drained()
+                session.send(reply)
+            if hook is not None:
                 hook()
         finally:
             session.slots.release()
+
+    async def _batch(self, session: Session, entries: list[Any]) -> None:
+        """Run a batch's entries in turn, letting the loop serve others between them. Once the reply
+        passes ``batch_reply_limit`` bytes the requests left are not run, and say so: the client sends
+        them again, in another batch (notifications still run: they add nothing to the reply)."""
+        limit = self.settings.batch_reply_limit
+        replies: list[bytes] = []
+        hooks = []
+        size = 0
+        for i, entry in enumerate(entries):
+            if i:
+                await asyncio.sleep(0)
+            if size > limit and _wants_reply(entry):
+                reply, hook = protocol.error(entry["id"], INVALID_REQUEST,
+                                             f"not run: this batch's reply passed {limit} bytes; send it again",
+                                             {"kind": "batch_reply_too_large", "limit": limit}), None
+            else:
+                reply, hook = await self._dispatch(session, entry)
+            if reply is not None:
+                replies.append(protocol.encoder.encode(reply))
+                size += len(replies[-1])
+            if hook is not None:
+                hooks.append(hook)
+        if replies:
+            await session.drained()
+            session.write(b"[" + b",".join(replies) + b"]\n")
+        for hook in hooks:
+            hook()
 
     async def _dispatch(self, session: Session, msg: Any) -> tuple[dict[str, Any] | None, Any]:
         """Run one request; return its reply (None for a notification) and any after-response hook."""
         if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0" or not isinstance(msg.get("method"), str):
             rid = msg.get("id") if isinstance(msg, dict) else None
-            return protocol.error(rid if isinstance(rid, (int, str)) else None, INVALID_REQUEST,
+            return protocol.error(rid if protocol.valid_id(rid) else None, INVALID_REQUEST,
                                   "not a JSON-RPC 2.0 request: need jsonrpc '2.0' and a method name"), None
         is_notification = "id" not in msg
         rid = msg.get("id")
-        if not is_notification and not (rid is None or isinstance(rid, (int, str))):
+        if not is_notification and not protocol.valid_id(rid):
             return protocol.error(None, INVALID_REQUEST, "id must be a string, a number or null"), None
         call = Call(self.parts, session)
         reply = await self._call(call, rid, msg["method"], msg.get("params"))
@@ -345,7 +417,6 @@ class RpcServer:
         return await self._call(call, None, name, params)
 
     async def _call(self, call: Call, rid: Any, name: str, params: Any) -> dict[str, Any]:
-        session = call.session
         method = self.registry.methods.get(name)
         if method is None:
             return protocol.error(rid, METHOD_NOT_FOUND, f"no method {name!r}; rpc.discover lists them",
@@ -394,6 +465,12 @@ class RpcServer:
 
 
 _TOO_LARGE = object()
+
+
+def _wants_reply(entry: Any) -> bool:
+    """A well-formed request with an id: what a batch past its reply budget answers without running."""
+    return (isinstance(entry, dict) and entry.get("jsonrpc") == "2.0" and isinstance(entry.get("method"), str)
+            and "id" in entry and protocol.valid_id(entry["id"]))
 
 
 def _settled(session: Session, task: asyncio.Task) -> None:
