@@ -66,6 +66,7 @@ class ZingApp(App):
         self.clock = clock
         self.session: Session | None = None
         self.leaving = False
+        self.offline_said = False  # user.set_status offline went out (before a logout, or at exit)
 
     # -- start -------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -207,20 +208,27 @@ class ZingApp(App):
 
     def logout(self) -> None:
         async def out() -> None:
+            await self.say_offline()  # while still logged in: after auth.logout it would be refused
             await self.call("auth.logout", quiet=True)
             self.tokens.forget(str(self.socket))
             await self.action_quit()
         self.run_worker(out(), group="logout")
 
+    async def say_offline(self) -> None:
+        """Tell colleagues we went offline, once (briefly: a dead daemon must not hold the exit)."""
+        if self.session is None or self.main_screen is None or self.offline_said:  # only the desk set us online
+            return
+        self.offline_said = True
+        try:
+            await asyncio.wait_for(self.session.call("user.set_status", {"status": "offline"}), 1.0)
+        except (TimeoutError, ZingError, ConnectionError):
+            pass
+
     async def leave(self) -> None:
-        """Say we went offline (briefly: a dead daemon must not hold the exit) and hang up."""
+        """Go offline and hang up."""
         if self.session is None:
             return
-        if self.main_screen is not None:  # it set us online
-            try:
-                await asyncio.wait_for(self.session.call("user.set_status", {"status": "offline"}), 1.0)
-            except (TimeoutError, ZingError, ConnectionError):
-                pass
+        await self.say_offline()
         await self.session.close()
         self.session = None
 

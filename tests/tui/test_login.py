@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import stat
 
+import pytest
+
 from tests.helpers import bootstrap
 from tests.tui.conftest import ANA, console, ready, until
+from zingd.errors import ZingError
 from zingtui.screens.login import LoginScreen
 
 
@@ -38,3 +41,18 @@ async def test_the_os_user_link_logs_in_without_a_password(demo, tokens):
     async with console(demo, tokens, credentials=None) as (app, _):
         assert app.session.user["role"] == "admin"
         assert [t.key for t in app.main_screen.inbox.tabs] == ["pending", "mine", "closed", "all"]
+
+
+async def test_log_out_from_the_palette_revokes_the_token_and_goes_offline(desk, tokens):
+    async with console(desk.z, tokens, ANA) as (app, pilot):
+        token = tokens.load(str(desk.z.socket))
+        await pilot.press("ctrl+p", *"log out")
+        palette = app.screen
+        await until(pilot, lambda: palette.query("CommandList").first().option_count, what="hits")
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.is_running, what="the console quit")
+    assert tokens.load(str(desk.z.socket)) is None
+    ana = next(u for u in await desk.call("user.list") if u["email"] == ANA[0])
+    assert ana["status"] == "offline"  # said while still logged in, before the token went
+    with desk.z.client() as c, pytest.raises(ZingError, match="(?i)token"):
+        c.call("auth.token", {"token": token})

@@ -35,6 +35,10 @@ def create_tenant(tx: Tx, actor: Actor, name: str, limits: dict[str, Any]) -> di
 
 
 def update_tenant(tx: Tx, actor: Actor, tenant_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a tenant. Suspending one holds its users below superadmin out (their connections close
+    once this commits: the RPC server hears tenant.updated) and its numbers' sending until it is
+    active again: queued messages and campaigns wait, none dropped; schedules wait as through
+    downtime (past the grace period, missed). Customers' messages still arrive and are stored."""
     _tenant(tx, tenant_id)
     if "status" in changes and changes["status"] not in ("active", "suspended"):
         raise Invalid("status must be active or suspended", field="status")
@@ -42,7 +46,9 @@ def update_tenant(tx: Tx, actor: Actor, tenant_id: int, changes: dict[str, Any])
         sets = ", ".join(f"{k} = ?" for k in changes)
         tx.execute(f"UPDATE tenants SET {sets} WHERE id = ?", (*changes.values(), tenant_id))
     tx.audit(actor, "tenant.update", "tenant", tenant_id, **changes)
-    return _tenant(tx, tenant_id)
+    row = _tenant(tx, tenant_id)
+    tx.emit(tenant_id, "tenant.updated", {"tenant": {k: row[k] for k in ("id", "name", "status")}})
+    return row
 
 
 async def get_tenant(db: Database, actor: Actor, tenant_id: int | None) -> dict[str, Any]:

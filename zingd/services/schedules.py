@@ -1,6 +1,11 @@
 """Scheduled messages: to a contact (or inside a ticket) at a time in the tenant's time
 zone, once or on a cron rule; sent through the outbox and the governor by the dispatcher
 (``zingd/workers/schedules.py``), which runs the units here when they are due.
+
+An agent's schedules are their own: they list, change and cancel only those (a colleague's is
+``not_found``, as one that never existed), and schedule only where they may write themselves
+(``tickets.require_visible`` and ``conversation_for``). At its time the message goes out as
+zing's automated one, like a campaign's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.services import outreach
 from zingd.services.outbound import queue_outbound
+from zingd.services.tickets import conversation_for, require_owner, require_visible
 from zingd.store import connections
 from zingd.store import contacts as C
 from zingd.store.db import Database, Tx
@@ -53,8 +59,16 @@ def _tenant_tz(tx: Tx, tenant_id: int) -> str:
     return tx.value("SELECT timezone FROM tenants WHERE id = ?", (tenant_id,))
 
 
-def _get(tx: Tx, tenant_id: int, schedule_id: int) -> dict[str, Any]:
-    row = tx.one("SELECT * FROM schedules WHERE id = ? AND tenant_id = ?", (schedule_id, tenant_id))
+def _mine(actor: Actor, column: str = "user_id") -> tuple[str, list[Any]]:
+    """SQL for the schedules the actor may see (``column``: their author): an agent's own, any for
+    supervisors and up."""
+    return ("1", []) if actor.at_least("supervisor") else (f"{column} = ?", [actor.user_id])
+
+
+def _get(tx: Tx, actor: Actor, schedule_id: int) -> dict[str, Any]:
+    cond, params = _mine(actor)
+    row = tx.one(f"SELECT * FROM schedules WHERE id = ? AND tenant_id = ? AND {cond}",
+                 (schedule_id, actor.tenant_id, *params))
     if row is None:
         raise NotFound(f"no schedule {schedule_id}", id=schedule_id)
     return row
@@ -80,14 +94,15 @@ def create(tx: Tx, actor: Actor, contact_id: int | None, ticket_id: int | None, 
     if not body.strip():
         raise Invalid("a scheduled message needs a body", field="body")
     if ticket_id is not None:
-        ticket = tx.one("SELECT * FROM tickets WHERE id = ? AND tenant_id = ?", (ticket_id, actor.tenant_id))
-        if ticket is None:
-            raise NotFound(f"no ticket {ticket_id}", id=ticket_id)
+        ticket = require_visible(tx, actor, ticket_id)
+        require_owner(actor, ticket, "schedule a message in")
         contact_id, connection_id = ticket["contact_id"], ticket["connection_id"]
     if contact_id is None or not tx.value("SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?",
                                           (contact_id, actor.tenant_id)):
         raise NotFound(f"no contact {contact_id}", id=contact_id)
     connection_id = connections.pick(tx, actor.tenant_id, connection_id)
+    if ticket_id is None:
+        conversation_for(tx, actor, connection_id, contact_id)
     when, cron = _timing(tx, actor.tenant_id, run_at, cron)
     sid = tx.insert("schedules", {
         "tenant_id": actor.tenant_id, "contact_id": contact_id, "connection_id": connection_id,
@@ -95,13 +110,13 @@ def create(tx: Tx, actor: Actor, contact_id: int | None, ticket_id: int | None, 
         "created_at": tx.now, "updated_at": tx.now,
     })
     tx.audit(actor, "schedule.create", "schedule", sid, run_at=when, cron=cron)
-    return _get(tx, actor.tenant_id, sid)
+    return _get(tx, actor, sid)
 
 
 def update(tx: Tx, actor: Actor, schedule_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Change what ``changes`` names: ``body``, ``run_at`` and/or ``cron`` (None: no longer recurring,
     a one-off at ``run_at``, or at its current time)."""
-    row = _get(tx, actor.tenant_id, schedule_id)
+    row = _get(tx, actor, schedule_id)
     if row["status"] != "pending":
         raise Conflict(f"schedule {schedule_id} is {row['status']}; only pending ones change", status=row["status"])
     body = changes.get("body", row["body"])
@@ -118,16 +133,16 @@ def update(tx: Tx, actor: Actor, schedule_id: int, changes: dict[str, Any]) -> d
     tx.execute("UPDATE schedules SET body = ?, run_at = ?, cron = ?, updated_at = ? WHERE id = ?",
                (body, when, new_cron or None, tx.now, schedule_id))
     tx.audit(actor, "schedule.update", "schedule", schedule_id)
-    return _get(tx, actor.tenant_id, schedule_id)
+    return _get(tx, actor, schedule_id)
 
 
 def cancel(tx: Tx, actor: Actor, schedule_id: int) -> dict[str, Any]:
-    row = _get(tx, actor.tenant_id, schedule_id)
+    row = _get(tx, actor, schedule_id)
     if row["status"] != "pending":
         raise Conflict(f"schedule {schedule_id} is already {row['status']}", status=row["status"])
     tx.execute("UPDATE schedules SET status = 'cancelled', updated_at = ? WHERE id = ?", (tx.now, schedule_id))
     tx.audit(actor, "schedule.cancel", "schedule", schedule_id)
-    return _get(tx, actor.tenant_id, schedule_id)
+    return _get(tx, actor, schedule_id)
 
 
 def _advance(tx: Tx, row: dict[str, Any], status: str, error: str | None = None,
@@ -154,11 +169,6 @@ def mark_missed(tx: Tx, grace_s: float, limit: int) -> int:
     return len(rows)
 
 
-def due(tx: Tx, limit: int) -> list[dict[str, Any]]:
-    return tx.all("SELECT * FROM schedules WHERE status = 'pending' AND run_at <= ? ORDER BY run_at, id LIMIT ?",
-                  (tx.now, limit))
-
-
 def send(tx: Tx, schedule_id: int, run_at: float) -> tuple[str, float]:
     """Queue one due occurrence (exactly once: guarded by its run_at); the outcome and when."""
     row = tx.one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
@@ -178,7 +188,8 @@ def send(tx: Tx, schedule_id: int, run_at: float) -> tuple[str, float]:
 
 async def list_schedules(db: Database, actor: Actor, status: str | None, contact_id: int | None,
                          limit: int) -> list[dict[str, Any]]:
-    where, args = ["s.tenant_id = ?"], [actor.tenant_id]
+    cond, params = _mine(actor, "s.user_id")
+    where, args = ["s.tenant_id = ?", cond], [actor.tenant_id, *params]
     if status:
         where.append("s.status = ?")
         args.append(status)

@@ -1,7 +1,9 @@
 """What ``zingctl status`` shows: a query over the running daemon's parts.
 
 Daemon-wide figures (every tenant's) only for the ``operator``: a superadmin, or
-the OS user running zingd; anyone else sees their tenant's.
+the OS user running zingd logged in as itself; anyone else sees their tenant's:
+its numbers, its outbox, and whether the daemon can write (not why it can't: the
+writer's error names files).
 """
 
 from __future__ import annotations
@@ -45,8 +47,7 @@ class Status:
             "connections": [{**r, "running": self.channels.get(r["id"]) is not None} for r in rows],
             "outbox": await self.outbox.depth(None if operator else actor.tenant_id),
             "event_seq": self.bus.last_seq,
-            "writer": {"alive": self.db.writer_alive,
-                       "error": None if self.db.writer_error is None else repr(self.db.writer_error)},
+            "writer": {"alive": self.db.writer_alive, "error": self._writer_error(operator)},
             "scope": "daemon" if operator else "tenant",
             "you": {"user_id": actor.user_id, "role": actor.role, "tenant_id": actor.tenant_id},
         }
@@ -61,3 +62,9 @@ class Status:
                         "failed_commits": self.db.failed_commits, "loop_reads_moved": self.db.page_fallbacks},
             )
         return out
+
+    def _writer_error(self, operator: bool) -> str | None:
+        error = self.db.writer_error
+        if error is None:
+            return None
+        return repr(error) if operator else "the database writer stopped; the operator sees why in zingctl status"

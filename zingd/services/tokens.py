@@ -6,7 +6,7 @@ from typing import Any
 
 from zingd.actor import RANK, Actor
 from zingd.errors import Forbidden, Invalid, NotFound
-from zingd.services.auth import issue_token
+from zingd.services.auth import issue_token, revoke_token
 from zingd.store.db import Database, Tx
 
 COLUMNS = "id, user_id, kind, name, role, created_at, expires_at, revoked_at, last_used_at"
@@ -21,8 +21,7 @@ def create(tx: Tx, actor: Actor, name: str, role: str | None, ttl_days: float | 
     if not name.strip():
         raise Invalid("name the token after what uses it", field="name")
     user = tx.one("SELECT * FROM users WHERE id = ?", (actor.user_id,))
-    token = issue_token(tx, user, "api", ttl_days * 86400 if ttl_days else None, name.strip(), role)
-    tid = tx.value("SELECT max(id) FROM tokens WHERE user_id = ?", (actor.user_id,))
+    token, tid = issue_token(tx, user, "api", ttl_days * 86400 if ttl_days else None, name.strip(), role)
     tx.audit(actor, "token.create", "token", tid, name=name, role=role)
     return {**tx.one(f"SELECT {COLUMNS} FROM tokens WHERE id = ?", (tid,)), "token": token}
 
@@ -31,10 +30,8 @@ def revoke(tx: Tx, actor: Actor, token_id: int) -> dict[str, Any]:
     row = tx.one(f"SELECT {COLUMNS}, tenant_id FROM tokens WHERE id = ? AND tenant_id = ?", (token_id, actor.tenant_id))
     if row is None or (row["user_id"] != actor.user_id and not actor.at_least("admin")):
         raise NotFound(f"no token {token_id}", id=token_id)
-    tx.execute("UPDATE tokens SET revoked_at = ifnull(revoked_at, ?) WHERE id = ?", (tx.now, token_id))
+    revoke_token(tx, actor.tenant_id, token_id, row["user_id"])
     tx.audit(actor, "token.revoke", "token", token_id)
-    # the RPC server hears this once committed and closes the connections using the token
-    tx.emit(actor.tenant_id, "token.revoked", {"token": {"id": token_id, "user_id": row["user_id"]}})
     return tx.one(f"SELECT {COLUMNS} FROM tokens WHERE id = ?", (token_id,))
 
 

@@ -7,7 +7,9 @@ each recipient either pending (sent later) or queued with its message (sent by
 the outbox under a fixed id): nobody twice, nobody skipped.
 
 Safety stops pause a campaign when one of its numbers is banned, logged out or
-outdated, or when too many of its recent sends failed.
+outdated, or when too many of its recent sends failed. A suspended tenant's
+campaigns hold (still running, nothing queued) and carry on, paced as ever, once
+it is active again.
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ class CampaignRunner:
         self.pacing = pacing
         self._tasks: dict[int, asyncio.Task] = {}
         self._state_changed = asyncio.Event()
+        self._suspended: set[int] = set()  # tenants, kept by tenant.updated
+        self._tenants_changed = asyncio.Event()
 
     async def start(self) -> None:
         self.bus.tap(self._on_event)
+        self._suspended = {r["id"] for r in await self.db.all("SELECT id FROM tenants WHERE status = 'suspended'")}
         for row in await self.db.all("SELECT id FROM campaigns WHERE status IN ('running', 'scheduled')"):
             self.launch(row["id"])
 
@@ -76,6 +81,12 @@ class CampaignRunner:
                                                         f"{event.data.get('reason') or 'see zingctl connections'}"))
         elif event.type == "campaign.updated" and event.data["campaign"]["status"] in ("running", "scheduled"):
             self.launch(event.data["campaign"]["id"])
+        elif event.type == "tenant.updated":
+            if event.data["tenant"]["status"] == "suspended":
+                self._suspended.add(event.tenant_id)
+            else:
+                self._suspended.discard(event.tenant_id)
+            self._tenants_changed.set()
 
     async def _safety_stop(self, connection_id: int, reason: str) -> None:
         rows = await self.db.all(
@@ -101,6 +112,11 @@ class CampaignRunner:
             return await self.db.write(svc.begin_scheduled, campaign_id)
         return True
 
+    async def _while_suspended(self, tenant_id: int) -> None:
+        while tenant_id in self._suspended:
+            self._tenants_changed.clear()
+            await self._tenants_changed.wait()
+
     async def _connection(self, connection_ids: list[int], turn: int) -> int:
         """The next connected number in rotation; waits while none is connected."""
         while True:
@@ -121,6 +137,9 @@ class CampaignRunner:
                                             (campaign_id,))
                 if row is None or row["status"] != "running":
                     return
+                if row["tenant_id"] in self._suspended:
+                    await self._while_suspended(row["tenant_id"])
+                    continue  # read the campaign afresh: it may have been paused meanwhile
                 rate, seen = await svc.failure_rate(self.db, campaign_id, limits.failure_window)
                 if seen >= limits.failure_window // 2 and rate > limits.failure_threshold:
                     await self._pause(campaign_id, row["tenant_id"],
@@ -134,6 +153,9 @@ class CampaignRunner:
                 connection_id = await self._connection(loads(row["connection_ids"]), turn)
                 turn += 1
                 await self.governor.acquire(connection_id)
+                if row["tenant_id"] in self._suspended:  # suspended while this waited for its slot
+                    self.governor.refund(connection_id)
+                    continue
                 state, stored_at = await self.db.write(_timed, svc.enqueue, campaign_id, recipient["id"],
                                                            connection_id)
                 if state == "queued":

@@ -25,18 +25,24 @@ if TYPE_CHECKING:
     from zingd.channels.manager import Channels
     from zingd.clock import Clock
     from zingd.config import OutboxSettings
+    from zingd.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+# A suspended tenant's messages stay queued, none dropped, until it is active again.
+HELD = "SELECT id FROM tenants WHERE status = 'suspended'"
+
 DUE = (
-    "SELECT o.message_id, o.attempts, m.wa_id, m.type, m.body, m.media_path, m.media_mime, m.contact_id, "
-    "q.wa_id AS quoted_wa_id, q.body AS quoted_body, q.direction AS quoted_direction, "
+    "SELECT o.message_id, o.tenant_id, o.attempts, m.wa_id, m.type, m.body, m.media_path, m.media_mime, "
+    "m.contact_id, "
+    "m.created_at, q.wa_id AS quoted_wa_id, q.body AS quoted_body, q.direction AS quoted_direction, "
     "q.participant AS quoted_participant, "
     "(SELECT jid FROM contact_ids i WHERE i.contact_id = m.contact_id "
     " ORDER BY CASE WHEN jid LIKE '%@g.us' THEN 0 WHEN jid LIKE '%@s.whatsapp.net' THEN 1 ELSE 2 END LIMIT 1) AS jid, "
     "c.number FROM outbox o JOIN messages m ON m.id = o.message_id JOIN contacts c ON c.id = m.contact_id "
     "LEFT JOIN messages q ON q.id = m.quoted_id "
-    "WHERE o.connection_id = ? AND o.next_attempt_at <= ? ORDER BY o.message_id LIMIT 100"
+    f"WHERE o.connection_id = ? AND o.next_attempt_at <= ? AND o.tenant_id NOT IN ({HELD}) "
+    "ORDER BY o.message_id LIMIT 100"
 )
 
 
@@ -90,8 +96,9 @@ def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, ma
 
 
 class Outbox:
-    def __init__(self, db: Database, bus: Bus, channels: Channels, clock: Clock, settings: OutboxSettings) -> None:
-        self.db, self.bus, self.channels, self.clock = db, bus, channels, clock
+    def __init__(self, db: Database, bus: Bus, channels: Channels, clock: Clock, settings: OutboxSettings,
+                 metrics: Metrics) -> None:
+        self.db, self.bus, self.channels, self.clock, self.metrics = db, bus, channels, clock, metrics
         self.settings = settings
         self._wake: dict[int, asyncio.Event] = {}
         self._senders: dict[int, asyncio.Task] = {}
@@ -99,6 +106,7 @@ class Outbox:
         self.sent = 0
         self.failed = 0
         self.inflight = 0
+        self.held: set[int] = set()  # tenants suspended while a batch was being sent
 
     def start(self) -> None:
         self.bus.tap(self._on_event)
@@ -114,6 +122,13 @@ class Outbox:
             self.wake(event.data["connection_id"])
         elif event.type == "connection.updated" and event.data["status"] == "connected":
             self.wake(event.data["id"])
+        elif event.type == "tenant.updated":
+            if event.data["tenant"]["status"] == "suspended":
+                self.held.add(event.tenant_id)
+            else:  # reactivated (or renamed): what waited is due again
+                self.held.discard(event.tenant_id)
+                for wake in self._wake.values():
+                    wake.set()
 
     def wake(self, connection_id: int | None) -> None:
         if connection_id is None:
@@ -151,7 +166,8 @@ class Outbox:
                 return
             marks = ",".join("?" * len(live))
             due = await self.db.value(
-                f"SELECT count(*) FROM outbox WHERE connection_id IN ({marks}) AND next_attempt_at <= ?",
+                f"SELECT count(*) FROM outbox WHERE connection_id IN ({marks}) AND next_attempt_at <= ? "
+                f"AND tenant_id NOT IN ({HELD})",
                 (*live, self.clock()))
             if not due and not self.inflight:
                 return
@@ -168,7 +184,8 @@ class Outbox:
             rows = await self.db.all(DUE, (connection_id, self.clock()))
             if not rows:
                 nxt = await self.db.value(
-                    "SELECT min(next_attempt_at) FROM outbox WHERE connection_id = ?", (connection_id,))
+                    f"SELECT min(next_attempt_at) FROM outbox WHERE connection_id = ? AND tenant_id NOT IN ({HELD})",
+                    (connection_id,))
                 timeout = None if nxt is None else max(0.01, self.clock.real_delay(nxt - self.clock()))
                 try:
                     await asyncio.wait_for(wake.wait(), timeout)
@@ -177,7 +194,7 @@ class Outbox:
                 continue
             for row in rows:
                 await self._buckets[connection_id].take()
-                if channel.state != "connected":
+                if channel.state != "connected" or row["tenant_id"] in self.held:
                     break
                 await self._attempt(channel, row)
 
@@ -190,6 +207,7 @@ class Outbox:
         )
         s = self.settings
         self.inflight += 1
+        self.metrics.outbox_queue_seconds.observe(self.clock.real_delay(self.clock() - row["created_at"]))
         try:
             await asyncio.wait_for(channel.send(out), s.send_timeout_s)
         except (SendError, TimeoutError) as e:

@@ -5,6 +5,10 @@ occurrences later than the grace period (e.g. after downtime) are marked
 ``missed``, the due ones are sent one by one through the governor, and the job
 is re-armed. What sending or missing an occurrence means is in
 ``zingd/services/schedules.py``.
+
+A suspended tenant's schedules wait, pending: the job is armed for active
+tenants' only, and ``tenant.update`` re-arms it. Reactivated, its occurrences
+are handled as after downtime: within the grace period sent, later missed.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from zingd.services.schedules import due, mark_missed, send
-from zingd.store.db import Database
+from zingd.services.schedules import mark_missed, send
+from zingd.store.db import Database, Tx
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,6 +31,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BATCH = 200
+PENDING = ("FROM schedules s JOIN tenants t ON t.id = s.tenant_id "
+           "WHERE s.status = 'pending' AND t.status = 'active'")
+
+
+def _due(tx: Tx, limit: int) -> list[dict]:
+    """Due occurrences of active tenants, earliest first."""
+    return tx.all(f"SELECT s.* {PENDING} AND s.run_at <= ? ORDER BY s.run_at, s.id LIMIT ?", (tx.now, limit))
 
 
 class Dispatcher:
@@ -46,7 +57,7 @@ class Dispatcher:
         asyncio.get_running_loop().create_task(self.arm())
 
     async def arm(self) -> None:
-        nxt = await self.db.value("SELECT min(run_at) FROM schedules WHERE status = 'pending'")
+        nxt = await self.db.value(f"SELECT min(s.run_at) {PENDING}")
         if nxt is None:
             if self.scheduler.get_job(self.JOB):
                 self.scheduler.remove_job(self.JOB)
@@ -64,7 +75,7 @@ class Dispatcher:
             grace = self.settings.grace_minutes * 60
             while await self.db.write(mark_missed, grace, BATCH) == BATCH:
                 pass
-            while rows := await self.db.write(due, BATCH):
+            while rows := await self.db.write(_due, BATCH):
                 for row in rows:
                     await self.governor.acquire(row["connection_id"])
                     outcome, stored_at = await self.db.write(send, row["id"], row["run_at"])

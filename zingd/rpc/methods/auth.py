@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from zingd.errors import Conflict, Forbidden, Invalid, Unauthenticated, Unavailable
+from zingd.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthenticated, Unavailable
 from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
@@ -28,17 +28,21 @@ class BootstrapParams(msgspec.Struct, forbid_unknown_fields=True):
     link_os_user: bool = True
 
 
-@REGISTRY.method("auth.login", LoginParams, result=R.Login, errors=(Unauthenticated, Unavailable))
+@REGISTRY.method("auth.login", LoginParams, result=R.Login,
+                 errors=(Unauthenticated, Forbidden, RateLimited, Unavailable))
 async def login(call: Call, p: LoginParams) -> dict:
-    """Exchange email and password for a session token (shown once) and log this connection in."""
-    actor, out = await call.app.auth.login(p.email, p.password)
+    """Exchange email and password for a session token (shown once) and log this connection in.
+
+    Failed logins are limited per account and per OS user (rate_limited, with retry_after seconds);
+    a suspended tenant's users are refused (forbidden, reason tenant_suspended)."""
+    actor, out = await call.app.auth.login(p.email, p.password, call.session.peer_uid)
     call.session.actor = actor
     return out
 
 
-@REGISTRY.method("auth.token", TokenParams, result=R.User, errors=(Unauthenticated,))
+@REGISTRY.method("auth.token", TokenParams, result=R.User, errors=(Unauthenticated, Forbidden))
 async def token(call: Call, p: TokenParams) -> dict:
-    """Log this connection in with a session or API token."""
+    """Log this connection in with a session or API token (refused for a suspended tenant's users)."""
     actor, user = await call.app.auth.from_token(p.token)
     call.session.actor = actor
     return {**user, "role": actor.role}
@@ -62,7 +66,13 @@ async def whoami(call: Call, p) -> dict:
 
 @REGISTRY.method("auth.logout", result=R.Revoked, errors=(Unavailable,))
 async def logout(call: Call, p) -> dict:
-    """Revoke this connection's token."""
-    revoked = await call.app.auth.logout(call.actor)
-    call.session.actor = None
+    """Revoke this connection's token; every other connection using it is closed, this one stays
+    open, logged out (revoked is false for a peer-uid login, which has no token)."""
+    actor = call.actor
+    call.session.actor = None  # before the revocation commits, so only the other connections close
+    try:
+        revoked = await call.app.auth.logout(actor)
+    except Unavailable:
+        call.session.actor = actor  # nothing was written: still logged in
+        raise
     return {"revoked": revoked}

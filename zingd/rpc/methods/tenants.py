@@ -66,8 +66,12 @@ async def get(call: Call, p: TenantGet) -> dict:
 
 @REGISTRY.method("tenant.update", TenantUpdate, result=R.Tenant, errors=(NotFound, Invalid, Unavailable))
 async def update(call: Call, p: TenantUpdate) -> dict:
-    """Rename, suspend or change a tenant's limits."""
-    return await call.app.db.write(admin.update_tenant, call.actor, p.id, changes(p))
+    """Rename, suspend or change a tenant's limits. Suspended: its users (below superadmin) can't log
+    in, their connections close, its numbers stop sending; reactivated, what waited goes out."""
+    tenant = await call.app.db.write(admin.update_tenant, call.actor, p.id, changes(p))
+    if p.status is not UNSET:
+        call.app.dispatcher.arm_soon()  # the tenant's schedules leave or join the ones it waits for
+    return tenant
 
 
 @REGISTRY.method("tenant.update_settings", TenantUpdateSettings, result=R.TenantSettings,
