@@ -1,4 +1,9 @@
-"""``zingd``: parse flags, load settings, run the daemon until SIGINT/SIGTERM."""
+"""``zingd``: parse flags, load settings, run the daemon until SIGINT/SIGTERM.
+
+Everything zingd creates is private to its user from the first byte (umask 077): the
+database and its WAL, media, sessions, backups. A start that fails prints one line and
+exits non-zero (the parts already started are stopped first).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from zingd import __version__, config
+from zingd import __version__, config, logs
+from zingd.logs import FORMATS
 from zingd.paths import default_config_path
 
 
@@ -20,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="database, media and sessions (env ZING_DATA_DIR)")
     p.add_argument("--demo", action="store_true", help="seed a demo company with simulated customers")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (env ZING_LOG_LEVEL)")
+    p.add_argument("--log-format", choices=FORMATS,
+                   help="text (key=value, the default) or json (one object per line) (env ZING_LOG_FORMAT)")
     p.add_argument("--restore", type=Path, metavar="BACKUP",
                    help="replace the database with a backup (zingctl backup) and exit; zingd must be stopped")
     p.add_argument("--version", action="version", version=f"zingd {__version__}")
@@ -28,22 +36,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    overrides: dict = {"socket": args.socket, "data_dir": args.data_dir, "log_level": args.log_level}
+    os.umask(0o077)
+    overrides: dict = {"socket": args.socket, "data_dir": args.data_dir, "log_level": args.log_level,
+                       "log_format": args.log_format}
     if args.demo:
         overrides["demo"] = True
         if "ZING_SIM__RANDOM_CUSTOMERS" not in os.environ:  # the demo has customers writing in
             overrides["sim"] = {"random_customers": True}
     try:
         settings = config.load(args.config or default_config_path(), overrides)
+        logs.setup(settings.log_level, settings.log_format)
     except ValueError as e:
         print(f"zingd: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
-    )
-    from zingd.app import Daemon, DataDirLocked
-    from zingd.store.migrations import SchemaTooNew
+    from zingd.app import Daemon, StartFailed
 
     if args.restore is not None:
         return _restore(Daemon(settings), args.restore)
@@ -57,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     daemon = Daemon(settings)
     try:
         runner(daemon.run())
-    except (DataDirLocked, SchemaTooNew) as e:
-        print(f"zingd: {e}", file=sys.stderr)
+    except StartFailed as e:
+        logging.getLogger("zingd").critical("%s", e)
         return 1
     except KeyboardInterrupt:
         pass
@@ -73,6 +79,9 @@ def _restore(daemon, source: Path) -> int:
         daemon.lock()
     except DataDirLocked as e:
         print(f"zingd: {e}; stop it before restoring", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"zingd: cannot use the data dir {daemon.settings.data_path}: {e.strerror}", file=sys.stderr)
         return 1
     try:
         kept = restore(source, daemon.settings.db_path)

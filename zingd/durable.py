@@ -24,20 +24,26 @@ def fsync_dir(path: Path) -> None:
 
 
 def make_dirs(path: Path, mode: int = 0o700) -> None:
-    """``mkdir -p`` whose new directories survive a power cut (each new one's parent is synced)."""
+    """``mkdir -p`` whose new directories survive a power cut (each new one's parent is synced).
+    Each new directory gets exactly ``mode`` (private by default), whatever the umask."""
     missing = []
     while not path.exists():
         missing.append(path)
         path = path.parent
     for new in reversed(missing):
-        new.mkdir(mode=mode, exist_ok=True)
+        try:
+            new.mkdir(mode=mode)
+            os.chmod(new, mode)
+        except FileExistsError:  # made meanwhile by another writer: its mode is theirs
+            pass
         fsync_dir(new.parent)
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data``: readers see the old file or the whole new one, never half,
     and once this returns the new one is on disk. The file is never readable by others
-    while written (the temporary file is created with ``mode``)."""
+    while written (the temporary file is created 0600, then given ``mode``); directories
+    made for it are 0700."""
     make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:

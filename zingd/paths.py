@@ -17,14 +17,20 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("ZING_DATA_DIR") or platformdirs.user_data_dir(APP))
 
 
+def socket_dir() -> Path:
+    """zing's own runtime directory, where the default socket lives: zingd makes it private
+    (0700), so only its user's processes can reach the socket. A socket named by the user
+    (``--socket``, ``ZING_SOCKET``) lives wherever they put it, and zingd leaves that directory
+    as it finds it."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / APP if runtime else Path(platformdirs.user_state_dir(APP)) / "run"
+
+
 def default_socket_path() -> Path:
-    """The socket lives in a private runtime directory (mode 0700)."""
     env = os.environ.get("ZING_SOCKET")
     if env:
         return Path(env)
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) / APP if runtime else Path(platformdirs.user_state_dir(APP)) / "run"
-    return base / "zingd.sock"
+    return socket_dir() / "zingd.sock"
 
 
 def default_config_path() -> Path:

@@ -154,11 +154,11 @@ def test_backup_and_restore(tmp_path):
     d = make_desk(tmp_path / "a")
     try:
         d.say("5511960000020", "guarde isto")
-        target = tmp_path / "backup.db"
-        out = d.admin.call("daemon.backup", {"path": str(target)})
-        assert out["bytes"] > 0 and target.exists()
+        out = d.admin.call("daemon.backup", {"name": "backup.db"})
+        target = d.z.data_dir / "backups" / "backup.db"
+        assert out["bytes"] > 0 and out["path"] == str(target) and target.exists()
         with pytest.raises(Conflict):
-            d.admin.call("daemon.backup", {"path": str(target)})
+            d.admin.call("daemon.backup", {"name": "backup.db"})
         d.say("5511960000021", "depois do backup")
         # a running daemon refuses to be restored under
         cmd = [sys.executable, "-m", "zingd", "--data-dir", str(d.z.data_dir), "--restore", str(target)]
@@ -177,3 +177,56 @@ def test_backup_and_restore(tmp_path):
         assert refused.returncode == 1 and "restore failed" in refused.stderr
     finally:
         d.z.kill()
+
+
+def test_metrics_time_inbound_outbox_and_rpc_and_count_waiting_tickets_with_no_tenant_label(desk):
+    """After some traffic: every latency histogram has observations; the waiting-tickets gauges
+    are daemon-wide (no series names a tenant) and read on the pending-list index."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.integration.support import db_ro
+    from zingd.metrics import WAITING
+
+    desk.say("5511960000031", "oi")
+    desk.say("5511960000032", "olá")
+    answered = desk.ticket_of("5511960000031")
+    desk.admin.call("message.send", {"ticket_id": answered["id"], "body": "em que posso ajudar?"})
+    wait_for(lambda: desk.messages(answered["id"])[-1]["ack"] != "queued")  # handed to the channel
+    status, text = http("GET", f"{desk.base}/metrics")
+    assert status == 200
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("zing_inbound_commit_seconds_count", ())] >= 2
+    assert samples[("zing_outbox_queue_seconds_count", ())] >= 1
+    assert samples[("zing_rpc_seconds_count", (("method", "message.send"),))] == 1
+    assert samples[("zing_tickets_pending", ())] == 1  # the other customer's ticket
+    assert 0 < samples[("zing_tickets_pending_oldest_seconds", ())] < 60
+    assert not [key for key in samples if "tenant" in key[0] or any("tenant" in k for k, _ in key[1])]
+    conn = db_ro(desk.z)
+    try:
+        plan = [row["detail"] for row in conn.execute("EXPLAIN QUERY PLAN " + WAITING)]
+    finally:
+        conn.close()
+    assert "SEARCH k USING COVERING INDEX ix_tickets_queue_list (tenant_id=? AND status=?)" in plan, plan
+
+
+def test_bodies_that_are_no_params_get_clear_errors_not_500(desk):
+    """A body too large, not UTF-8, not JSON or not an object: a JSON error with its kind."""
+    token = desk.admin.call("token.create", {"name": "crm"})["token"]
+
+    def post(body: bytes) -> tuple[int, dict]:
+        req = urllib.request.Request(f"{desk.base}/api/v1/rpc.hello", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    status, out = post(b"[" + b"1," * (1 << 20) + b"1]")
+    assert status == 413 and out["error"]["data"] == {"kind": "frame_too_large", "limit": 1 << 20}, out
+    for body, code, kind in ((b'{"x": "\xff"}', 400, "parse_error"), (b'{"x": ', 400, "parse_error"),
+                             (b"[1]", 422, "invalid_params"), (b'"x"', 422, "invalid_params")):
+        status, out = post(body)
+        assert (status, out["error"]["data"]["kind"]) == (code, kind), (body, status, out)
+    assert post(b"")[0] == post(b"null")[0] == 200

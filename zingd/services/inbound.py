@@ -8,6 +8,7 @@ the network; a redelivered WhatsApp id changes nothing.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from zingd.channels.base import InboundMessage, Receipt, StateChange
@@ -19,6 +20,7 @@ from zingd.store.db import Tx
 
 if TYPE_CHECKING:
     from zingd.config import TicketSettings
+    from zingd.metrics import Metrics
     from zingd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -212,14 +214,16 @@ def apply_state(tx: Tx, connection_id: int, change: StateChange) -> None:
 class Inbound:
     """Stores what the channels report (through ``Channels``, which knows each connection's tenant)."""
 
-    def __init__(self, db: Database, tickets: TicketSettings) -> None:
-        self.db, self.tickets = db, tickets
+    def __init__(self, db: Database, tickets: TicketSettings, metrics: Metrics) -> None:
+        self.db, self.tickets, self.metrics = db, tickets, metrics
         self.ingested = 0
         self.duplicates = 0
 
     async def message(self, tenant_id: int, connection_id: int, msg: InboundMessage) -> None:
         window = self.tickets.reopen_window_minutes * 60.0
+        handed = time.perf_counter()
         row = await self.db.write(ingest, tenant_id, connection_id, msg, window)
+        self.metrics.inbound_seconds.observe(time.perf_counter() - handed)
         if row is None:
             self.duplicates += 1
         else:

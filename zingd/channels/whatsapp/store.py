@@ -56,7 +56,7 @@ class ChannelStore:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # numbers' sessions: private
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.executescript(_SCHEMA)
             db.execute("DELETE FROM sent WHERE ts < ?", (time.time() - KEEP_SECONDS,))
