@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from zingd.channels.whatsapp.lib import load, new_client, parse_jid
+from zingd.channels.whatsapp.lib import new_client, parse_jid
 
 
 def test_one_real_client_per_session_file(tmp_path):

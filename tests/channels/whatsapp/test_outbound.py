@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.channels.whatsapp.rig import lib, P, E, NeonizeError, SendMessageError, OWN, CUSTOMER, GROUP, jid, receipt_event
+from tests.channels.whatsapp.rig import lib, P, E, NeonizeError, SendMessageError, OWN, CUSTOMER, GROUP, receipt_event
 from zingd.channels.base import OutboundMessage, SendError
 from zingd.channels.whatsapp import outbound as neonize_outbound
 from zingd.channels.whatsapp.outbound import send_error
