@@ -30,12 +30,23 @@ REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "deploy" / "systemd"
 
 
-def attempt(z: Zingd, timeout: float = 10.0) -> tuple[int, list[str], float]:
-    """Run zingd to its exit (a start expected to fail): status, stderr lines, seconds taken."""
+# Bounds for a process to run at all: a loaded, shared CI machine can take many seconds to import.
+PROCESS_S = 60.0
+
+
+def attempt(z: Zingd, timeout: float = PROCESS_S) -> tuple[int, list[str], float]:
+    """Run zingd to its exit (a start expected to fail): status, stderr lines, and when it exited
+    (wall clock, to compare with the time its log line gives)."""
     args = [sys.executable, "-m", "zingd", "--data-dir", str(z.data_dir), "--socket", str(z.socket)]
-    t0 = time.monotonic()
     done = subprocess.run(args, env=z.env, capture_output=True, text=True, timeout=timeout)
-    return done.returncode, [line for line in done.stderr.splitlines() if line.strip()], time.monotonic() - t0
+    return done.returncode, [line for line in done.stderr.splitlines() if line.strip()], time.time()
+
+
+def logged_at(line: str) -> float:
+    """The time a text log line gives (``%(asctime)s``: local time, milliseconds after the comma)."""
+    stamp = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", line)
+    assert stamp, line
+    return time.mktime(time.strptime(stamp[1], "%Y-%m-%d %H:%M:%S")) + int(stamp[2]) / 1000
 
 
 def lock_is_free(z: Zingd) -> bool:
@@ -59,23 +70,16 @@ def refused(z: Zingd, *words: str) -> str:
     return lines[0]
 
 
-def imports_seconds() -> float:
-    """What any zingd start costs before it can fail: Python and zingd's imports (~1 s; more on a
-    busy machine, which is why the bound below is relative to it)."""
-    t0 = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import zingd.app"], check=True, timeout=30)
-    return time.monotonic() - t0
-
-
 def test_http_port_taken_exits_within_2s_with_one_line_and_leaves_nothing(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         z = Zingd(tmp_path, env={"ZING_HTTP__ENABLED": "true", "ZING_HTTP__PORT": str(port)})
-        baseline = imports_seconds()
-        status, lines, seconds = attempt(z)
-        assert status == 1 and seconds < baseline + 1.0, (status, seconds, baseline, lines)
+        status, lines, exited = attempt(z)
+        assert status == 1, (status, lines)
+        # from giving up to the process gone: nothing (a thread, a part's stop) holds the exit
+        assert exited - logged_at(lines[0]) < 2.0, (exited - logged_at(lines[0]), lines)
         assert len(lines) == 1 and "Traceback" not in lines[0], lines
         assert f"cannot listen for HTTP on 127.0.0.1:{port}" in lines[0]
         assert "address already in use" in lines[0]
@@ -99,10 +103,10 @@ def test_sigterm_during_start_stops_it_cleanly(tmp_path):
     proc = subprocess.Popen(args, env=z.env, stderr=subprocess.PIPE, text=True)
     try:
         lock = z.data_dir / "zingd.lock"
-        wait_for(lambda: lock.exists() and lock.read_text() == str(proc.pid))  # past the lock, starting
+        wait_for(lambda: lock.exists() and lock.read_text() == str(proc.pid), timeout=PROCESS_S)  # starting
         proc.send_signal(signal.SIGTERM)
         held.rollback()
-        assert proc.wait(10) == 0, proc.stderr.read()
+        assert proc.wait(PROCESS_S) == 0, proc.stderr.read()
     finally:
         held.close()
         if proc.poll() is None:
@@ -205,7 +209,7 @@ def test_json_logs_are_one_object_per_line(tmp_path):
     args = [sys.executable, "-m", "zingd", "--data-dir", str(z.data_dir), "--socket", str(z.socket),
             "--log-format", "json", "--log-level", "WARNING"]
     done = subprocess.run(args, env={**z.env, "ZING_LOG_FORMAT": "text"}, capture_output=True, text=True,
-                          timeout=10)
+                          timeout=PROCESS_S)
     [line] = done.stderr.splitlines()
     record = json.loads(line)
     assert done.returncode == 1 and record["level"] == "CRITICAL" and "is not a socket" in record["msg"]
