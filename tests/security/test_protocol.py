@@ -113,7 +113,9 @@ def test_a_huge_batch_and_ten_clients_that_never_read_stall_nobody_and_cost_litt
     pid = zingd.proc.pid
     with zingd.client() as c:
         c.call("rpc.discover")
-    hello_latencies(zingd, 50)
+    # The same client on the same machine before the attack: on a shared, loaded machine other
+    # work stalls it too, and only what the attack adds to that is zingd's to answer for.
+    quiet = sorted(hello_latencies(zingd, 3000))
     before = status(pid, "VmRSS")
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM from here: the peak while attacked
     attack = subprocess.Popen([sys.executable, "-c", ATTACK, str(zingd.socket)], stdin=subprocess.PIPE,
@@ -125,10 +127,12 @@ def test_a_huge_batch_and_ten_clients_that_never_read_stall_nobody_and_cost_litt
         peak = status(pid, "VmHWM")
     finally:
         report, _ = attack.communicate("", timeout=30)
-    p99 = latencies[int(len(latencies) * 0.99)]
-    assert p99 < 0.05, f"rpc.hello p99 {p99 * 1000:.1f} ms under attack"
-    share = stalled_share(latencies, 0.05)
-    assert share < 0.01, f"a hello at a random moment waited over 50 ms {share:.1%} of the time"
+    p99, quiet_p99 = (x[int(len(x) * 0.99)] for x in (latencies, quiet))
+    assert p99 < max(0.05, 3 * quiet_p99), f"rpc.hello p99 {p99 * 1000:.1f} ms under attack " \
+                                           f"({quiet_p99 * 1000:.1f} ms before it)"
+    share, quiet_share = stalled_share(latencies, 0.05), stalled_share(quiet, 0.05)
+    assert share < 0.01 + 2 * quiet_share, f"a hello at a random moment waited over 50 ms {share:.1%} of " \
+                                           f"the time under attack ({quiet_share:.1%} before it)"
     assert peak - before < 50, f"zingd grew from {before} MB to a peak of {peak} MB"
     seen = json.loads(report)
     assert seen["writers_held"] == 10, seen  # zingd stopped reading each of them
