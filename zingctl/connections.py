@@ -24,6 +24,7 @@ COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Kind", "kind"), ("Status", "status"), ("Reason", "status_reason"),
     ("Default", lambda c: "yes" if c.get("is_default") else ""), ("Phone", "phone"),
     ("Running", lambda c: "yes" if c.get("running") else "no"),
+    ("Advice", "advice"),  # locked, banned, logged out…: what to do (zingd.channels.base.ADVICE)
 ]
 
 ConnectionId = Annotated[int, typer.Argument(help="Connection id.")]
@@ -86,14 +87,19 @@ def update(
         "--pacing", metavar="FILE|-", parser=FileOrStdin(json_document(dict)), help="Pacing limits for automated "
         "sends, a JSON object (min_interval_s, jitter_s, pause_every, pause_s, daily_cap, quiet_start, quiet_end, "
         "warmup); `-` reads standard input.")] = None,
+    call_reply: Annotated[str | None, typer.Option(
+        "--call-reply", metavar="TEXT", help="Sent when a customer calls (zing takes no calls); \"\" for none.")]
+    = None,
 ) -> None:
-    """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling or pacing."""
+    """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling, pacing
+    or call reply."""
     if groups is not None and groups not in ("ignore", "route"):
         raise typer.BadParameter("ignore or route", param_hint="--groups")
     if no_default_queue and default_queue is not None:
         raise typer.BadParameter("give --default-queue or --no-default-queue, not both")
     settings = {"menu": menu, "groups": groups, "default_queue_id": CLEAR if no_default_queue else default_queue,
-                "menu_max_retries": menu_retries, "pacing": pacing}
+                "menu_max_retries": menu_retries, "pacing": pacing,
+                "call_reply": CLEAR if call_reply == "" else call_reply}
     settings = {k: None if v is CLEAR else v for k, v in settings.items() if v is not None}
     c = session.call("connection.update", {"id": connection_id, "name": name, "is_default": default,
                                            "greeting": greeting, "farewell": farewell,

@@ -56,6 +56,7 @@ class TicketSettings(msgspec.Struct, forbid_unknown_fields=True):
     reopen_window_minutes: int = 0
     event_retention_days: int = 14
     auto_close_interval_s: float = 60.0
+    backlog_age_s: float = 600.0  # older than this on arrival: backlog, no menu/greeting/out-of-hours reply
 
 
 class SimSettings(msgspec.Struct, forbid_unknown_fields=True):

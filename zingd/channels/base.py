@@ -23,8 +23,21 @@ MessageType = Literal[
 ]
 
 # Connection states shared by every channel (DESIGN "Connection lifecycle").
-STATES = ("pairing", "connecting", "connected", "degraded", "disconnected", "logged_out", "banned", "outdated")
-FINAL_STATES = ("logged_out", "banned", "outdated")  # stop retrying; an admin must act
+STATES = ("pairing", "connecting", "connected", "degraded", "disconnected", "logged_out", "locked", "banned",
+          "outdated")
+FINAL_STATES = ("logged_out", "locked", "banned", "outdated")  # stop retrying; an admin must act
+# What an admin can do about a final state (zingctl connections list, the console's numbers screen).
+# locked and banned are WhatsApp's logout reasons 403 and 406 (whatsmeow: MainDeviceGone, UnknownLogout,
+# "now called LOCKED / BANNED in the WhatsApp web code"); a temporary ban (TemporaryBan) is banned too.
+ADVICE = {
+    "logged_out": "pair again: zingctl connections pair <id>",
+    "locked": "WhatsApp locked the account: open WhatsApp on the phone and follow its steps to unlock it, then "
+              "pair again; pairing before that fails",
+    "banned": "WhatsApp banned the number: a temporary ban ends by itself (see the reason), then restart the "
+              "connection; otherwise request a review on the phone (WhatsApp > Settings > Help > Contact us) and "
+              "pair again once it is lifted",
+    "outdated": "upgrade neonize and restart zingd",
+}
 
 
 @dataclass(slots=True)
@@ -38,12 +51,16 @@ class Media:
     error: str | None = None
 
 
+# The ticket's line for a call (zing takes no calls, so every call it sees is missed).
+CALL_LINES = {"voice": "📞 missed voice call", "video": "📹 missed video call"}
+
+
 @dataclass(slots=True)
 class InboundMessage:
     wa_id: str
     chat: str                     # the conversation JID: a person, or a group
     sender: str                   # who wrote it (the participant in a group)
-    ts: float
+    ts: float                     # WhatsApp's own time of the message (when it was sent), not its arrival
     type: MessageType = "text"
     body: str = ""
     push_name: str = ""
@@ -55,6 +72,10 @@ class InboundMessage:
     edit_of: str | None = None    # an edit: the id of the edited message
     revoke_of: str | None = None  # delete-for-everyone: the id of the revoked message
     reaction_to: str | None = None  # a reaction: the id of the message reacted to (body = emoji)
+    call: Literal["", "voice", "video"] = ""  # a call zing could not answer (type system, body says so)
+    media_seconds: int | None = None  # an audio's (a voice note's) or video's length
+    waveform: bytes = b""         # a voice note's levels, 64 values 0-100
+    group_name: str = ""          # the group's subject, when the channel knows it
 
 
 @dataclass(slots=True)
@@ -97,11 +118,18 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A send that failed; ``retryable`` says whether another attempt can help."""
+    """A send that failed; ``retryable`` says whether another attempt can help.
 
-    def __init__(self, message: str, retryable: bool = True) -> None:
+    ``unconfirmed``: the request may have reached the network (a timeout or a
+    dropped connection after the send started). Another attempt could show the
+    customer the message twice, so the outbox never retries it on its own: the
+    message waits as ``unconfirmed`` for a receipt or the agent's word.
+    """
+
+    def __init__(self, message: str, retryable: bool = True, unconfirmed: bool = False) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable and not unconfirmed
+        self.unconfirmed = unconfirmed
 
 
 class ChannelSink(Protocol):
@@ -110,6 +138,8 @@ class ChannelSink(Protocol):
     async def message(self, connection_id: int, msg: InboundMessage) -> None: ...
     async def receipt(self, connection_id: int, receipt: Receipt) -> None: ...
     async def state(self, connection_id: int, change: StateChange) -> None: ...
+    async def learn_ids(self, connection_id: int, pairs: list[tuple[str, str]]) -> None:
+        """(phone JID, LID JID) pairs the network revealed (a history sync), committed on return."""
 
 
 class Channel(abc.ABC):

@@ -50,6 +50,10 @@ class Channels:
     async def message(self, connection_id: int, msg: InboundMessage) -> None:
         await self.inbound.message(self._tenants[connection_id], connection_id, msg)
 
+    async def learn_ids(self, connection_id: int, pairs: list[tuple[str, str]]) -> None:
+        """LID ↔ phone pairs a number learned (a history sync): contacts merge as they would for a message."""
+        await self.inbound.learn_ids(self._tenants[connection_id], pairs)
+
     async def receipt(self, connection_id: int, receipt: Receipt) -> None:
         await self.inbound.receipt(connection_id, receipt)
 

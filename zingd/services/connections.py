@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zingd.actor import Actor
+from zingd.channels.base import ADVICE
 from zingd.errors import Conflict, Invalid, NotFound
 from zingd.config import PacingSettings
 from zingd.services.governor import merge_limits
@@ -58,6 +59,8 @@ def _check_settings(tx: Tx, tenant_id: int, settings: dict[str, Any]) -> None:
         merge_limits(PacingSettings(), settings["pacing"])
     if settings.get("groups") not in (None, "ignore", "route"):
         raise Invalid("groups must be ignore or route", field="settings.groups")
+    if len(settings.get("call_reply") or "") > 4096:
+        raise Invalid("call_reply: at most 4096 characters", field="settings.call_reply")
     if settings.get("menu_max_retries") is not None and not 1 <= settings["menu_max_retries"] <= 10:
         raise Invalid("menu_max_retries must be 1 to 10", field="settings.menu_max_retries")
     queue_ids = [settings["default_queue_id"]] if settings.get("default_queue_id") else []
@@ -111,9 +114,15 @@ def delete(tx: Tx, actor: Actor, connection_id: int) -> dict[str, Any]:
 
 
 def _with_health(channels: Channels, row: dict[str, Any]) -> dict[str, Any]:
+    """The row, its live health (with WhatsApp's history/offline sync progress where the channel
+    tracks it) and what an admin can do about a final state."""
     channel = channels.get(row["id"])
-    return {**with_json(row, "settings"), "running": channel is not None,
-            "health": channel.health() if channel else None}
+    health = channel.health() if channel else None
+    sync = getattr(channel, "sync", None)
+    if health is not None and sync is not None:
+        health = {**health, "sync": sync.view()}
+    return {**with_json(row, "settings"), "running": channel is not None, "health": health,
+            "advice": ADVICE.get(row["status"], "").replace("<id>", str(row["id"]))}
 
 
 async def get(db: Database, channels: Channels, actor: Actor, connection_id: int) -> dict[str, Any]:

@@ -7,7 +7,9 @@ the network; a redelivered WhatsApp id changes nothing.
 
 from __future__ import annotations
 
+import base64
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -125,9 +127,29 @@ def _opts_out(tx: Tx, contact: dict[str, Any], body: str) -> str | None:
     return settings.get("opt_out_reply", OPT_OUT_REPLY)
 
 
+def _call_reply(tx: Tx, ticket: dict[str, Any]) -> str:
+    """The answer to a call zing can't take: the connection's ``call_reply`` ("" for none)."""
+    return routing.connection_settings(tx, ticket["connection_id"])[1].get("call_reply", "")
+
+
+def _name_group(tx: Tx, contact: dict[str, Any], name: str) -> None:
+    """A group is named after its subject (from group info), never after whoever wrote first."""
+    if name and name != contact["push_name"]:
+        tx.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", (name, tx.now, contact["id"]))
+        contact["push_name"] = name
+
+
 def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
-           reopen_window_s: float) -> dict[str, Any] | None:
-    """One inbound message, one unit of work. None when it was already stored (or ignored)."""
+           reopen_window_s: float, backlog_age_s: float = math.inf) -> dict[str, Any] | None:
+    """One inbound message, one unit of work. None when it was already stored (or ignored).
+
+    A message WhatsApp timestamped more than ``backlog_age_s`` ago (the daemon passes ``[tickets]
+    backlog_age_s``; left out, nothing is) is backlog: zing was offline or reconnecting. It is
+    stored with ``offline`` set and routed without a word to the customer (no menu, greeting,
+    out-of-hours, call or rating reply: hours late they would answer nothing). Only an opt-out is
+    still confirmed: it changes what zing may send. Wall time, not the daemon's clock: WhatsApp's
+    timestamp is wall time too.
+    """
     if M.exists(tx, connection_id, msg.wa_id):
         stored = M.by_wa_id(tx, connection_id, msg.wa_id)
         if stored["type"] == "undecryptable" and msg.type != "undecryptable":
@@ -138,7 +160,11 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     if msg.is_group and routing.connection_settings(tx, connection_id)[1].get("groups") == "ignore":
         return None
     alt = "" if msg.is_group else msg.sender_alt
-    contact = C.resolve(tx, tenant_id, msg.chat, alt, "" if msg.from_me else msg.push_name, msg.is_group)
+    name = msg.group_name if msg.is_group else "" if msg.from_me else msg.push_name
+    contact = C.resolve(tx, tenant_id, msg.chat, alt, name, msg.is_group)
+    if msg.is_group:
+        _name_group(tx, contact, msg.group_name)
+    backlog = time.time() - msg.ts > backlog_age_s
     rated = None
     ticket = T.active(tx, connection_id, contact["id"])
     if ticket is None and not msg.from_me:  # a survey is only pending once the ticket is closed
@@ -163,6 +189,8 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
         "quoted_id": quoted["id"] if quoted else None, "reaction_to": reacted["id"] if reacted else None,
         "participant": msg.sender if msg.is_group else None, "ack": "sent" if msg.from_me else "received",
         "edited": int(bool(msg.edit_of)), "deleted": int(bool(msg.revoke_of)),
+        "wa_ts": msg.ts, "offline": int(backlog), "media_seconds": msg.media_seconds,
+        "media_waveform": base64.b64encode(msg.waveform).decode() if msg.waveform else None,
     })
     unread = 0 if msg.from_me or rated else 1
     tx.execute(
@@ -174,13 +202,17 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
         tx.emit(tenant_id, "ticket.created", {"ticket": view}, ticket_id=ticket["id"])
     tx.emit(tenant_id, "message.created", {"message": row, "ticket": view}, ticket_id=ticket["id"])
     if rated is not None:
-        thanks = routing.tenant_settings(tx, tenant_id).get("rating_thanks", RATING_THANKS)
-        routing.send_bot(tx, ticket, thanks)
+        if not backlog:
+            routing.send_bot(tx, ticket, routing.tenant_settings(tx, tenant_id).get("rating_thanks", RATING_THANKS))
         T.emit_updated(tx, ticket["id"], tenant_id)
+    elif msg.call:
+        if not backlog and (reply := _call_reply(tx, ticket)):
+            routing.send_bot(tx, ticket, reply)
+            T.emit_updated(tx, ticket["id"], tenant_id)
     elif not msg.from_me and (reply := _opts_out(tx, contact, msg.body)):
         routing.send_bot(tx, ticket, reply)
         T.emit_updated(tx, ticket["id"], tenant_id)
-    elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created):
+    elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created, quiet=backlog):
         T.emit_updated(tx, ticket["id"], tenant_id)
     return row
 
@@ -192,6 +224,12 @@ def apply_receipt(tx: Tx, connection_id: int, receipt: Receipt) -> int:
         if msg is not None and msg["direction"] == "out" and M.advance_ack(tx, msg, receipt.type):
             moved += 1
     return moved
+
+
+def learn_ids(tx: Tx, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
+    """LID <-> phone pairs from a history sync: each folds a LID placeholder into its person (``C.learn``)."""
+    for phone_jid, lid_jid in pairs:
+        C.learn(tx, tenant_id, phone_jid, lid_jid)
 
 
 def apply_state(tx: Tx, connection_id: int, change: StateChange) -> None:
@@ -222,7 +260,7 @@ class Inbound:
     async def message(self, tenant_id: int, connection_id: int, msg: InboundMessage) -> None:
         window = self.tickets.reopen_window_minutes * 60.0
         handed = time.perf_counter()
-        row = await self.db.write(ingest, tenant_id, connection_id, msg, window)
+        row = await self.db.write(ingest, tenant_id, connection_id, msg, window, self.tickets.backlog_age_s)
         self.metrics.inbound_seconds.observe(time.perf_counter() - handed)
         if row is None:
             self.duplicates += 1
@@ -234,3 +272,6 @@ class Inbound:
 
     async def state(self, connection_id: int, change: StateChange) -> None:
         await self.db.write(apply_state, connection_id, change)
+
+    async def learn_ids(self, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
+        await self.db.write(learn_ids, tenant_id, pairs)

@@ -9,6 +9,13 @@ A connection's settings may hold:
   menu_max_retries: 3          invalid answers before the default queue
   default_queue_id: N          where a customer lands after too many invalid answers
   groups: "ignore" | "route"   group chats (default "route")
+  call_reply: "text"           sent when a customer calls (zing can't take calls; default: nothing)
+
+Backlog (a message that reached zing long after WhatsApp timestamped it, see
+``services.inbound.ingest``) is routed quietly: it goes to the default queue
+(``default_queue_id``, else the menu's first queue) with no menu, greeting or
+out-of-hours message, since hours late a menu would answer nothing; the agent
+sees the ticket as usual, and the customer's next live message meets the queue.
 """
 
 from __future__ import annotations
@@ -97,17 +104,20 @@ def auto_assign(tx: Tx, ticket: dict[str, Any], queue: dict[str, Any]) -> int | 
     return chosen["id"]
 
 
-def assign_queue(tx: Tx, ticket: dict[str, Any], queue_id: int) -> None:
+def assign_queue(tx: Tx, ticket: dict[str, Any], queue_id: int, quiet: bool = False) -> None:
+    """Into the queue: its greeting, out-of-hours message (unless ``quiet``) and auto-assignment."""
     queue = tx.one("SELECT * FROM queues WHERE id = ? AND tenant_id = ?", (queue_id, ticket["tenant_id"]))
     if queue is None:
         return
     tx.execute("UPDATE tickets SET queue_id = ?, chatbot_state = '{}', updated_at = ? WHERE id = ?",
                (queue_id, tx.now, ticket["id"]))
     ticket.update(queue_id=queue_id, chatbot_state="{}")
-    T.log(tx, ticket, None, "queue", queue_id=queue_id)
-    send_bot(tx, ticket, queue["greeting"])
+    T.log(tx, ticket, None, "queue", queue_id=queue_id, **({"backlog": True} if quiet else {}))
+    if not quiet:
+        send_bot(tx, ticket, queue["greeting"])
     if not hours.is_open(loads(queue["business_hours"]), tx.now):
-        send_bot(tx, ticket, queue["out_of_hours_message"])
+        if not quiet:
+            send_bot(tx, ticket, queue["out_of_hours_message"])
         T.log(tx, ticket, None, "out_of_hours", queue_id=queue_id)
         return
     auto_assign(tx, ticket, queue)
@@ -160,8 +170,10 @@ def _menu_step(tx: Tx, ticket: dict[str, Any], conn: dict[str, Any], settings: d
     _set_state(tx, ticket, {**state, "tries": tries})
 
 
-def route(tx: Tx, ticket: dict[str, Any], contact: dict[str, Any], body: str, created: bool) -> bool:
-    """Route an unassigned ticket after a customer message; True if anything changed."""
+def route(tx: Tx, ticket: dict[str, Any], contact: dict[str, Any], body: str, created: bool,
+          quiet: bool = False) -> bool:
+    """Route an unassigned ticket after a customer message; True if anything changed.
+    ``quiet`` (backlog): the default queue, without a word to the customer."""
     if ticket["user_id"] is not None or ticket["queue_id"] is not None:
         return False
     owner = contact.get("owner_user_id")
@@ -173,7 +185,10 @@ def route(tx: Tx, ticket: dict[str, Any], contact: dict[str, Any], body: str, cr
     if not options:
         return False
     if len(options) == 1 and "options" not in options[0]:
-        assign_queue(tx, ticket, options[0]["queue_id"])
+        assign_queue(tx, ticket, options[0]["queue_id"], quiet)
+        return True
+    if quiet:
+        assign_queue(tx, ticket, settings.get("default_queue_id") or _leaves(options)[0], quiet=True)
         return True
     _menu_step(tx, ticket, conn, settings, options, body)
     return True

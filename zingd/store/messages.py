@@ -11,14 +11,16 @@ from zingd.store.db import Tx
 RECIPIENT_STATE = {
     "queued": ("queued", None), "sent": ("sent", "sent_at"), "server": ("sent", "sent_at"),
     "delivered": ("delivered", "delivered_at"), "read": ("read", "read_at"), "played": ("read", "read_at"),
-    "failed": ("failed", None),
+    "failed": ("failed", None), "unconfirmed": ("queued", None),
 }
-ACK_RANK = {"received": 0, "failed": 0, "queued": 1, "sent": 2, "server": 3, "delivered": 4, "read": 5, "played": 6}
+# unconfirmed: the send may have reached WhatsApp; any receipt (or a late answer) moves it on.
+ACK_RANK = {"received": 0, "failed": 0, "queued": 1, "unconfirmed": 2, "sent": 3, "server": 4, "delivered": 5,
+            "read": 6, "played": 7}
 
 COLUMNS = (
     "id, tenant_id, ticket_id, connection_id, contact_id, wa_id, direction, from_device, type, body, media_path, "
     "media_mime, media_size, media_error, quoted_id, participant, user_id, ack, error, edited, deleted, "
-    "reaction_to, automated, sent_at, created_at, updated_at"
+    "reaction_to, automated, sent_at, created_at, updated_at, wa_ts, offline, media_seconds, media_waveform"
 )
 
 

@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from zingd.channels.base import ADVICE
 from zingtui.screens.dialogs import Dialog
 
 DARK, LIGHT = "#000000", "#ffffff"
@@ -37,6 +38,11 @@ def qr_text(data: str) -> Text:
         text.append("\n")
     text.rstrip()
     return text
+
+
+def advice_for(connection: dict[str, Any]) -> str:
+    """What an admin can do about a number in a final state (locked, banned…): live states have none."""
+    return ADVICE.get(connection.get("status") or "", "").replace("<id>", str(connection["id"]))
 
 
 class ConnectionsScreen(Dialog):
@@ -74,6 +80,9 @@ class ConnectionsScreen(Dialog):
             line.append(detail, style=self._style("detail"))
             if c.get("reason"):
                 line.append(f"  {c['reason']}", style=self._style("reason"))
+            advice = advice_for(c)
+            if advice:
+                line.append(f"\n    → {advice}", style=self._style("hint"))
             numbers.add_option(Option(line))
         if self.connections:
             numbers.highlighted = keep if keep is not None and keep < len(self.connections) else 0

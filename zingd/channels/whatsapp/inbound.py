@@ -132,6 +132,7 @@ class EventDecoder:
     local_id: Callable[[str], str]           # WhatsApp id -> the daemon's id for it
     media_dir: Path
     max_media_bytes: int
+    group_name: Callable[[Any], str] | None = None  # group JID proto -> subject (None: from group events only)
 
     def message(self, ev: Any) -> InboundMessage | None:
         if jid_str(ev.Info.MessageSource.Chat) == STATUS_CHAT:
@@ -184,6 +185,7 @@ class EventDecoder:
             wa_id=info.ID, chat=jid_str(src.Chat), sender=jid_str(src.Sender), ts=seconds(info.Timestamp),
             push_name=info.Pushname, from_me=src.IsFromMe, is_group=src.IsGroup,
             sender_alt=self._sender_alt(src),
+            group_name=self.group_name(src.Chat) if src.IsGroup and self.group_name is not None else "",
         )
 
     def _sender_alt(self, src: Any) -> str:
@@ -231,6 +233,8 @@ class EventDecoder:
         msg.type = MEDIA_TYPES[name]
         msg.body = getattr(value, "caption", "")
         msg.quoted_wa_id = self._quoted(value)
+        msg.media_seconds = getattr(value, "seconds", 0) or None  # audio and video say how long they run
+        msg.waveform = bytes(getattr(value, "waveform", b""))  # voice notes: 64 levels to draw
         msg.media = self._save_media(msg, "videoMessage" if name == "ptvMessage" else name, value)
         return msg
 

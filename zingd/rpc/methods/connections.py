@@ -25,6 +25,7 @@ class ConnectionUpdateSettings(msgspec.Struct, forbid_unknown_fields=True):
     default_queue_id: int | None | UnsetType = UNSET
     groups: str | None | UnsetType = UNSET
     pacing: dict[str, Any] | None | UnsetType = UNSET
+    call_reply: str | None | UnsetType = UNSET  # said to a caller zing can't answer ("" or null: nothing)
 
 
 class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):

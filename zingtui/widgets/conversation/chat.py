@@ -12,6 +12,7 @@ recolours them all and a long history doesn't style each bubble's parts again.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,17 +81,25 @@ class Bubble(Static):
         body = self._body(item)
         if body is not None:
             parts.append(body)
+        if item.get("type") == "audio" and item.get("media_seconds"):
+            parts.append(Text(voice_line(item), style=self.style("media")))
         if item.get("type") not in (None, "text", "system") and (item.get("media_path") or item.get("media_error")):
             parts.append(self._media(item))
         if item.get("ack") == "failed":
             error = item.get("error") or "not sent"
             parts.append(Text(f"✗ failed: {error} — y retries", style=self.style("failed")))
+        elif item.get("ack") == "unconfirmed":
+            parts.append(Text("? may not have arrived (WhatsApp never answered) — y resends",
+                              style=self.style("failed")))
         return Group(*parts)
 
     def _head(self, item: Item) -> Text:
         out = item.get("direction") == "out"
         text = Text().append(self.chat.namer(item), style=self.style("agent" if out else "customer"))
-        text.append(f"  {format.clock(item['created_at'])}", style=self.style("time"))
+        sent = item.get("wa_ts") or item["created_at"]  # WhatsApp's time when there is one
+        text.append(f"  {sent_label(sent, item['created_at'])}", style=self.style("time"))
+        if item.get("offline"):
+            text.append(f"  received {format.clock(item['created_at'])} · offline", style=self.style("edited"))
         if out:
             glyph, tone = format.TICKS.get(item.get("ack") or "", ("", ""))
             text.append(f" {glyph}", style=self.style(f"tick-{tone}") if tone else "")
@@ -122,6 +131,29 @@ class Bubble(Static):
         text.append(f"{name} · {item.get('media_mime') or '?'} · {format.size(item.get('media_size'))}")
         text.append("  ⏎ open · s save", style=self.style("hint"))
         return text
+
+
+def sent_label(sent: float, received: float) -> str:
+    """When the message was sent: the clock, with the date when it is not the day it arrived
+    (the bubble sits under its arrival's day separator)."""
+    if format.same_day(sent, received):
+        return format.clock(sent)
+    return time.strftime("%d %b %H:%M", time.localtime(sent))
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def voice_line(item: Item) -> str:
+    """"🎤 0:42 ▁▃▅▇▅▃" for a voice note (its waveform in 16 bars), "♪ 3:05" for other audio."""
+    minutes, secs = divmod(int(item["media_seconds"]), 60)
+    line = f"{minutes}:{secs:02d}"
+    levels = base64.b64decode(item.get("media_waveform") or "")
+    if not levels:
+        return f"♪ {line}"
+    step = max(1, len(levels) // 16)
+    bars = "".join(BARS[min(7, max(levels[i:i + step]) * 8 // 101)] for i in range(0, len(levels), step))
+    return f"🎤 {line} {bars}"
 
 
 @actions.forwarded
@@ -267,6 +299,10 @@ class ChatView(VerticalScroll, can_focus=True):
         """A new message or note of this ticket: update it if known, else append it."""
         key = item_key(item)
         if key in self._bubbles:
+            known = self._bubbles[key].item
+            if item.get("ack") == "queued" and known.get("ack") not in (None, "queued"):
+                # the send's own reply, read after its ack events (a lost answer has no later one)
+                item = {**item, "ack": known["ack"], "error": known.get("error")}
             self._bubbles[key].set_item(item)
             return
         for placeholder in self.query(".chat-empty"):
