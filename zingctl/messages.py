@@ -86,9 +86,14 @@ def send(
 
 @app.command("retry")
 def retry(session: Session, out: Output,
-          message_id: Annotated[int, typer.Argument(help="The failed message's id.")]) -> None:
-    """Send a failed message again (under the same WhatsApp id, so it can't arrive twice)."""
-    out.done(session.call("message.retry", {"id": message_id}), f"message {message_id} queued again")
+          message_id: Annotated[int, typer.Argument(help="The failed (or unconfirmed) message's id.")],
+          resend: Annotated[bool, typer.Option(
+              "--resend", help="Send an unconfirmed message again: WhatsApp never answered, so it may already "
+              "have arrived and the customer could see it twice.")] = False) -> None:
+    """Send a failed message again (under the same WhatsApp id, so it can't arrive twice); an unconfirmed
+    one only with --resend."""
+    params = {"id": message_id, **({"resend": True} if resend else {})}
+    out.done(session.call("message.retry", params), f"message {message_id} queued again")
 
 
 @app.command("search")

@@ -52,11 +52,17 @@ def fault(
         "--fail-rate", metavar="RATE", help="Fail this share of sends, 0 to 1.")] = None,
     duplicates: Annotated[bool | None, typer.Option(
         "--duplicates/--no-duplicates", show_default=False, help="Deliver every inbound message twice.")] = None,
+    lose_answers: Annotated[int | None, typer.Option(
+        "--lose-answers", metavar="N", help="The next N sends reach the customer but their answer is lost "
+                                            "(they become unconfirmed).")] = None,
+    release_receipts: Annotated[bool, typer.Option(
+        "--release-receipts", help="Deliver the receipts held back for those sends.")] = False,
     connection: Connection = None,
 ) -> None:
     """Inject faults; with no option, just show the current ones."""
     faults = session.call("sim.fault", {"disconnect_s": disconnect, "ban_s": ban, "send_failure_rate": fail_rate,
-                                        "duplicate_inbound": duplicates, "connection_id": connection})
+                                        "duplicate_inbound": duplicates, "lose_answers": lose_answers,
+                                        "release_receipts": release_receipts, "connection_id": connection})
     out.item(faults, title="sim faults")
 
 

@@ -19,6 +19,7 @@ TICKS: dict[str, tuple[str, str]] = {
     "read": ("✓✓", "read"),
     "played": ("✓✓", "read"),
     "failed": ("✗", "failed"),
+    "unconfirmed": ("?", "failed"),  # sent, WhatsApp never answered: it may not have arrived
 }
 
 
@@ -62,9 +63,15 @@ def size(n: int | None) -> str:
     return f"{n} B"
 
 
+def address(number: str) -> str:
+    """A contact's number as people read it: +digits, or "LID …" for a placeholder that WhatsApp
+    knows only by its hidden id (it becomes the person's contact once WhatsApp maps it)."""
+    return f"LID {number.removesuffix('@lid')}" if number.endswith("@lid") else f"+{number}"
+
+
 def contact_name(ticket: dict[str, Any]) -> str:
     """The best name a ticket's contact has: saved name, WhatsApp push name, or the number."""
-    return ticket.get("contact_name") or ticket.get("contact_push_name") or f"+{ticket.get('contact_number', '?')}"
+    return ticket.get("contact_name") or ticket.get("contact_push_name") or address(ticket.get("contact_number", "?"))
 
 
 def variables(ticket: dict[str, Any], agent: str) -> dict[str, str]:

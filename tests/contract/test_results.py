@@ -140,6 +140,14 @@ def _walk(z: Zingd, client) -> None:
              [doomed["id"]]["ack"] == "failed", timeout=15)
     admin.call("sim.fault", {"send_failure_rate": 0.0})
     admin.call("message.retry", {"id": doomed["id"]})
+    # an unconfirmed message (its answer lost), listed, resent deliberately, its receipts released
+    wait_for(lambda: not admin.call("daemon.status")["outbox"]["queued"])
+    admin.call("sim.fault", {"lose_answers": 1})
+    lost = admin.call("message.send", {"ticket_id": second["id"], "body": "did this arrive?"})
+    wait_for(lambda: {m["id"]: m for m in admin.call("message.list", {"ticket_id": second["id"]})["messages"]}
+             [lost["id"]]["ack"] == "unconfirmed", timeout=15)
+    admin.call("message.retry", {"id": lost["id"], "resend": True})
+    admin.call("sim.fault", {"release_receipts": True})
     admin.call("message.send_to", {"number": "+55 11 90000-0003", "body": "We wrote first"})
     assert sent["ack"] == "queued"
 

@@ -265,7 +265,7 @@ def settle(z: Zingd, timeout: float = 20.0, quiet_for: float = 0.4) -> int:
     def state() -> tuple[int, int, int]:
         row = db_rows(z, "SELECT (SELECT count(*) FROM outbox) AS q, "
                          "(SELECT count(*) FROM messages WHERE direction = 'out' "
-                         " AND ack NOT IN ('read', 'played', 'failed')) AS moving, "
+                         " AND ack NOT IN ('read', 'played', 'failed', 'unconfirmed')) AS moving, "
                          "(SELECT ifnull(max(seq), 0) FROM events) AS seq")[0]
         return row["q"], row["moving"], row["seq"]
 

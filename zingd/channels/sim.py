@@ -15,7 +15,7 @@ import os
 import random
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ _PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6300010000"
     "0500010d0a2db40000000049454e44ae426082"
 )
+# An Ogg page header: a voice note's file without shipping audio (players won't play it).
+_OGG = b"OggS\x00\x02" + bytes(20)
 
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder()
@@ -98,6 +100,10 @@ class Journal:
 class Faults:
     send_failure_rate: float = 0.0
     duplicate_inbound: bool = False
+    # The next N sends reach the customer but their answer is lost (the daemon can't know they
+    # arrived); their receipts wait in ``held`` until released (the customer's phone comes online).
+    lose_answers: int = 0
+    held: list[tuple[str, str]] = field(default_factory=list)
 
 
 class SimChannel(Channel):
@@ -142,15 +148,20 @@ class SimChannel(Channel):
     # -- the customers' side -------------------------------------------------
     async def say(self, number: str, body: str = "", push_name: str = "", type_: str = "text",
                   quoted_wa_id: str | None = None, group: str | None = None,
-                  lid: str | None = None) -> dict[str, Any]:
-        """A customer writes (in a group, or addressed by a hidden LID). Journaled first;
-        delivered now if connected, else on reconnect."""
+                  lid: str | None = None, hide_phone: bool = False, *, ts: float | None = None,
+                  call: str = "", seconds: int | None = None) -> dict[str, Any]:
+        """A customer writes (in a group, or addressed by a hidden LID: with ``hide_phone`` WhatsApp
+        does not say whose LID it is, as before it shares the mapping). Journaled first;
+        delivered now if connected, else on reconnect. ``ts``: WhatsApp's time of the message when
+        it is not now (backlog from while zing was away); ``call``: "voice" or "video", a call instead
+        of a message; ``seconds``: a voice note's length (type audio)."""
         if self.journal is None:
             raise SendError("the sim connection is stopped", retryable=False)
         rec: dict[str, Any] = {"k": "in", "id": "SIM" + secrets.token_hex(8).upper(), "from": jid(number),
-                               "push": push_name, "body": body, "type": type_, "ts": time.time()}
+                               "push": push_name, "body": body, "type": type_, "ts": time.time() if ts is None else ts}
         for key, value in (("quoted", quoted_wa_id), ("group", group and f"{group}@g.us"),
-                           ("lid", lid and f"{lid}@lid")):
+                           ("lid", lid and f"{lid}@lid"), ("hidden", bool(lid and hide_phone)), ("call", call),
+                           ("seconds", seconds)):
             if value:
                 rec[key] = value
         self.journal.append(rec)
@@ -166,11 +177,15 @@ class SimChannel(Channel):
         media = None
         if rec["type"] == "image":
             media = await asyncio.to_thread(self._placeholder_image, rec["id"])
+        elif rec["type"] == "audio":
+            media = await asyncio.to_thread(self._placeholder_voice, rec["id"])
         sender = rec.get("lid") or rec["from"]  # WhatsApp may hide the phone behind a LID
         msg = InboundMessage(
             wa_id=rec["id"], chat=rec.get("group") or sender, sender=sender, ts=rec["ts"], type=rec["type"],
             body=rec["body"], push_name=rec.get("push", ""), media=media, quoted_wa_id=rec.get("quoted"),
-            is_group="group" in rec, sender_alt=rec["from"] if "lid" in rec else "",
+            is_group="group" in rec, sender_alt=rec["from"] if "lid" in rec and "hidden" not in rec else "",
+            call=rec.get("call", ""), media_seconds=rec.get("seconds"),
+            waveform=bytes(i * 100 // 63 for i in range(64)) if rec["type"] == "audio" else b"",
         )
         await self.sink.message(self.connection_id, msg)
         if journal_ack and self.journal is not None:
@@ -183,6 +198,14 @@ class SimChannel(Channel):
         except OSError as e:  # broken media fails the media, never the message
             return Media(mime="image/png", error=f"could not save media: {e.strerror}")
         return Media(mime="image/png", path=str(path), size=len(_PNG), filename=path.name)
+
+    def _placeholder_voice(self, wa_id: str) -> Media:
+        path = self.media_dir / time.strftime("%Y-%m") / f"{wa_id}.ogg"
+        try:
+            write_atomic(path, _OGG)
+        except OSError as e:
+            return Media(mime="audio/ogg", error=f"could not save media: {e.strerror}")
+        return Media(mime="audio/ogg; codecs=opus", path=str(path), size=len(_OGG), filename=path.name)
 
     async def _redeliver(self) -> None:
         """Deliver what customers sent while zing was away, once, in order."""
@@ -219,8 +242,21 @@ class SimChannel(Channel):
         else:
             self.journal.append({"k": "out", "id": msg.wa_id, "to": msg.chat, "type": msg.type,
                                  "body": msg.body, "ts": time.time()})
-            self._spawn(self._receipts(msg.chat, msg.wa_id))
+            if self.faults.lose_answers:
+                self.faults.held.append((msg.chat, msg.wa_id))
+            else:
+                self._spawn(self._receipts(msg.chat, msg.wa_id))
+        if self.faults.lose_answers:
+            self.faults.lose_answers -= 1
+            raise SendError("simulated lost answer: the send timed out after the network took it", unconfirmed=True)
         return SendResult(msg.wa_id, time.time())
+
+    def release_receipts(self) -> int:
+        """The held receipts arrive (delivered, then read); how many messages they cover."""
+        held, self.faults.held = self.faults.held, []
+        for chat, wa_id in held:
+            self._spawn(self._receipts(chat, wa_id))
+        return len(held)
 
     async def _receipts(self, chat: str, wa_id: str) -> None:
         await asyncio.sleep(self.settings.delivery_delay_s)

@@ -16,7 +16,8 @@ import msgspec
 
 Role = Literal["agent", "supervisor", "admin", "superadmin"]
 TicketStatus = Literal["pending", "open", "closed"]
-Ack = Literal["received", "queued", "sent", "server", "delivered", "read", "played", "failed"]
+# unconfirmed: sent, but WhatsApp never answered; it may or may not have arrived (never resent on its own).
+Ack = Literal["received", "queued", "sent", "server", "delivered", "read", "played", "failed", "unconfirmed"]
 Time = float
 Flag = int  # an SQLite boolean column: 0 or 1
 
@@ -242,14 +243,26 @@ class Connection(Struct):
     updated_at: Time
 
 
+class SyncProgress(Struct):
+    """WhatsApp's catch-up after a connect: history sync chunks and the offline backlog."""
+
+    state: Literal["idle", "history", "offline", "done"]
+    total: int            # offline events WhatsApp announced (0 until it does)
+    done: int             # of them delivered, once WhatsApp says it is done
+    history_chunks: int   # history-sync chunks received
+    history_percent: int  # WhatsApp's own progress of the history sync, 0-100
+
+
 class ChannelHealth(Struct):
     state: str
     reason: str
+    sync: SyncProgress | msgspec.UnsetType = msgspec.UNSET  # whatsapp connections only
 
 
 class LiveConnection(Connection):
     running: bool
     health: ChannelHealth | None
+    advice: str  # what an admin can do about a final state (locked, banned…); "" otherwise
 
 
 class Pairing(Struct):
@@ -318,10 +331,24 @@ class ContactTicket(Struct):
     last_message: str
 
 
+class ContactMergeRecord(Struct):
+    """A contact folded into this one: by a user, or (user_id null) by zing when WhatsApp mapped a
+    LID placeholder to this phone (reason says what WhatsApp said); active tickets joined as [kept, closed]."""
+
+    merged_id: int
+    merged_number: str
+    user_id: int | None
+    user_name: str | None
+    reason: str
+    tickets_joined: list[list[int]]
+    created_at: Time
+
+
 class ContactDetail(Contact):
     ids: list[str]
     tags: list[str]
     owner: UserRef | None
+    merges: list[ContactMergeRecord]
     tickets: list[ContactTicket]
 
 
@@ -443,6 +470,10 @@ class Message(Struct):
     sent_at: Time | None
     created_at: Time
     updated_at: Time
+    wa_ts: Time | None         # WhatsApp's own time of an inbound message (created_at: when zing stored it)
+    offline: Flag              # arrived as backlog (received while offline): no automatic reply was sent
+    media_seconds: int | None  # an audio's or video's length
+    media_waveform: str | None  # a voice note's 64 levels (0-100), base64
 
 
 class MessagePage(Struct):
@@ -658,6 +689,7 @@ class Outbox(Struct):
     oldest_age_s: float
     sent: int | msgspec.UnsetType = msgspec.UNSET
     failed: int | msgspec.UnsetType = msgspec.UNSET
+    unconfirmed: int | msgspec.UnsetType = msgspec.UNSET
 
 
 class Writer(Struct):
@@ -709,6 +741,9 @@ class SimFaults(Struct):
     state: str
     send_failure_rate: float
     duplicate_inbound: bool
+    lose_answers: int
+    held_receipts: int
+    released_receipts: int
 
 
 class SimJournal(Struct):

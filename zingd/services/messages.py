@@ -116,14 +116,20 @@ async def typing(db: Database, channels: Channels, actor: Actor, ticket_id: int,
     return {"sent": sent}
 
 
-def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
+def retry_unit(tx: Tx, actor: Actor, message_id: int, resend: bool = False) -> dict[str, Any]:
+    """Queue a failed message again; an unconfirmed one only when the agent says ``resend``:
+    it may already have reached the customer, and over WhatsApp a resend can show twice."""
     msg = M.get(tx, message_id)
     t = T.get_visible(tx, actor, msg["ticket_id"]) if msg is not None else None   # in the caller's tenant
     if t is None:  # a message of a ticket the caller can't see is one that doesn't exist
         raise NotFound(f"no message {message_id}", id=message_id)
     require_owner(actor, t, "retry a message of")
-    if msg["ack"] != "failed" or msg["direction"] != "out":
-        raise Conflict(f"message {message_id} is {msg['ack']}; only failed outbound messages can be retried")
+    if msg["direction"] != "out" or msg["ack"] not in ("failed", "unconfirmed"):
+        raise Conflict(f"message {message_id} is {msg['ack']}; only failed or unconfirmed outbound messages "
+                       "can be retried")
+    if msg["ack"] == "unconfirmed" and not resend:
+        raise Conflict(f"message {message_id} is unconfirmed: it may already have arrived; retry with "
+                       "resend=true to send it again anyway", id=message_id)
     # Same message, same WhatsApp id: a retry can never become a second, different message.
     tx.execute("UPDATE messages SET ack = 'queued', error = NULL, updated_at = ? WHERE id = ?", (tx.now, message_id))
     tx.insert("outbox", {"message_id": message_id, "tenant_id": msg["tenant_id"],
@@ -135,7 +141,7 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
                                               "connection_id": msg["connection_id"], "ack": "queued",
                                               "error": None, "owner": M.owner(tx, msg["ticket_id"])},
             ticket_id=msg["ticket_id"])
-    tx.audit(actor, "message.retry", "message", message_id)
+    tx.audit(actor, "message.retry", "message", message_id, **({"resend": True} if resend else {}))
     return msg
 
 

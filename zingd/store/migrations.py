@@ -15,11 +15,13 @@ from importlib import resources
 import sqlite_utils
 
 from zingd.store.migrations_002 import add_round_robin_cursor
+from zingd.store.migrations_009 import allow_unconfirmed_ack
 
 Migration = str | Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[Migration] = ["schema_001.sql", add_round_robin_cursor, "schema_003.sql", "schema_004.sql",
-                               "schema_005.sql", "schema_006.sql", "schema_007.sql"]
+                               "schema_005.sql", "schema_006.sql", "schema_007.sql", "schema_008.sql",
+                               allow_unconfirmed_ack, "schema_010.sql"]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -6,6 +6,12 @@ and the ack moves to ``sent``. A retryable failure backs off exponentially
 (jittered, capped); after ``max_attempts`` the message is ``failed`` and the
 agent can retry it. A crash between the network send and the commit means the
 same id is sent again on restart, which the network shows once.
+
+Only failures that mean "not sent" (refused before the request left) are
+retried. A send that may have reached WhatsApp (the channel says
+``unconfirmed``, or it did not answer within ``send_timeout_s``) is never
+resent on its own: the message becomes ``unconfirmed``; a receipt, or the
+attempt's late answer, moves it on, and only the agent can send it again.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import logging
 import random
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from zingd.bus import Bus, Event
@@ -79,6 +86,35 @@ def mark_sent(tx: Tx, message_id: int) -> None:
         M.advance_ack(tx, msg, "sent")
 
 
+def mark_unconfirmed(tx: Tx, message_id: int, error: str) -> None:
+    """The send may have reached WhatsApp: stop retrying and wait for proof or the agent."""
+    tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+    msg = M.get(tx, message_id)
+    if msg is not None:
+        M.advance_ack(tx, msg, "unconfirmed", f"{error}: it may not have arrived")
+
+
+def mark_late_answer(tx: Tx, message_id: int, sent: bool, error: str = "", retryable: bool = True) -> None:
+    """An unconfirmed attempt answered after all: sent, or proven not sent (then due again, or failed)."""
+    msg = M.get(tx, message_id)
+    if msg is None or msg["ack"] not in ("unconfirmed", "queued"):
+        return
+    if sent:
+        mark_sent(tx, message_id)
+    elif msg["ack"] == "unconfirmed" and not retryable:
+        M.advance_ack(tx, msg, "failed", error)
+    elif msg["ack"] == "unconfirmed":
+        tx.execute("UPDATE messages SET ack = 'queued', error = NULL, updated_at = ? WHERE id = ?",
+                   (tx.now, message_id))
+        tx.execute("INSERT OR IGNORE INTO outbox (message_id, tenant_id, connection_id, next_attempt_at, last_error) "
+                   "VALUES (?, ?, ?, ?, ?)", (message_id, msg["tenant_id"], msg["connection_id"], tx.now, error))
+        msg.update(ack="queued", error=None)
+        tx.emit(msg["tenant_id"], "message.ack", {"id": message_id, "ticket_id": msg["ticket_id"],
+                                                  "connection_id": msg["connection_id"], "ack": "queued",
+                                                  "error": None, "owner": M.owner(tx, msg["ticket_id"])},
+                ticket_id=msg["ticket_id"])
+
+
 def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, max_attempts: int,
                         base: float, cap: float) -> bool:
     """Count a failed attempt; True when the message has failed for good."""
@@ -103,8 +139,10 @@ class Outbox:
         self._wake: dict[int, asyncio.Event] = {}
         self._senders: dict[int, asyncio.Task] = {}
         self._buckets: dict[int, TokenBucket] = {}
+        self._late: set[asyncio.Future] = set()  # writes of late answers, kept alive until done
         self.sent = 0
         self.failed = 0
+        self.unconfirmed = 0
         self.inflight = 0
         self.held: set[int] = set()  # tenants suspended while a batch was being sent
 
@@ -154,7 +192,7 @@ class Outbox:
         age = self.clock() - row["oldest"] if row["oldest"] else 0.0
         out = {"queued": row["n"], "oldest_age_s": round(age, 1)}
         if tenant_id is None:
-            out.update(sent=self.sent, failed=self.failed)
+            out.update(sent=self.sent, failed=self.failed, unconfirmed=self.unconfirmed)
         return out
 
     async def drain(self, timeout: float) -> None:
@@ -208,12 +246,24 @@ class Outbox:
         s = self.settings
         self.inflight += 1
         self.metrics.outbox_queue_seconds.observe(self.clock.real_delay(self.clock() - row["created_at"]))
+        attempt = asyncio.ensure_future(channel.send(out))
         try:
-            await asyncio.wait_for(channel.send(out), s.send_timeout_s)
-        except (SendError, TimeoutError) as e:
-            retryable = getattr(e, "retryable", True)
+            done, _ = await asyncio.wait({attempt}, timeout=s.send_timeout_s)
+            if not done:  # it may still go out: never send it again behind its back
+                attempt.add_done_callback(partial(self._late_answer, row["message_id"]))
+                raise SendError(f"no answer from WhatsApp within {s.send_timeout_s:g}s", unconfirmed=True)
+            attempt.result()
+        except asyncio.CancelledError:
+            attempt.cancel()
+            raise
+        except (SendError, TimeoutError) as e:  # a channel's own timeout: it may have gone out
             error = str(e) or "send timed out"
-            final = await self.db.write(mark_failed_attempt, row["message_id"], error, retryable,
+            if not isinstance(e, SendError) or e.unconfirmed:
+                await self.db.write(mark_unconfirmed, row["message_id"], error)
+                self.unconfirmed += 1
+                log.warning("send of message %s is unconfirmed (%s); not resending it", row["message_id"], error)
+                return
+            final = await self.db.write(mark_failed_attempt, row["message_id"], error, e.retryable,
                                             s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
             self.failed += final
             log.info("send of message %s failed (%s)%s", row["message_id"], error, " for good" if final else "")
@@ -227,3 +277,18 @@ class Outbox:
             self.inflight -= 1
         await self.db.write(mark_sent, row["message_id"])
         self.sent += 1
+
+    def _late_answer(self, message_id: int, attempt: asyncio.Future) -> None:
+        """The attempt the outbox stopped waiting for has ended: settle what it proved."""
+        if attempt.cancelled():
+            return
+        error = attempt.exception()
+        if error is None:
+            self._settle(self.db.write(mark_late_answer, message_id, True))
+        elif isinstance(error, SendError) and not error.unconfirmed:
+            self._settle(self.db.write(mark_late_answer, message_id, False, str(error), error.retryable))
+
+    def _settle(self, write) -> None:
+        task = asyncio.ensure_future(write)
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)

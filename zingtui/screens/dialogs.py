@@ -1,4 +1,4 @@
-"""The small modal dialogs of the ticket actions: close, transfer, tag, filter, attach, history.
+"""The small modal dialogs of the ticket actions: close, resend, transfer, tag, filter, attach, history.
 
 Each returns its answer through ``dismiss``; the main screen makes the call,
 so every RPC error still ends in one toast.
@@ -73,6 +73,22 @@ class CloseDialog(Dialog):
 
     def action_confirm(self) -> None:
         self.dismiss({"farewell": self.query_one("#farewell", Checkbox).value})
+
+
+class ResendDialog(Dialog):
+    """Sending an unconfirmed message again is deliberate: it may already have arrived."""
+
+    TITLE_TEXT = "Send again?"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "confirm", "Send again", priority=True,
+                                                     id="resend.confirm")]
+
+    def body(self) -> ComposeResult:
+        yield Label("WhatsApp never confirmed this message: it may have arrived.")
+        yield Label("Sending it again could show it to the customer twice.")
+        yield Static("⏎ send again · esc cancel", classes="hint")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
 
 
 class TransferDialog(Dialog):

@@ -29,6 +29,7 @@ from zingtui.screens.dialogs import (
     CloseDialog,
     FilterDialog,
     HistoryScreen,
+    ResendDialog,
     TagDialog,
     TransferDialog,
 )
@@ -59,7 +60,7 @@ class TicketActions:
             "attach": live,
             "signature": live,
             "quote": live and message,
-            "retry": message and item.get("ack") == "failed",
+            "retry": message and item.get("ack") in ("failed", "unconfirmed"),
             "open_media": message and bool(item.get("media_path")),
             "save_media": message and bool(item.get("media_path")),
             "history": t is not None and s.supports("ticket.history"),
@@ -205,8 +206,13 @@ class TicketActions:
 
     def action_retry(self) -> None:
         item = self.chat.selected_item
-        if item is not None and item.get("ack") == "failed":
+        if item is None:
+            return
+        if item.get("ack") == "failed":
             self.run_worker(self.app.call("message.retry", {"id": item["id"]}), group="act")
+        elif item.get("ack") == "unconfirmed":  # it may have arrived: only on the agent's word
+            self.app.push_screen(ResendDialog(), lambda yes: yes and self.run_worker(
+                self.app.call("message.retry", {"id": item["id"], "resend": True}), group="act"))
 
     def action_open_media(self) -> None:
         item = self.chat.selected_item

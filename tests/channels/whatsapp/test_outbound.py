@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+from contextlib import closing
 
 import pytest
 
 from tests.channels.whatsapp.rig import lib, P, E, NeonizeError, SendMessageError, OWN, CUSTOMER, GROUP, receipt_event
 from zingd.channels.base import OutboundMessage, SendError
 from zingd.channels.whatsapp import outbound as neonize_outbound
-from zingd.channels.whatsapp.outbound import send_error
+from zingd.channels.whatsapp.outbound import message_send_error, send_error
 
 
 def outbound(**kwargs) -> OutboundMessage:
@@ -21,7 +23,8 @@ async def test_send_text_under_the_daemon_id(rig):
     client = await rig.connected()
     result = await rig.channel.send(outbound())
     to, message = client.sent[0]
-    assert (to.User, to.Server, message) == ("5511999990001", "s.whatsapp.net", E.Message(conversation="olá!"))
+    assert (to.User, to.Server, message.conversation) == ("5511999990001", "s.whatsapp.net", "olá!")
+    assert len(message.messageContextInfo.messageSecret) == 32  # how an ambiguous attempt's id is found later
     assert (result.wa_id, result.ts) == ("zing-1", 1_700_000_100.0)
     assert client.lookups == ["+5511999990001"]
 
@@ -175,6 +178,76 @@ async def test_network_failures_are_retryable(rig):
 ])
 def test_error_classification(text, retryable):
     assert send_error(NeonizeError(text)).retryable is retryable
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    # whatsmeow's send.go: refused before the message node was written -> not sent, retried
+    ("failed to send message node: websocket not connected", "retry"),
+    ("failed to get device list: info query timed out", "retry"),
+    ("failed to encrypt peer message for 5511999990001@s.whatsapp.net: no session", "retry"),
+    ("server returned error 500", "retry"),
+    ("the store doesn't contain a device JID", "retry"),
+    # written, then no answer (or the socket dropped while waiting) -> it may have arrived
+    ("timed out waiting for message send response", "unconfirmed"),
+    ("websocket disconnected before message send returned response", "unconfirmed"),
+    ("failed to send message node: write tcp 10.0.0.2:4431: broken pipe", "unconfirmed"),
+    ("something neonize never said before", "unconfirmed"),
+    ("invalid JID: unknown server", "permanent"),
+    ("server returned error 406: not-acceptable", "permanent"),
+])
+def test_message_send_error_classification(text, kind):
+    error = message_send_error(SendMessageError(text), outbound())
+    assert {"retry": (True, False), "unconfirmed": (False, True), "permanent": (False, False)}[kind] == (
+        error.retryable, error.unconfirmed)
+
+
+def test_an_ambiguous_reaction_is_retried_it_shows_once_anyway():
+    error = message_send_error(SendMessageError("timed out waiting for message send response"),
+                               outbound(type="reaction", reaction_to="3EB0IN1"))
+    assert error.retryable and not error.unconfirmed
+
+
+def _whatsmeow_times_out_after_sending(client, remote_id: str):
+    """What whatsmeow's SendMessage does on a lost answer: it stores the message secret under the id
+    it chose, writes the node, then gives up waiting for the server's ack."""
+    def send_message(to, message, *args, **kwargs):
+        with closing(sqlite3.connect(client.name)) as db, db:
+            db.execute("CREATE TABLE IF NOT EXISTS whatsmeow_message_secrets (our_jid TEXT, chat_jid TEXT, "
+                       "sender_jid TEXT, message_id TEXT, key bytea NOT NULL, "
+                       "PRIMARY KEY (our_jid, chat_jid, sender_jid, message_id))")
+            db.execute("INSERT INTO whatsmeow_message_secrets VALUES (?, ?, ?, ?, ?)",
+                       (OWN, CUSTOMER, OWN, remote_id, message.messageContextInfo.messageSecret))
+        raise SendMessageError("timed out waiting for message send response")
+    return send_message
+
+
+async def test_an_ambiguous_send_is_unconfirmed_and_its_receipt_maps_back(rig, monkeypatch):
+    client = await rig.connected()
+    monkeypatch.setattr(client, "send_message", _whatsmeow_times_out_after_sending(client, "3EB0LOST1"))
+    with pytest.raises(SendError, match="timed out") as caught:
+        await rig.channel.send(outbound())
+    assert caught.value.unconfirmed and not caught.value.retryable
+    await rig.push(receipt_event(["3EB0LOST1"], "DELIVERED"))
+    assert rig.sink.receipts[0].wa_ids == ["zing-1"], "the receipt proves the daemon's message arrived"
+    # the agent resends it anyway: a new attempt (neonize picks a new id), both ids are the daemon's
+    monkeypatch.undo()
+    await rig.channel.send(outbound())
+    assert len(client.sent) == 1
+    await rig.push(receipt_event(["3EB0REMOTE1"], "READ"))
+    assert rig.sink.receipts[1].wa_ids == ["zing-1"]
+
+
+async def test_a_failed_media_upload_means_not_sent(rig, tmp_path, monkeypatch):
+    client = await rig.connected()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 a small jpeg")
+
+    def upload(binary, media_type=None):
+        raise NeonizeError("failed to upload media: Post https://mmg.whatsapp.net: i/o timeout")
+    monkeypatch.setattr(rig.channel._outbound, "upload", upload)  # bound to the client when it was made
+    with pytest.raises(SendError, match="media upload failed") as caught:
+        await rig.channel.send(outbound(type="image", media_path=str(photo)))
+    assert caught.value.retryable and not caught.value.unconfirmed and not client.sent
 
 
 async def test_mark_read_and_typing(rig):

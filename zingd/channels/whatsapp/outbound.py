@@ -1,5 +1,18 @@
 """Build the waE2E messages zing sends, and decide which send failures to retry.
 
+A failed ``send_message`` is one of three things (whatsmeow's send.go):
+refused before the message node left (not connected, not logged in, the
+device list or encryption failed, the server answered with an error code):
+"not sent", retried; a permanent refusal (invalid or unknown recipient); or
+ambiguous: the node was written but no answer came ("timed out waiting for
+message send response", the socket dropped while waiting, an unknown error).
+An ambiguous send is ``unconfirmed`` and never retried on its own: neonize
+0.5.2 gives no way to resend under the same id, so a retry could show the
+customer the message twice. Reactions are the exception: sending one again
+replaces it, so it shows once. Every other message carries a ``messageSecret``
+zing chose, by which the id of an ambiguous attempt is found afterwards
+(``whatsapp.store``), so a receipt can still prove it arrived.
+
 Runs on an executor thread: uploads and the ffmpeg conversion block.
 """
 
@@ -7,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from zingd.channels.base import OutboundMessage, SendError
+from zingd.channels.whatsapp.inbound import seconds
+from zingd.channels.whatsapp.store import ChannelStore
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +47,35 @@ _PERMANENT = re.compile(
     r"|status 4(?!08|29)\d\d",
     re.IGNORECASE,
 )
+# Refusals that happen before the message node is written (or the server's own error answer).
+_NOT_SENT = re.compile(
+    r"websocket not connected|not connected|not logged in|doesn't contain a device jid"
+    r"|failed to get device list|failed to get group members|failed to get (lid|pn|privacy token)"
+    r"|failed to (encrypt|marshal)|failed to send usync|server returned error|rate-overlimit|status 429"
+    r"|media upload failed",
+    re.IGNORECASE,
+)
 FFMPEG_TIMEOUT = 120
 
 
 def send_error(exc: BaseException) -> SendError:
-    """Classify a neonize/whatsmeow failure for the outbox."""
+    """Classify a neonize/whatsmeow failure for the outbox (commands other than send_message)."""
     if isinstance(exc, SendError):
         return exc
     text = str(exc) or type(exc).__name__
     return SendError(text, retryable=_PERMANENT.search(text) is None)
+
+
+def message_send_error(exc: BaseException, msg: OutboundMessage) -> SendError:
+    """Classify a failure of building or sending ``msg``: not sent, permanent, or unconfirmed."""
+    if isinstance(exc, SendError):
+        return exc
+    text = str(exc) or type(exc).__name__
+    if _PERMANENT.search(text):
+        return SendError(text, retryable=False)
+    if _NOT_SENT.search(text) or msg.type == "reaction":
+        return SendError(text, retryable=True)
+    return SendError(text, unconfirmed=True)
 
 
 def to_opus(ffmpeg: str, source: Path) -> bytes:
@@ -63,6 +99,27 @@ class Outbound:
     remote_id: Callable[[str], str | None]     # daemon id -> WhatsApp id, for messages zing sent
     own_jid: Callable[[], str]
     max_media_bytes: int
+
+    def send(self, send_message: Callable[[Any, Any], Any], jid: Any, msg: OutboundMessage,
+             store: ChannelStore) -> float:
+        """Build and send ``msg``, recording WhatsApp's id for it: on success as sent, after an
+        ambiguous failure as unconfirmed (found by its secret). Returns WhatsApp's timestamp."""
+        message = self.build(msg)
+        secret = None
+        if msg.type != "reaction":
+            secret = os.urandom(32)
+            message.messageContextInfo.messageSecret = secret
+        try:
+            response = send_message(jid, message)
+        except Exception as exc:
+            error = message_send_error(exc, msg)
+            remote = store.id_for_secret(secret) if error.unconfirmed and secret else None
+            if remote:
+                store.record_unconfirmed(msg.wa_id, remote, msg.chat, time.time())
+            raise error from exc
+        ts = seconds(response.Timestamp)
+        store.record(msg.wa_id, response.ID, msg.chat, ts)
+        return ts
 
     def build(self, msg: OutboundMessage) -> Any:
         if msg.type == "text":
@@ -117,7 +174,10 @@ class Outbound:
             raise SendError(f"media too large: {size} bytes (limit {self.max_media_bytes})", retryable=False)
         mime = msg.media_mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         kind, data, mime = self._payload(msg.type, path, mime)
-        uploaded = self.upload(data, self.lib.MediaType[UPLOAD_KINDS[kind]])
+        try:
+            uploaded = self.upload(data, self.lib.MediaType[UPLOAD_KINDS[kind]])
+        except Exception as exc:  # the message itself was not sent yet
+            raise SendError(f"media upload failed: {exc}", retryable=_PERMANENT.search(str(exc)) is None) from exc
         return self._media_message(msg, kind, mime, uploaded, path)
 
     def _payload(self, kind: str, path: Path, mime: str) -> tuple[str, bytes, str]:

@@ -6,7 +6,14 @@ neonize 0.5.2 cannot send under a caller-chosen message id: its Go
 This store maps the daemon's fixed id to WhatsApp's, so the daemon only ever
 sees its own ids (receipts, quotes, reactions, edits and revokes are translated)
 and a retry of a message that did go out is answered from here instead of being
-sent twice. It also remembers that the number was paired, so a missing session
+sent twice.
+
+A send that failed ambiguously (no answer after the message node left) still
+has a WhatsApp id: zing gives every message its own ``messageSecret`` and
+whatsmeow stores the secret under the id it chose before it sends anything, so
+the id is found in the session's ``whatsmeow_message_secrets`` table and kept
+in ``unconfirmed``. A receipt for it then maps back to the daemon's id and
+proves the message arrived. It also remembers that the number was paired, so a missing session
 file can be told apart from a connection that was never paired.
 
 It lives next to the session file (``<session>.zing``), so it is backed up and
@@ -27,6 +34,9 @@ CREATE TABLE IF NOT EXISTS sent (
     local TEXT PRIMARY KEY, remote TEXT NOT NULL, chat TEXT NOT NULL, ts REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_sent_remote ON sent(remote);
+CREATE TABLE IF NOT EXISTS unconfirmed (
+    remote TEXT PRIMARY KEY, local TEXT NOT NULL, chat TEXT NOT NULL, ts REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Receipts and quotes of older messages are not worth a growing table.
@@ -60,6 +70,7 @@ class ChannelStore:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.executescript(_SCHEMA)
             db.execute("DELETE FROM sent WHERE ts < ?", (time.time() - KEEP_SECONDS,))
+            db.execute("DELETE FROM unconfirmed WHERE ts < ?", (time.time() - KEEP_SECONDS,))
             self._db = db
         return self._db
 
@@ -82,8 +93,22 @@ class ChannelStore:
 
     def local(self, remote: str) -> str:
         """The daemon's id for a WhatsApp id (unchanged for messages zing did not send)."""
-        rows = self._query("SELECT local FROM sent WHERE remote = ?", (remote,))
+        rows = self._query("SELECT local FROM sent WHERE remote = ? UNION ALL "
+                           "SELECT local FROM unconfirmed WHERE remote = ? LIMIT 1", (remote, remote))
         return rows[0][0] if rows else remote
+
+    def record_unconfirmed(self, local: str, remote: str, chat: str, ts: float) -> None:
+        """An attempt that may have gone out as ``remote``: its receipts belong to ``local``."""
+        self._query("INSERT OR REPLACE INTO unconfirmed (remote, local, chat, ts) VALUES (?, ?, ?, ?)",
+                    (remote, local, chat, ts))
+
+    def id_for_secret(self, secret: bytes) -> str | None:
+        """The id whatsmeow gave the message carrying ``secret`` (None: it never got that far)."""
+        session = self.path.with_name(self.path.name.removesuffix(".zing"))
+        try:
+            return _secret_message_id(session, secret)
+        except sqlite3.Error:  # no session tables yet, or the file is busy: nothing to learn
+            return None
 
     def paired_phone(self) -> str:
         rows = self._query("SELECT value FROM meta WHERE key = 'paired_phone'")
@@ -118,6 +143,13 @@ def session_problem(session_path: Path, paired_phone: str) -> str | None:
     if paired_phone and not devices:
         return "the WhatsApp session file holds no paired device"
     return None
+
+
+def _secret_message_id(session_path: Path, secret: bytes) -> str | None:
+    uri = session_path.resolve().as_uri() + "?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+        row = db.execute("SELECT message_id FROM whatsmeow_message_secrets WHERE key = ?", (secret,)).fetchone()
+    return row[0] if row else None
 
 
 def _count_devices(session_path: Path) -> int:

@@ -31,6 +31,7 @@ class Send(msgspec.Struct, forbid_unknown_fields=True):
 
 class Retry(msgspec.Struct, forbid_unknown_fields=True):
     id: int
+    resend: bool = False  # required for an unconfirmed message: it may already have arrived
 
 
 class Search(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,8 +101,9 @@ async def send(call: Call, p: Send) -> dict:
 
 @REGISTRY.method("message.retry", Retry, result=R.Message, errors=(NotFound, Forbidden, Conflict, Unavailable))
 async def retry(call: Call, p: Retry) -> dict:
-    """Send a failed message again, under the same WhatsApp id."""
-    return await call.app.db.write(svc.retry_unit, call.actor, p.id)
+    """Send a failed message again, under the same WhatsApp id; an unconfirmed one (it may already
+    have arrived) only with ``resend: true``."""
+    return await call.app.db.write(svc.retry_unit, call.actor, p.id, p.resend)
 
 
 @REGISTRY.method("message.search", Search, result=list[R.SearchHit], errors=(Invalid,))

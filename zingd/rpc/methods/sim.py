@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
+from zingd.channels.base import CALL_LINES
 from zingd.channels.sim import CUSTOMERS, SimChannel
 from zingd.errors import Invalid, NotFound
 from zingd.rpc import results as R
@@ -20,6 +23,10 @@ class SimSay(msgspec.Struct, forbid_unknown_fields=True):
     quoted_wa_id: str | None = None
     group: str | None = None
     lid: str | None = None
+    hide_phone: bool = False  # with lid: no phone alongside it (WhatsApp has not shared the mapping yet)
+    ts: float | None = None   # WhatsApp's time of the message, epoch seconds: an old one is backlog
+    call: str | None = None   # "voice" or "video": the customer calls instead of writing
+    seconds: int | None = None  # type audio: the voice note's length
 
 
 class SimFault(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +35,8 @@ class SimFault(msgspec.Struct, forbid_unknown_fields=True):
     ban_s: float | None = None
     send_failure_rate: float | None = None
     duplicate_inbound: bool | None = None
+    lose_answers: int | None = None
+    release_receipts: bool = False
 
 
 class SimJournalParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,20 +59,32 @@ async def _sim(call: Call, connection_id: int | None) -> SimChannel:
 
 @REGISTRY.method("sim.say", SimSay, result=R.SimSaid, errors=(NotFound, Invalid))
 async def say(call: Call, p: SimSay) -> dict:
-    """A simulated customer writes in, optionally in a group or behind a LID (returns once zing stored it)."""
+    """A simulated customer writes in, optionally in a group or behind a LID (hide_phone: without the phone
+    beside it), sends a voice note (type audio, seconds), calls (call), or wrote at an earlier time (ts:
+    backlog); returns once zing stored it."""
     number = "".join(ch for ch in p.from_ if ch.isdigit())
     if len(number) < 8 or len(number) > 15:
         raise Invalid("from must be a phone number with 8 to 15 digits", field="from")
-    if p.type not in ("text", "image"):
-        raise Invalid("type must be text or image", field="type")
-    if p.type == "text" and not p.body.strip():
+    if p.type not in ("text", "image", "audio"):
+        raise Invalid("type must be text, image or audio", field="type")
+    if p.call is not None and p.call not in CALL_LINES:
+        raise Invalid("call must be voice or video", field="call")
+    if p.type == "text" and not p.body.strip() and p.call is None:
         raise Invalid("a text message needs a body", field="body")
+    if p.seconds is not None and not (p.type == "audio" and 1 <= p.seconds <= 3600):
+        raise Invalid("seconds: a voice note's length, 1 to 3600, with type audio", field="seconds")
+    if p.ts is not None and not 0 < p.ts <= time.time() + 60:
+        raise Invalid("ts must be epoch seconds, not in the future", field="ts")
     channel = await _sim(call, p.connection_id)
     name = p.name or dict(CUSTOMERS).get(number, "")
     for field, value in (("group", p.group), ("lid", p.lid)):
         if value is not None and not (value.isdigit() and 5 <= len(value) <= 30):
             raise Invalid(f"{field} must be 5 to 30 digits (the id before @)", field=field)
-    out = await channel.say(number, p.body, name, p.type, p.quoted_wa_id, p.group, p.lid)
+    if p.hide_phone and p.lid is None:
+        raise Invalid("hide_phone needs a lid", field="hide_phone")
+    type_, body = ("system", CALL_LINES[p.call]) if p.call else (p.type, p.body)
+    out = await channel.say(number, body, name, type_, p.quoted_wa_id, p.group, p.lid, p.hide_phone, ts=p.ts,
+                            call=p.call or "", seconds=p.seconds)
     return {**out, "connection_id": channel.connection_id}
 
 
@@ -75,7 +96,8 @@ async def customers(call: Call, p) -> list:
 
 @REGISTRY.method("sim.fault", SimFault, result=R.SimFaults, errors=(NotFound, Invalid))
 async def fault(call: Call, p: SimFault) -> dict:
-    """Inject faults: a network outage, a temporary ban, a send failure rate, duplicate inbound delivery."""
+    """Inject faults: a network outage, a temporary ban, a send failure rate, duplicate inbound delivery,
+    sends whose answer is lost (they reach the customer; receipts held until ``release_receipts``)."""
     channel = await _sim(call, p.connection_id)
     if p.send_failure_rate is not None:
         if not 0 <= p.send_failure_rate <= 1:
@@ -83,6 +105,11 @@ async def fault(call: Call, p: SimFault) -> dict:
         channel.faults.send_failure_rate = p.send_failure_rate
     if p.duplicate_inbound is not None:
         channel.faults.duplicate_inbound = p.duplicate_inbound
+    if p.lose_answers is not None:
+        if not 0 <= p.lose_answers <= 1000:
+            raise Invalid("lose_answers must be between 0 and 1000", field="lose_answers")
+        channel.faults.lose_answers = p.lose_answers
+    released = channel.release_receipts() if p.release_receipts else 0
     for field, seconds, state, reason in (
             ("disconnect_s", p.disconnect_s, "disconnected", "simulated network outage"),
             ("ban_s", p.ban_s, "banned", "simulated temporary ban")):
@@ -92,7 +119,8 @@ async def fault(call: Call, p: SimFault) -> dict:
             await channel.disconnect(seconds, state, reason)
     return {"connection_id": channel.connection_id, "state": channel.state,
             "send_failure_rate": channel.faults.send_failure_rate,
-            "duplicate_inbound": channel.faults.duplicate_inbound}
+            "duplicate_inbound": channel.faults.duplicate_inbound, "lose_answers": channel.faults.lose_answers,
+            "held_receipts": len(channel.faults.held), "released_receipts": released}
 
 
 @REGISTRY.method("sim.journal", SimJournalParams, result=R.SimJournal, errors=(NotFound,))
