@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,10 +48,25 @@ def list_(
     out.rows(found, COLUMNS, empty="no contacts")
 
 
+def merged_from(m: dict[str, Any]) -> str:
+    """One merge as a sentence: "merged from contact 7 (LID 123…) on 2026-03-04 13:00, automatically: …"."""
+    number = m["merged_number"]
+    address = f"LID {number.split('@')[0]}" if number.endswith("@lid") else \
+        number if "@" in number else f"+{number}"
+    on = datetime.fromtimestamp(m["created_at"]).strftime("%Y-%m-%d %H:%M")
+    how = f"by {m.get('user_name') or 'user ' + str(m['user_id'])}" if m.get("user_id") else "automatically"
+    joined = "".join(f"; ticket {drop} joined into {keep}" for keep, drop in m.get("tickets_joined") or [])
+    line = f"merged from contact {m['merged_id']} ({address}) on {on}, {how}"
+    return f"{line}: {m['reason']}{joined}" if m.get("reason") else f"{line}{joined}"
+
+
 @app.command("show")
 def show(session: Session, out: Output, contact_id: ContactId) -> None:
-    """Show a contact with its WhatsApp ids and tickets."""
-    out.item(session.call("contact.get", {"id": contact_id}), title="contact", tables={"tickets": TICKET_COLUMNS})
+    """Show a contact with its WhatsApp ids, tickets, and what was merged into it and why."""
+    contact = session.call("contact.get", {"id": contact_id})
+    if out.for_people and contact.get("merges"):
+        contact = {**contact, "merges": "\n".join(merged_from(m) for m in contact["merges"])}
+    out.item(contact, title="contact", tables={"tickets": TICKET_COLUMNS})
 
 
 @app.command("update")

@@ -1,9 +1,12 @@
 """Contact import (zingd/services/contact_import.py parses, contacts.import_rows writes):
 valid and invalid rows, duplicates in one file, merging into existing contacts, dry run,
-skip_invalid; and phone number normalization, with properties."""
+skip_invalid; phone number normalization, with properties; and one contact per person: a LID
+placeholder folded into the person when WhatsApp maps it (zingd/store/contacts.py learn/fold)."""
 
 from __future__ import annotations
 
+import functools
+import math
 import sqlite3
 
 import phonenumbers
@@ -12,9 +15,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.services.support import props
+from zingd.channels.base import InboundMessage
 from zingd.errors import Conflict, Invalid
-from zingd.services import admin, contact_import, contacts
+from zingd.services import admin, contact_import, contacts, tickets
 from zingd.services.contact_import import MAX_ROWS, Parsed, normalize_number, parse_csv, parse_vcard
+from zingd.services.inbound import ingest
+from zingd.store import contacts as C
 from zingd.store.rows import loads
 
 CSV = """Nome,Telefone,Email,Tags,Cidade
@@ -325,3 +331,216 @@ def test_garbage_is_invalid_or_digits(raw, region):
         assert e.message
         return
     assert out.isdigit() and 2 < len(out) <= 15
+
+
+# -- one contact per person: a LID placeholder merges when WhatsApp maps it ---------------------
+
+PHONE, LID = "5511933330001", "987654321012345"
+PHONE_JID, LID_JID = f"{PHONE}@s.whatsapp.net", f"{LID}@lid"
+
+
+class Writes:
+    """One customer's messages by phone, by LID alone, or with the mapping (chat + SenderAlt)."""
+
+    def __init__(self, db, seed) -> None:
+        self.db, self.seed, self.n = db, seed, 0
+
+    async def say(self, chat: str, alt: str = "", body: str = "hi", connection: int | None = None) -> dict:
+        self.n += 1
+        msg = InboundMessage(wa_id=f"LIDTEST{self.n:04d}", chat=chat, sender=chat, ts=self.db.clock(), body=body,
+                             push_name="Zé", sender_alt=alt)
+        live = functools.partial(ingest, reopen_window_s=0.0, backlog_age_s=math.inf)
+        return await self.db.write(live, self.seed.tenant, connection or self.seed.connection, msg)
+
+
+@pytest.fixture
+def writes(db, seed) -> Writes:
+    return Writes(db, seed)
+
+
+async def contacts_of(db) -> list[dict]:
+    return await db.all("SELECT id, number FROM contacts WHERE tenant_id = 1 ORDER BY id")
+
+
+async def active_tickets(db) -> list[dict]:
+    return await db.all("SELECT id, contact_id, connection_id FROM tickets WHERE status != 'closed' ORDER BY id")
+
+
+async def test_a_lid_placeholder_never_merged_before(db, seed, writes):
+    """The defect, reproduced: phone first, then the LID alone, then both: one contact, one ticket."""
+    await writes.say(PHONE_JID, body="from my phone")
+    await writes.say(LID_JID, body="from my hidden id")
+    assert [c["number"] for c in await contacts_of(db)] == [PHONE, f"{LID}@lid"]  # unknown yet: a placeholder
+    await writes.say(LID_JID, PHONE_JID, body="now WhatsApp says who I am")
+    assert [c["number"] for c in await contacts_of(db)] == [PHONE]
+    [t] = await active_tickets(db)
+    bodies = await db.all("SELECT body, contact_id FROM messages WHERE ticket_id = ? AND direction = 'in' "
+                          "ORDER BY id", (t["id"],))
+    assert [m["body"] for m in bodies] == ["from my phone", "from my hidden id", "now WhatsApp says who I am"]
+    assert {m["contact_id"] for m in bodies} == {t["contact_id"]}
+
+
+async def test_the_placeholder_folds_in_with_its_tags_fields_and_ticket(db, seed, writes, heard):
+    await writes.say(PHONE_JID, body="from my phone")
+    real = await db.one("SELECT * FROM contacts WHERE number = ?", (PHONE,))
+    await writes.say(LID_JID, body="from my hidden id")
+    ghost = await db.one("SELECT * FROM contacts WHERE number = ?", (f"{LID}@lid",))
+    await db.write(contacts.update, seed["ana"], ghost["id"], {"custom_fields": {"plan": "gold"}})
+    await db.write(contacts.update, seed["ana"], real["id"], {"custom_fields": {"city": "SP"}})
+    await db.write(contacts.set_contact_tags, seed["sue"], ghost["id"], ["vip"])
+    older, newer = await db.all("SELECT * FROM tickets ORDER BY id")
+    heard.clear()
+    await writes.say(LID_JID, PHONE_JID, body="mapped")
+
+    merged = await db.one("SELECT * FROM contacts WHERE id = ?", (real["id"],))
+    assert loads(merged["custom_fields"]) == {"city": "SP", "plan": "gold"}
+    assert await tags_of(db, PHONE) == ["vip"]
+    ids = await db.all("SELECT jid FROM contact_ids WHERE contact_id = ? ORDER BY jid", (real["id"],))
+    assert [r["jid"] for r in ids] == [PHONE_JID, LID_JID]
+    # the pair became the older ticket; the other is closed, both logs say so
+    kept, closed = await db.all("SELECT * FROM tickets ORDER BY id")
+    assert (kept["id"], kept["status"], kept["contact_id"]) == (older["id"], older["status"], real["id"])
+    assert (closed["id"], closed["status"], closed["contact_id"]) == (newer["id"], "closed", real["id"])
+    assert await db.value("SELECT count(*) FROM messages WHERE ticket_id = ?", (closed["id"],)) == 0
+    logs = await db.all("SELECT ticket_id, data FROM ticket_log WHERE action = 'merged' ORDER BY id")
+    assert [(r["ticket_id"], loads(r["data"])) for r in logs] == [
+        (newer["id"], {"into": older["id"]}), (older["id"], {"ticket_id": newer["id"]})]
+    [record] = await db.all("SELECT * FROM contact_merges")
+    assert (record["contact_id"], record["merged_id"], record["merged_number"], record["user_id"]) == (
+        real["id"], ghost["id"], f"{LID}@lid", None)
+    assert record["reason"] == f"WhatsApp said LID {LID} is +{PHONE}"
+    # subscribers: the placeholder is gone, both tickets redrawn, then the message lands in the kept one
+    assert [e.data["merged"] for e in heard.of("contact.updated")] == [ghost["id"]]
+    assert {e.data["ticket"]["id"]: e.data["ticket"]["status"] for e in heard.of("ticket.updated")}[
+        newer["id"]] == "closed"
+    assert heard.of("message.created")[0].data["ticket"]["id"] == older["id"]
+    audit = await db.one("SELECT * FROM audit_log WHERE action = 'contact.merge'")
+    assert audit["tenant_id"] == seed.tenant and audit["user_id"] is None
+
+
+async def test_an_older_placeholder_ticket_is_the_one_kept(db, seed, writes, heard):
+    """The LID wrote first: its ticket is the older, so it goes on under the real contact."""
+    await writes.say(LID_JID, body="hidden first")
+    await writes.say(PHONE_JID, body="then by phone")
+    first, second = await db.all("SELECT id FROM tickets ORDER BY id")
+    real = await db.value("SELECT id FROM contacts WHERE number = ?", (PHONE,))
+    heard.clear()
+    await writes.say(PHONE_JID, LID_JID, body="mapped, the other way round")  # a phone chat's SenderAlt is the LID
+    assert await active_tickets(db) == [{"id": first["id"], "contact_id": real, "connection_id": seed.connection}]
+    redrawn = {e.data["ticket"]["id"]: e.data for e in heard.of("ticket.updated")}
+    assert redrawn[second["id"]]["ticket"]["status"] == "closed"
+    assert redrawn[second["id"]]["merged_into"] == first["id"]
+    assert redrawn[first["id"]]["ticket"]["contact_id"] == real
+    bodies = await db.all("SELECT body FROM messages WHERE ticket_id = ? AND direction = 'in' ORDER BY id",
+                          (first["id"],))
+    assert [m["body"] for m in bodies] == ["hidden first", "then by phone", "mapped, the other way round"]
+
+
+async def test_the_agent_of_the_joined_ticket_stays_on_it(db, seed, writes):
+    await writes.say(PHONE_JID, body="by phone, still pending")
+    await writes.say(LID_JID, body="by LID")
+    _, ghost_ticket = await db.all("SELECT id FROM tickets ORDER BY id")
+    await db.write(tickets.accept, seed["ana"], ghost_ticket["id"])
+    await writes.say(LID_JID, PHONE_JID, body="mapped")
+    [t] = await db.all("SELECT * FROM tickets WHERE status != 'closed'")
+    assert (t["status"], t["user_id"]) == ("open", seed.users["ana"])
+
+
+async def test_tickets_on_different_numbers_both_follow(db, seed, writes):
+    second = await db.write(lambda tx: tx.insert("connections", {
+        "tenant_id": seed.tenant, "name": "Second", "kind": "sim", "created_at": tx.now, "updated_at": tx.now}))
+    await writes.say(PHONE_JID, body="to Main")
+    await writes.say(LID_JID, body="to Second", connection=second)
+    await writes.say(LID_JID, PHONE_JID, body="mapped, on Second", connection=second)
+    real = await db.value("SELECT id FROM contacts WHERE number = ?", (PHONE,))
+    assert await active_tickets(db) == [{"id": 1, "contact_id": real, "connection_id": seed.connection},
+                                        {"id": 2, "contact_id": real, "connection_id": second}]
+    assert await db.value("SELECT tickets_joined FROM contact_merges") == "[]"
+
+
+async def test_a_placeholder_whose_phone_is_new_just_gets_the_number(db, seed, writes, heard):
+    await writes.say(LID_JID, body="hidden")
+    [ghost] = await contacts_of(db)
+    heard.clear()
+    await writes.say(LID_JID, PHONE_JID, body="mapped")
+    assert await contacts_of(db) == [{"id": ghost["id"], "number": PHONE}]
+    ids = await db.all("SELECT jid FROM contact_ids ORDER BY jid")
+    assert [r["jid"] for r in ids] == [PHONE_JID, LID_JID]
+    assert await db.value("SELECT count(*) FROM contact_merges") == 0
+    assert heard.of("contact.updated")[0].data["contact"]["number"] == PHONE
+    assert heard.of("ticket.updated")[0].data["ticket"]["contact_number"] == PHONE
+    assert len(await active_tickets(db)) == 1
+
+
+async def test_learning_a_mapping_again_changes_nothing(db, seed, writes, heard):
+    await writes.say(PHONE_JID)
+    await writes.say(LID_JID)
+    await writes.say(LID_JID, PHONE_JID)
+    heard.clear()
+    for chat, alt in ((LID_JID, PHONE_JID), (PHONE_JID, LID_JID), (LID_JID, PHONE_JID)):
+        await writes.say(chat, alt, body="again")
+    assert len(await contacts_of(db)) == 1 and len(await active_tickets(db)) == 1
+    assert await db.value("SELECT count(*) FROM contact_merges") == 1
+    assert heard.of("contact.updated") == []
+
+
+async def test_a_lid_on_a_contact_with_a_number_is_never_folded_by_itself(db, seed, writes):
+    """WhatsApp names another phone for a LID already on a real contact: a number change or a
+    mistake, not a placeholder; nothing merges (a person can, with contact.merge)."""
+    await writes.say(LID_JID, PHONE_JID, body="I am 0001")
+    await writes.say("5511933330002@s.whatsapp.net", body="I am 0002")
+    await writes.say(LID_JID, "5511933330002@s.whatsapp.net", body="now the LID says 0002")
+    assert [c["number"] for c in await contacts_of(db)] == [PHONE, "5511933330002"]
+    assert await db.value("SELECT count(*) FROM contact_merges") == 0
+
+
+async def test_a_manual_merge_is_recorded_and_refuses_two_active_tickets(db, seed, writes):
+    await writes.say("5511999990008@s.whatsapp.net", body="one")
+    await writes.say("5511999990009@s.whatsapp.net", body="two")
+    a, b = await db.all("SELECT * FROM contacts ORDER BY id")
+    with pytest.raises(Conflict, match="close one first"):
+        await db.write(contacts.merge, seed["sue"], a["id"], b["id"])
+    await db.write(lambda tx: tx.execute("UPDATE tickets SET status = 'closed' WHERE contact_id = ?", (a["id"],)))
+    await db.write(contacts.merge, seed["sue"], a["id"], b["id"])
+    record = await db.one("SELECT * FROM contact_merges")
+    assert (record["contact_id"], record["merged_id"], record["user_id"], record["reason"]) == (
+        b["id"], a["id"], seed.users["sue"], "")
+
+
+async def test_owner_notes_schedules_and_campaigns_follow_the_placeholder(db, seed, writes):
+    await writes.say(PHONE_JID, body="by phone")
+    await writes.say(LID_JID, body="by LID")
+    real, ghost = await contacts_of(db)
+    older, newer = await db.all("SELECT id FROM tickets ORDER BY id")
+    await db.write(contacts.update, seed["sue"], ghost["id"], {"owner_user_id": seed.users["bia"], "opted_out": True})
+
+    def extras(tx):
+        campaign = tx.insert("campaigns", {"tenant_id": seed.tenant, "name": "Promo", "created_at": tx.now,
+                                           "updated_at": tx.now})
+        for contact, state in ((real["id"], "sent"), (ghost["id"], "pending")):
+            tx.insert("campaign_recipients", {"campaign_id": campaign, "contact_id": contact, "state": state,
+                                              "updated_at": tx.now})
+        tx.insert("notes", {"tenant_id": seed.tenant, "ticket_id": newer["id"], "user_id": seed.users["ana"],
+                            "body": "asked by LID", "created_at": tx.now})
+        tx.insert("schedules", {"tenant_id": seed.tenant, "contact_id": ghost["id"], "ticket_id": newer["id"],
+                                "body": "follow up", "run_at": tx.now + 3600, "created_at": tx.now,
+                                "updated_at": tx.now})
+    await db.write(extras)
+    await writes.say(LID_JID, PHONE_JID, body="mapped")
+
+    contact = await db.one("SELECT owner_user_id, opted_out FROM contacts WHERE id = ?", (real["id"],))
+    assert contact == {"owner_user_id": seed.users["bia"], "opted_out": 1}  # the customer's opt-out stands
+    assert await db.all("SELECT contact_id, state FROM campaign_recipients") == [
+        {"contact_id": real["id"], "state": "sent"}]  # reached twice: the real contact's row is kept
+    assert await db.value("SELECT ticket_id FROM notes") == older["id"]
+    assert await db.one("SELECT contact_id, ticket_id FROM schedules") == {"contact_id": real["id"],
+                                                                          "ticket_id": older["id"]}
+
+
+async def test_a_mapping_learned_without_a_message_points_the_lid_at_the_person(db, seed, writes):
+    """A history sync or a lookup tells zing a LID before it ever writes: no placeholder is made later."""
+    await writes.say(PHONE_JID)
+    await db.write(C.learn, seed.tenant, PHONE_JID, LID_JID)
+    await writes.say(LID_JID, body="first time by LID, no SenderAlt")
+    assert [c["number"] for c in await contacts_of(db)] == [PHONE]
+    assert len(await active_tickets(db)) == 1

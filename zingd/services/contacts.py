@@ -64,6 +64,7 @@ async def refresh_profile(db: Database, channels: Channels, row: dict[str, Any],
 
 
 async def get(db: Database, channels: Channels, actor: Actor, contact_id: int) -> dict[str, Any]:
+    """A contact with its WhatsApp ids, tags, wallet owner, what was merged into it, and its tickets."""
     row = C.view(await db.one("SELECT * FROM contacts WHERE id = ? AND tenant_id = ?",
                               (contact_id, actor.tenant_id)))
     if row is None:
@@ -76,6 +77,10 @@ async def get(db: Database, channels: Channels, actor: Actor, contact_id: int) -
         (contact_id,))]
     row["owner"] = await db.one("SELECT id, name FROM users WHERE id = ?", (row["owner_user_id"],)) \
         if row["owner_user_id"] else None
+    row["merges"] = [with_json(m, "tickets_joined") for m in await db.all(
+        "SELECT m.merged_id, m.merged_number, m.user_id, u.name AS user_name, m.reason, m.tickets_joined, "
+        "m.created_at FROM contact_merges m LEFT JOIN users u ON u.id = m.user_id WHERE m.contact_id = ? "
+        "ORDER BY m.id", (contact_id,))]
     cond, params = T.visibility(actor)
     row["tickets"] = await db.all(
         "SELECT t.id, t.status, t.connection_id, t.user_id, t.created_at, t.closed_at, t.last_message "
@@ -216,7 +221,10 @@ def delete(tx: Tx, actor: Actor, contact_id: int) -> dict[str, Any]:
 
 
 def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any]:
-    """Fold one contact into another: tickets, messages, WhatsApp ids and tags follow."""
+    """Fold one contact into another: tickets, messages, WhatsApp ids and tags follow (``C.fold``,
+    the merge zing also makes by itself when WhatsApp maps a LID placeholder to a phone). Two
+    active tickets on one number are refused here: a person chose to merge two addresses, and
+    which conversation goes on is theirs to say."""
     if source_id == target_id:
         raise Invalid("a contact can't be merged into itself")
     source, target = C.get(tx, actor.tenant_id, source_id), C.get(tx, actor.tenant_id, target_id)
@@ -229,19 +237,7 @@ def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any
     if clash:
         raise Conflict(f"both contacts have an active ticket on the same number ({clash['a']}, {clash['b']}); "
                        "close one first", tickets=[clash["a"], clash["b"]])
-    for table in ("tickets", "messages", "campaign_recipients", "schedules"):
-        tx.execute(f"UPDATE {table} SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
-    tx.execute("UPDATE contact_ids SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
-    tx.execute("INSERT OR IGNORE INTO contact_tags (contact_id, tag_id) SELECT ?, tag_id FROM contact_tags "
-               "WHERE contact_id = ?", (target_id, source_id))
-    fields = {**source["custom_fields"], **target["custom_fields"]}
-    tx.execute("UPDATE contacts SET custom_fields = ?, name = CASE WHEN name = '' THEN ? ELSE name END, "
-               "updated_at = ? WHERE id = ?", (dumps(fields), source["name"], tx.now, target_id))
-    tx.execute("DELETE FROM contacts WHERE id = ?", (source_id,))
-    tx.audit(actor, "contact.merge", "contact", target_id, merged=source_id, number=source["number"])
-    merged = C.get(tx, actor.tenant_id, target_id)
-    tx.emit(actor.tenant_id, "contact.updated", {"contact": merged, "merged": source_id})
-    return merged
+    return C.fold(tx, actor.tenant_id, source, target, actor)
 
 
 async def export(db: Database, actor: Actor) -> list[dict[str, Any]]:

@@ -61,7 +61,7 @@ class ContactScreen(Dialog):
         info.append(c.get("name") or c.get("push_name") or "(no name)", style=self._style("name"))
         if c.get("push_name") and c.get("name"):
             info.append(f"  ~{c['push_name']}", style=muted)
-        info.append(f"\n+{c.get('number', '')}")
+        info.append(f"\n{format.address(c.get('number', ''))}")
         if c.get("email"):
             info.append(f"  {c['email']}")
         for label, tags in (("contact", c.get("tags")), ("ticket", self.ticket.get("tags"))):
@@ -73,6 +73,9 @@ class ContactScreen(Dialog):
             info.append(str(value))
         if c.get("opted_out"):
             info.append("\nopted out of campaigns", style=self._style("opted-out"))
+        for m in c.get("merges") or []:
+            how = f"by {m.get('user_name') or 'a user'}" if m.get("user_id") else f"automatically: {m.get('reason')}"
+            info.append(f"\nmerged from {format.address(m['merged_number'])}, {how}", style=muted)
         self.query_one("#contact-info", Static).update(info)
         past = self.query_one("#past-tickets", OptionList)
         past.clear_options()
@@ -82,8 +85,20 @@ class ContactScreen(Dialog):
                                    f"{format.first_line(t.get('last_message') or '', 60)}"))
 
     def daemon_event(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "contact.updated" and (data.get("contact") or {}).get("id") == self.contact["id"]:
-            self.contact = {**self.contact, **data["contact"]}
+        if kind != "contact.updated":
+            return
+        contact = data.get("contact") or {}
+        if data.get("merged") is not None and self.contact["id"] in (data["merged"], contact.get("id")):
+            self.reload(contact["id"])  # folded into the person (or something folded in): tickets and tags moved
+        elif contact.get("id") == self.contact["id"]:
+            self.contact = {**self.contact, **contact}
+            self.show()
+
+    @work(group="contact")
+    async def reload(self, contact_id: int) -> None:
+        found = await self.app.call("contact.get", {"id": contact_id}, quiet=True)
+        if found is not None:
+            self.contact = found
             self.show()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

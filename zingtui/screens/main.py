@@ -145,6 +145,8 @@ class MainScreen(TicketActions, Screen):
         kind, data = event.type, event.data
         if data.get("ticket"):
             self.apply_ticket(data["ticket"], alert=kind in ("ticket.created", "ticket.updated"))
+            if data.get("merged_into") and self.conversation.shows(data["ticket"]["id"]):
+                self.follow_merge(data["merged_into"])
         if kind in CHAT_EVENTS:
             self.conversation.event(event)
         elif kind == "connection.updated":
@@ -174,6 +176,15 @@ class MainScreen(TicketActions, Screen):
             self.notify("Back in touch with zingd", title="reconnected")
             self.queue.schedule_counts()
         bar.link = state
+
+    @work(group="merge")
+    async def follow_merge(self, ticket_id: int) -> None:
+        """The open ticket was joined into another (one person, two WhatsApp addresses): the
+        conversation goes on there, with every message, so show that one."""
+        ticket = await self.app.call("ticket.get", {"id": ticket_id}, quiet=True)
+        if ticket is not None:
+            self.open(ticket)
+            self.apply_ticket(ticket, follow=True)  # the list goes to the tab that holds it
 
     async def change(self, method: str, params: dict[str, Any]) -> Any:
         """A call that changes a ticket: one at a time, so a fast "send, close" is never "close, send"."""
