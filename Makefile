@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash powercut bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui system-deps clean
+.PHONY: demo test crash soak powercut bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 crash: $(STAMP)
 	ZING_CRASH_ROUNDS=60 $(BIN)/python -m pytest -q -m slow tests/integration/test_crash.py
+
+# 200 WhatsApp numbers on neonize's real binary, offline, through outages: 40 runs (figures printed).
+soak: $(STAMP)
+	$(BIN)/python -m pytest -q -s -m slow tests/channels/whatsapp/test_isolation.py
 
 # Power cuts: zingd's data dir on LazyFS (tools/lazyfs, built into .bench/lazyfs), everything not
 # fsync'ed thrown away at random moments. Needs FUSE; the test skips, saying why, where it can't run.

@@ -26,11 +26,12 @@ P = lib.proto
 E = lib.waE2E
 
 from neonize.exc import DownloadError, NeonizeError, SendMessageError  # noqa: E402  (after load(): quiet import)
+from neonize.exc import GetGroupInfoError  # noqa: E402
 
 OWN = "5511900000000@s.whatsapp.net"
 CUSTOMER = "5511999990001@s.whatsapp.net"
 GROUP = "120363000000000001@g.us"
-FAST = Timings(reconnect_initial=0.01, reconnect_max=0.04, watchdog_interval=3600, watchdog_timeout=0.5,
+FAST = Timings(reconnect_initial=0.01, reconnect_max=0.04, jitter=0, start_spread=0, watchdog_interval=3600,
                pairing_timeout=0.3, sink_timeout=5, stop_timeout=2)
 
 
@@ -55,11 +56,13 @@ class FakeClient(lib.NewClient):
         super().__init__(str(path))
         self.contact = FakeContacts()
         self.connect_errors: list[Exception] = []
-        self.connects = self.stops = 0
+        self.connects = self.stops = self.disconnects = 0
         self.in_session = threading.Event()
         self._stopped = threading.Event()
         self.sent, self.uploads, self.downloads, self.reads, self.presence = [], [], [], [], []
         self.lookups: list[str] = []
+        self.group_names: dict[str, str] = {GROUP: "Loja Centro"}
+        self.group_lookups: list[str] = []
         self.media = b"\xff\xd8 jpeg bytes"
         self.download_error: Exception | None = None
         self.send_failure: Exception | None = None
@@ -83,6 +86,10 @@ class FakeClient(lib.NewClient):
     def stop(self) -> None:
         self.stops += 1
         self._stopped.set()
+
+    def disconnect(self) -> None:
+        """Like whatsmeow: the socket closes, the session call does not return (neonize waits in FetchMe)."""
+        self.disconnects += 1
 
     def send_message(self, to, message, *args, **kwargs):
         self.send_gate.wait(5)
@@ -136,10 +143,18 @@ class FakeClient(lib.NewClient):
     def get_profile_picture(self, jid_, extra=None):
         return P.ProfilePictureInfo(URL="https://pps.whatsapp.net/m.jpg")
 
+    def get_group_info(self, jid_):
+        self.group_lookups.append(f"{jid_.User}@{jid_.Server}")
+        name = self.group_names.get(f"{jid_.User}@{jid_.Server}")
+        if name is None:
+            raise GetGroupInfoError("not a participant")
+        return P.GroupInfo(JID=jid_, GroupName=P.GroupName(Name=name))
+
 
 class Sink:
     def __init__(self) -> None:
         self.messages, self.receipts, self.states = [], [], []
+        self.learned: list[tuple[str, str]] = []
         self.fail_next_message = False
 
     async def message(self, connection_id, msg):
@@ -153,6 +168,9 @@ class Sink:
 
     async def state(self, connection_id, change):
         self.states.append(change)
+
+    async def learn_ids(self, connection_id, pairs):
+        self.learned.extend(pairs)
 
     def reasons(self, state: str) -> list[str]:
         return [c.reason for c in self.states if c.state == state]
@@ -199,7 +217,12 @@ class Rig:
     async def deliver(self, content, **kwargs):
         before = len(self.sink.messages)
         await self.push(message_event(content, **kwargs))
+        await self.media_done()
         return self.sink.messages[before] if len(self.sink.messages) > before else None
+
+    async def media_done(self) -> None:
+        """Messages with media are delivered by the channel's media worker: wait for it."""
+        await until(lambda: self.channel.media_pending() == 0)
 
 
 def message_event(content, *, wa_id="3EB0IN1", chat=CUSTOMER, sender=None, from_me=False, group=False,
@@ -209,6 +232,15 @@ def message_event(content, *, wa_id="3EB0IN1", chat=CUSTOMER, sender=None, from_
                              RecipientAlt=jid(recipient_alt) if recipient_alt else EMPTY_JID)
     info = P.MessageInfo(MessageSource=source, ID=wa_id, Pushname=push_name, Timestamp=ts_ms)
     return P.Message(Info=info, Message=content)
+
+
+def call_offer_event(call_id="CALL0001", caller=CUSTOMER, video=False, ts=1_700_000_300, caller_alt=None):
+    """A CallOffer as whatsmeow builds it: the offer node lists audio (and video) children."""
+    meta = P.BasicCallMeta(callCreator=jid(caller), callCreatorAlt=jid(caller_alt) if caller_alt else EMPTY_JID,
+                           callID=call_id, timestamp=ts, **{"from": jid(caller.replace("@", ":3@"))})
+    children = [P.Node(Tag="audio"), *([P.Node(Tag="video")] if video else [])]
+    return P.CallOffer(basicCallMeta=meta, callRemoteMeta=P.CallRemoteMeta(remotePlatform="android"),
+                       data=P.Node(Tag="offer", Nodes=children))
 
 
 def receipt_event(ids, kind, chat=CUSTOMER):

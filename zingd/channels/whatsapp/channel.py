@@ -20,25 +20,50 @@ message that already went out is answered from the record, and a retry while the
 first attempt still runs (the outbox gave up waiting) joins that attempt, so
 neither sends it twice.
 
-Reconnects have a single owner, the channel. On ``DisconnectedEv`` the session
-is stopped (an expected disconnect also cancels whatsmeow's own retry loop) and
-the runner reconnects after 2s, 4s, 8s … capped at 5 min, reset by
-``ConnectedEv``. logged_out, banned and outdated, a pairing nobody completes,
-and a session taken over by another client (``StreamReplacedEv``: retrying would
-fight the other client for the session) stop the runner until an admin acts:
-``pair()``, or a restart of the connection.
+One session per number for the life of the connection. Each session call into
+neonize builds a new whatsmeow client and a SQLite pool it never closes (+1 fd
+and ~200 KB each: 300 calls took fds 12 → 312, RSS 72 → 133 MB), and a new client
+forgets whatsmeow's cache of recently sent messages (the customer's phone then
+shows "waiting for this message" for them). So once a session is up, whatsmeow
+reconnects by itself: on ``DisconnectedEv`` the channel reports it and waits for
+``ConnectedEv``; stopping the client then (as zing once did) raced whatsmeow's
+immediate retry and lost the backlog it had already acknowledged. The channel
+starts a new session only when none came up: the first connect failed (after
+2s, 4s, 8s … capped at 5 min, each delay with jitter so numbers spread out, and
+the first connect of each number spread over ``start_spread``), or the watchdog
+gives up on a zombie. Before each session call the client dials the proxy (or
+WhatsApp) in Python (``lib.reachable``): an outage costs no Go call, no fd.
+logged_out, banned and outdated, a pairing nobody completes, and a session taken
+over by another client (``StreamReplacedEv``: retrying would fight the other
+client for the session) stop the runner until an admin acts: ``pair()``, or a
+restart of the connection.
 
-Watchdog: every ~45s a connected session makes one server round trip,
-``is_on_whatsapp(own number)``: a usync query whatsmeow never answers from its
-cache, tiny and free of side effects, which fails when the socket is dead or the
-session is no longer authorized. One failure marks the connection degraded; two
-in a row restart it.
+Watchdog, from signals that cost nothing on the wire (a usync query every 45 s
+per number, as zing once made, is the kind of traffic that gets numbers banned):
+down (whatsmeow reconnecting) for longer than ``stuck_after``, or degraded
+(keepalives failing) that long, restarts the session; an event handler busy for
+longer than ``pipeline_stall`` (a blocked sink) marks the connection degraded.
 
-neonize's Go side keeps its clients in an unsynchronized map and does not check
-lookups, so a Go call racing a session stop can crash the process. Every Go call
-passes a gate that a stop closes, waiting for calls in flight, before stopping.
-Always ``await stop()`` on shutdown: neonize's session thread is not a daemon
-thread and would keep the process alive.
+Isolation: every call into neonize passes the process-wide gate (``gate.py``):
+neonize's global Go maps are not locked, and a race on them is a Go fatal error
+that takes every number down at once (32 channels retrying together crashed 2
+to 4 of 6 runs ungated, 0 of 6 gated; ``tests/channels/whatsapp/test_isolation.py``).
+Worker processes would contain a crash instead of preventing it, at ~66 MB of Go
+runtime per process against ~0.5 MB per extra session in one process, and every
+call would cross a process boundary; the gate covers every map access neonize
+makes except one, below, so it was chosen. Each session also has its own gate,
+opened once the session is registered in Go (its first callback) and closed
+before it stops: neonize does not check its lookups, so a call for a session Go
+does not know (yet, or any more) dereferences nil and crashes the process.
+
+Ending: a session that is up is stopped (``Stop``). A session still dialling is
+left to fail on its own (whatsmeow's dial gives up after 60 s; a ``Stop`` would
+block for that long, holding the gate): it runs on a daemon thread, so it never
+holds up zingd's exit. A pairing nobody completes is disconnected, not stopped:
+neonize then waits forever in FetchMe for a device id (one parked thread until
+the process exits), and a ``Stop`` there would race the session's last map read
+into a nil dereference. That read, when whatsmeow's QR channel closes, is the one
+map access the gate cannot order; it happens once per abandoned pairing.
 """
 
 from __future__ import annotations
@@ -46,11 +71,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -58,14 +85,17 @@ from pathlib import Path
 from typing import Any
 
 from zingd.channels.base import Channel, ChannelSink, OutboundMessage, SendError, SendResult
-from zingd.channels.whatsapp.inbound import EventDecoder, enum_name, seconds
+from zingd.channels.whatsapp.events import ExtraEvents, logout_state
+from zingd.channels.whatsapp.inbound import MEDIA_TYPES, EventDecoder, content_fields, enum_name, unwrap
+from zingd.channels.whatsapp.gate import GATE
 from zingd.channels.whatsapp.lib import empty_jid, load, new_client, to_jid
-from zingd.channels.whatsapp.outbound import Outbound, send_error
+from zingd.channels.whatsapp.outbound import Outbound, message_send_error, send_error
 from zingd.channels.whatsapp.store import ChannelStore, session_problem, sidecar_path
 
 log = logging.getLogger(__name__)
 
 LIVE_STATES = ("connected", "degraded")
+MAX_DOWNLOADS = 4  # per number at once; a stalled one holds its slot until media_timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,24 +104,28 @@ class Timings:
 
     reconnect_initial: float = 2.0
     reconnect_max: float = 300.0
-    watchdog_interval: float = 45.0
-    watchdog_timeout: float = 20.0
+    jitter: float = 0.5             # each delay is cut by up to this fraction, at random
+    start_spread: float = 10.0      # the first connect waits up to this long, at random
+    watchdog_interval: float = 15.0
+    stuck_after: float = 600.0      # down (or degraded) this long while whatsmeow retries: a new session
+    pipeline_stall: float = 120.0   # an event handler busy this long: degraded
     pairing_timeout: float = 90.0   # no new QR code for this long (whatsmeow spaces them 60s, then 20s)
     sink_timeout: float = 300.0     # how long an event may wait for the daemon
+    media_timeout: float = 120.0    # a download that takes longer is stored as a media error
     stop_timeout: float = 15.0
     profile_ttl: float = 3600.0
 
 
 class Backoff:
-    """Doubling delays up to a cap; reset once a connection is up."""
+    """Doubling delays up to a cap, each cut by up to ``jitter`` at random; reset once a connection is up."""
 
-    def __init__(self, initial: float, cap: float) -> None:
-        self.initial, self.cap = initial, cap
+    def __init__(self, initial: float, cap: float, jitter: float = 0.0) -> None:
+        self.initial, self.cap, self.jitter = initial, cap, jitter
         self.current = initial
 
     def next(self) -> float:
         delay, self.current = self.current, min(self.current * 2, self.cap)
-        return delay
+        return round(delay * (1 - self.jitter * random.random()), 3)
 
     def reset(self) -> None:
         self.current = self.initial
@@ -150,10 +184,16 @@ class NeonizeChannel(Channel):
         self.phone = ""
         self._factory = client_factory or new_client
         self._t = timings or Timings()
-        self._backoff = Backoff(self._t.reconnect_initial, self._t.reconnect_max)
+        self._backoff = Backoff(self._t.reconnect_initial, self._t.reconnect_max, self._t.jitter)
         self._store = ChannelStore(sidecar_path(self.session_path))
         self._gate = SessionGate()
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"zing-wa{connection_id}")
+        # Messages with media, in order among themselves, off neonize's event thread; a daemon
+        # thread, so a stalled download never holds up the exit.
+        self._media: queue.SimpleQueue = queue.SimpleQueue()
+        self._media_pending = 0
+        self._downloads = threading.BoundedSemaphore(MAX_DOWNLOADS)
+        self._media_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._client: Any = None
         self._inbound: EventDecoder | None = None
@@ -172,7 +212,11 @@ class NeonizeChannel(Channel):
         self._live_session: int | None = None
         self._last_qr = 0.0
         self._pair_code_issued = False
-        self._watch_failures = 0
+        self._established = False
+        self._pairing = False           # this session showed a QR code and is not paired yet
+        self._down_since: float | None = None
+        self._busy_since: float | None = None
+        self._stalled = False
         self._on_whatsapp: set[str] = set()
         self._sending: dict[str, asyncio.Task] = {}
         self._profiles: dict[str, tuple[float, dict]] = {}
@@ -193,6 +237,11 @@ class NeonizeChannel(Channel):
         self._pairing_ready = asyncio.Event()
         self._stopping = self._halted = False
         self._runner = self._spawn(self._run())
+        if self._media_thread is None:
+            self._media = queue.SimpleQueue()
+            self._media_thread = threading.Thread(target=self._media_worker, args=(self._media,), daemon=True,
+                                                  name=f"zing-wa{self.connection_id}-media")
+            self._media_thread.start()
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = self._spawn(self._watch())
 
@@ -201,6 +250,8 @@ class NeonizeChannel(Channel):
         if self._watchdog is not None:
             self._watchdog.cancel()
         await self._stop_runner()
+        self._media.put(None)  # the media worker ends after what is queued
+        self._media_thread = None
         self._store.close()
         try:
             await self._report("disconnected", "stopped")
@@ -214,6 +265,8 @@ class NeonizeChannel(Channel):
             await self._halt("logged_out", f"{problem}; {self._pair_hint}")
             return
         client = await self._ensure_client()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), random.uniform(0, self._t.start_spread))
         while not (self._stopping or self._halted):
             await self._report("connecting", "connecting to WhatsApp")
             reason = await self._session(client)
@@ -235,15 +288,23 @@ class NeonizeChannel(Channel):
         self._pair_code_issued = False
         self._sessions += 1
         self._live_session = self._sessions
-        self._gate.open()
+        self._established = self._pairing = False
+        self._down_since = time.monotonic()
         try:
             await self._in_thread(client.connect, "session")
         except Exception as exc:
             return f"could not connect: {exc}"
         finally:
             self._live_session = None
+            self._established = False
             self._gate.close(0)
         return self._end_reason
+
+    def _establish(self) -> None:
+        """The session's first callback: Go knows it now, calls for it may pass."""
+        if not self._established and self._live_session is not None:
+            self._established = True
+            self._gate.open()
 
     async def _restart(self, reason: str, session: int | None) -> None:
         """End that session, unless it already ended; the runner reconnects after its backoff."""
@@ -260,25 +321,37 @@ class NeonizeChannel(Channel):
         self._spawn(self._stop_session())
 
     async def _stop_runner(self) -> None:
-        """Stop until the runner is gone; a stop sent before Go registered the session is lost, so repeat it."""
+        """Stop the session and wait for the runner; one not up yet is left to end on its own thread."""
         self._stopping = True
         self._wake.set()
-        deadline = time.monotonic() + self._t.stop_timeout
-        while self._runner is not None and not self._runner.done():
+        if self._runner is None or self._runner.done():
+            return
+        if self._live_session is not None and (self._pairing or not self._established):
+            if not self._established:
+                self._client.abandon()
             await self._stop_session()
-            await asyncio.wait({self._runner}, timeout=min(1.0, self._t.stop_timeout))
-            if time.monotonic() > deadline and not self._runner.done():
-                log.warning("whatsapp connection %s: session did not stop in time", self.connection_id)
-                self._runner.cancel()
-                return
+            self._runner.cancel()  # dialling, or parked in FetchMe: its daemon thread holds nothing
+            return
+        await self._stop_session()
+        await asyncio.wait({self._runner}, timeout=self._t.stop_timeout)
+        if not self._runner.done():
+            log.warning("whatsapp connection %s: session did not stop in time", self.connection_id)
+            self._runner.cancel()
 
     async def _stop_session(self) -> None:
-        if self._client is not None:
-            await self._in_thread(self._close_and_stop, "stop")
+        """Stop a session that is up; disconnect a pairing (see the module docstring); leave a dial alone."""
+        if self._client is None or not self._established:
+            return
+        ending = self._close_and_disconnect if self._pairing else self._close_and_stop
+        await self._in_thread(ending, "stop")
 
     def _close_and_stop(self) -> None:
         self._gate.close(self._t.stop_timeout)
         self._client.stop()
+
+    def _close_and_disconnect(self) -> None:
+        self._gate.close(self._t.stop_timeout)
+        self._client.disconnect()
 
     async def _ensure_client(self) -> Any:
         if self._client is None:
@@ -289,7 +362,8 @@ class NeonizeChannel(Channel):
         client = self._factory(self.session_path)
         self._register(client)
         self._inbound = EventDecoder(download=self._download, pn_from_lid=self._pn_from_lid, local_id=self._store.local,
-                                media_dir=self.media_dir, max_media_bytes=self.max_media_bytes)
+                                     media_dir=self.media_dir, max_media_bytes=self.max_media_bytes,
+                                     group_name=self._groups.name)
         self._outbound = Outbound(lib=load(), upload=client.upload, remote_id=self._store.remote,
                                   own_jid=self._own_jid, max_media_bytes=self.max_media_bytes)
         return client
@@ -301,11 +375,16 @@ class NeonizeChannel(Channel):
 
         QR codes come from the qr callback (one code at a time, as whatsmeow
         times them), so QREv, which carries the whole batch, is not subscribed.
+        Calls, group names and sync progress: ``whatsapp.events``.
         """
         ev = load().events
+        extra = ExtraEvents(deliver=lambda msg: self._bridge(self.sink.message(self.connection_id, msg)),
+                            learn=lambda pairs: self._bridge(self.sink.learn_ids(self.connection_id, pairs)),
+                            group_info=lambda jid: self._gated(client.get_group_info, (jid,)))
+        self._groups, self.sync = extra.groups, extra.sync
         on_thread = {
             ev.MessageEv: self._on_message, ev.UndecryptableMessageEv: self._on_undecryptable,
-            ev.ReceiptEv: self._on_receipt, ev.StreamErrorEv: self._on_stream_error,
+            ev.ReceiptEv: self._on_receipt, ev.StreamErrorEv: self._on_stream_error, **extra.handlers(ev),
         }
         on_loop = {
             ev.PairStatusEv: self._paired, ev.ConnectedEv: self._connected, ev.DisconnectedEv: self._disconnected,
@@ -323,11 +402,15 @@ class NeonizeChannel(Channel):
     def _guard(self, name: str, handler: Callable[[Any], None]) -> Callable[[Any, Any], None]:
         """neonize swallows handler exceptions; count and log them instead."""
         def guarded(_client: Any, event: Any) -> None:
+            self._establish()
+            self._busy_since = time.monotonic()
             try:
                 handler(event)
             except Exception:
                 self._count_failure()
                 log.exception("whatsapp connection %s: %s handler failed", self.connection_id, name)
+            finally:
+                self._busy_since = None
         return guarded
 
     def _count_failure(self) -> None:
@@ -345,6 +428,31 @@ class NeonizeChannel(Channel):
         self._bridge(coroutine(event))
 
     def _on_message(self, event: Any) -> None:
+        """A message with media waits for its download on the media worker; the next text does not wait."""
+        fields = content_fields(unwrap(event.Message))
+        if fields and fields[0][0] in MEDIA_TYPES:
+            with self._lock:
+                self._media_pending += 1
+            self._media.put(event)
+        else:
+            self._deliver(event)
+
+    def _media_worker(self, media: queue.SimpleQueue) -> None:
+        while (event := media.get()) is not None:
+            try:
+                self._deliver(event)
+            except Exception:
+                self._count_failure()
+                log.exception("whatsapp connection %s: a message with media failed", self.connection_id)
+            finally:
+                with self._lock:
+                    self._media_pending -= 1
+
+    def media_pending(self) -> int:
+        """Messages with media received and not yet handed to the daemon."""
+        return self._media_pending
+
+    def _deliver(self, event: Any) -> None:
         msg = self._inbound.message(event)
         if msg is None:
             return
@@ -366,17 +474,38 @@ class NeonizeChannel(Channel):
         log.warning("whatsapp connection %s: stream error %s", self.connection_id, event.Code)
 
     def _on_qr(self, code: bytes) -> None:
+        self._pairing = True
         self._last_qr = time.monotonic()
         self._bridge(self._qr(code.decode()))
 
     def _download(self, field: str, media: Any) -> bytes:
+        """On a daemon thread of its own, given up after ``media_timeout``.
+
+        whatsmeow's download takes no deadline from neonize, so a stalled CDN is
+        not interrupted: its thread ends whenever Go returns, and the message is
+        stored at once with a media error (an agent can retry it later).
+        """
+        if not self._downloads.acquire(timeout=self._t.media_timeout):
+            raise TimeoutError(f"{MAX_DOWNLOADS} downloads already stalled")
         message = load().waE2E.Message(**{field: media})
-        with self._gate.call():
-            return self._client.download_any(message)
+        result: Future = Future()
+
+        def run() -> None:
+            try:
+                result.set_result(self._gated(self._client.download_any, (message,)))
+            except BaseException as exc:
+                result.set_exception(exc)
+            finally:
+                self._downloads.release()
+
+        threading.Thread(target=run, name=f"zing-wa{self.connection_id}-download", daemon=True).start()
+        try:
+            return result.result(self._t.media_timeout)
+        except TimeoutError:
+            raise TimeoutError(f"timed out after {self._t.media_timeout:g}s") from None
 
     def _pn_from_lid(self, lid: Any) -> Any:
-        with self._gate.call():
-            return self._client.get_pn_from_lid(lid)
+        return self._gated(self._client.get_pn_from_lid, (lid,))
 
     def _live(self) -> bool:
         return not (self._stopping or self._halted)
@@ -390,7 +519,7 @@ class NeonizeChannel(Channel):
         if enum_name(event, "Status") != "SUCCESS":
             await self._report("pairing", f"pairing failed: {event.Error or 'no reason given'}")
             return
-        self.phone = event.ID.User
+        self.phone, self._pairing = event.ID.User, False
         await self._call(self._store.set_paired_phone, self.phone)
         await self._report("connecting", f"paired with +{self.phone}; connecting", phone=self.phone)
 
@@ -398,7 +527,7 @@ class NeonizeChannel(Channel):
         if not self._live():
             return
         self._backoff.reset()
-        self._watch_failures = 0
+        self._down_since = None
         self.phone = await self._own_phone() or self.phone
         if self.phone:
             await self._call(self._store.set_paired_phone, self.phone)
@@ -416,19 +545,24 @@ class NeonizeChannel(Channel):
         return me.JID.User
 
     async def _disconnected(self, _event: Any) -> None:
+        """whatsmeow is already reconnecting this session: watch, don't interfere."""
         if self._live():
-            await self._report("disconnected", "connection lost; reconnecting")
-            self._spawn(self._restart("connection lost", self._live_session))
+            self._down_since = self._down_since or time.monotonic()
+            await self._report("disconnected", "connection lost; WhatsApp client reconnecting")
 
     async def _connect_failed(self, event: Any) -> None:
         if self._live():
-            reason = f"WhatsApp refused the connection ({enum_name(event, 'Reason')}: {event.Message})"
-            await self._report("disconnected", reason)
-            self._spawn(self._restart(reason, self._live_session))
+            self._down_since = self._down_since or time.monotonic()
+            await self._report("disconnected", f"WhatsApp refused the connection ({enum_name(event, 'Reason')}: "
+                                               f"{event.Message}); WhatsApp client retrying")
 
     async def _logged_out(self, event: Any) -> None:
         if not self._halted:
             why = enum_name(event, "Reason") or "no reason given"
+            lock_or_ban = logout_state(why)
+            if lock_or_ban is not None:  # their advice is not "pair again" (base.ADVICE)
+                await self._halt(*lock_or_ban)
+                return
             await self._halt("logged_out", f"WhatsApp logged this device out ({why}); {self._pair_hint}")
 
     async def _banned(self, event: Any) -> None:
@@ -445,10 +579,12 @@ class NeonizeChannel(Channel):
 
     async def _keepalive_timeout(self, event: Any) -> None:
         if self._live():
+            self._down_since = self._down_since or time.monotonic()
             await self._report("degraded", f"keepalive timed out ({event.ErrorCount} in a row)")
 
     async def _keepalive_restored(self, _event: Any) -> None:
         if self._live():
+            self._down_since = None
             await self._report("connected", "keepalive restored")
 
     async def _outdated(self, _event: Any) -> None:
@@ -468,30 +604,20 @@ class NeonizeChannel(Channel):
     async def _check(self) -> None:
         if self._halted:
             return
-        if self.state == "pairing" and time.monotonic() - self._last_qr > self._t.pairing_timeout:
+        now = time.monotonic()
+        if self.state == "pairing" and now - self._last_qr > self._t.pairing_timeout:
             await self._halt("disconnected", f"pairing timed out, no QR code was scanned; {self._pair_hint}")
-        elif self.state in LIVE_STATES and self.phone:
-            await self._probe()
-
-    async def _probe(self) -> None:
-        try:
-            await asyncio.wait_for(self._go(self._client.is_on_whatsapp, f"+{self.phone}"),
-                                   self._t.watchdog_timeout)
-        except Exception as exc:
-            await self._probe_failed(str(exc) or type(exc).__name__)
-            return
-        self._watch_failures = 0
-        if self.state == "degraded":
-            await self._report("connected", "server round trip ok")
-
-    async def _probe_failed(self, detail: str) -> None:
-        self._watch_failures += 1
-        if self._watch_failures < 2:
-            await self._report("degraded", f"server round trip failed: {detail}")
-            return
-        self._watch_failures = 0
-        await self._report("disconnected", f"server round trip failed twice ({detail}); reconnecting")
-        await self._restart("the session stopped answering", self._live_session)
+        elif self._established and self._down_since is not None and now - self._down_since > self._t.stuck_after:
+            await self._report("disconnected", f"no working connection for {now - self._down_since:.0f}s; "
+                                               "starting a new session")
+            await self._restart("the session stopped answering", self._live_session)
+        elif self._busy_since is not None and now - self._busy_since > self._t.pipeline_stall:
+            self._stalled = True
+            await self._report("degraded", f"an event has been in handling for over {self._t.pipeline_stall:g}s")
+        elif self._stalled and self._busy_since is None:
+            self._stalled = False
+            if self.state == "degraded":
+                await self._report("connected", "events flow again")
 
     # ------------------------------------------------------------ commands
 
@@ -525,15 +651,12 @@ class NeonizeChannel(Channel):
         try:
             ts = await self._go(self._send_now, jid, msg)
         except Exception as exc:
-            raise send_error(exc) from exc
+            raise message_send_error(exc, msg) from exc
         return SendResult(msg.wa_id, ts)
 
     def _send_now(self, jid: Any, msg: OutboundMessage) -> float:
         """Build, send, and record the id pair on this thread, even if the caller gave up waiting."""
-        response = self._client.send_message(jid, self._outbound.build(msg))
-        ts = seconds(response.Timestamp)
-        self._store.record(msg.wa_id, response.ID, msg.chat, ts)
-        return ts
+        return self._outbound.send(self._client.send_message, jid, msg, self._store)
 
     async def _ensure_on_whatsapp(self, chat: str) -> None:
         """A number not on WhatsApp would swallow the message silently; ask once per chat."""
@@ -649,7 +772,8 @@ class NeonizeChannel(Channel):
         return {
             **super().health(), "phone": self.phone, "handler_failures": self.handler_failures,
             "reconnects": self.reconnects, "next_retry_delay": self._backoff.current,
-            "watchdog_failures": self._watch_failures,
+            "down_for": round(time.monotonic() - self._down_since, 1) if self._down_since is not None else None,
+            "media_pending": self._media_pending,
         }
 
     # ------------------------------------------------------------- helpers
@@ -693,7 +817,7 @@ class NeonizeChannel(Channel):
         return self._call(self._gated, fn, args)
 
     def _gated(self, fn: Callable, args: tuple) -> Any:
-        with self._gate.call():
+        with self._gate.call(), GATE.shared():
             return fn(*args)
 
     def _in_thread(self, fn: Callable[[], Any], name: str) -> asyncio.Future:

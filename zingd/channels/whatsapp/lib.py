@@ -6,17 +6,30 @@ other tests run) without paying for the Go runtime. So neonize is imported here,
 once, on first use, and the root logger's handlers and level are put back
 afterwards; whatsmeow's own log lines then reach zingd's handlers through the
 ``whatsmeow.*`` loggers like any other library's.
+
+Its client comes with zing's own session call (``_session_client``): through
+the process-wide gate, on the caller's daemon thread, and only once the proxy
+or WhatsApp answers a plain TCP dial (``reachable``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
+import os
 import re
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
+
+from zingd.channels.whatsapp.gate import CONNECT_HOLD, GATE
+
+ABANDONED_DIAL = 65.0  # whatsmeow's dial gives up after 60 s
 
 # neonize reads this logger's level to decide how chatty the Go side is.
 _GO_LOG_LEVEL_LOGGER = "neonize.utils.log"
@@ -42,8 +55,8 @@ def load() -> SimpleNamespace:
     # out as documents (whatsapp.outbound) and nothing else needs it.
     logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
     try:
+        import neonize.client as neonize_client
         from neonize import events
-        from neonize.client import NewClient
         from neonize.proto import Neonize_pb2
         from neonize.proto.waCommon.WACommon_pb2 import MessageKey
         from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
@@ -54,22 +67,158 @@ def load() -> SimpleNamespace:
         root.setLevel(level)
     logging.getLogger(_GO_LOG_LEVEL_LOGGER).setLevel(logging.WARNING)
     return SimpleNamespace(
-        NewClient=NewClient, events=events, EVENT_TO_INT=events.EVENT_TO_INT,
+        NewClient=_session_client(neonize_client), events=events, EVENT_TO_INT=events.EVENT_TO_INT,
         proto=Neonize_pb2, waE2E=waE2E, MessageKey=MessageKey, DeviceProps=DeviceProps,
         ChatPresence=ChatPresence, ChatPresenceMedia=ChatPresenceMedia,
         MediaType=MediaType, ReceiptType=ReceiptType,
     )
 
 
-def new_client(session_path: Path) -> Any:
+def _session_client(nc: Any) -> type:
+    """neonize's client with zing's session call (``connect``) and stop."""
+
+    class SessionClient(nc.NewClient):
+        """``connect`` runs the session on the caller's thread, through the gate.
+
+        neonize's own ``connect`` runs its Go session call on a non-daemon thread
+        and waits for it; a session that never returns (a pairing nobody
+        completed loops forever inside neonize's FetchMe, and ``Stop`` cannot
+        reach it) then keeps the process from exiting. Here the caller's thread,
+        a daemon thread the channel owns, makes the call; the gate is held alone
+        over the call's map writes and released by the first callback from this
+        session, its return, or ``CONNECT_HOLD`` (gate.py). It first dials the
+        proxy (or WhatsApp) itself: see ``reachable``.
+        """
+
+        proxy = ""  # http://, https:// or socks5:// URL; "" for none
+        abandoned = False  # the owner stopped waiting for the session call still dialling
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._dialled = threading.Event()  # no session call is dialling (none, or one Go answered)
+            self._dialled.set()
+
+        def abandon(self) -> None:
+            """Stop this session as soon as Go reports it up, should the dial still succeed."""
+            self.abandoned = True
+
+        def connect(self, proxy_settings: Any = None) -> None:
+            unreachable = reachable(self.proxy)
+            if unreachable:
+                raise nc.NeonizeError(unreachable)
+            if proxy_settings is None and self.proxy:
+                proxy_settings = nc.ProxySettings(self.proxy)
+            # An abandoned dial still owns the session's map entries until it fails (60 s at most); a
+            # call that got as far as a callback (a pairing disconnected, parked in FetchMe) is done with them.
+            self._dialled.wait(ABANDONED_DIAL)
+            self._dialled.clear()
+            try:
+                self.abandoned = False
+                self._session(proxy_settings)
+            finally:
+                self._dialled.set()
+
+        def _session(self, proxy_settings: Any) -> None:
+            lock, released = threading.Lock(), False
+
+            def release() -> None:
+                nonlocal released
+                with lock:  # once: the first of a callback, the return, the timer
+                    if released:
+                        return
+                    released = True
+                GATE.release()
+
+            def ended_by(end: Callable[[], None]) -> bool:
+                """The first callback of an abandoned session ends it; the next session call waits for that."""
+                release()
+                if not self.abandoned:
+                    self._dialled.set()
+                    return False
+                self.abandoned = False
+
+                def run() -> None:
+                    end()
+                    self._dialled.set()
+                threading.Thread(target=run, name="zing-wa-abandoned", daemon=True).start()
+                return True
+
+            def on_event(uuid: int, binary: int, size: int, code: int) -> None:
+                if not ended_by(self.stop):
+                    self.event.execute(uuid, binary, size, code)
+
+            def on_qr(uuid: int, address: int) -> None:
+                if not ended_by(self.disconnect):  # a pairing: disconnect, never Stop (channel docstring)
+                    self._NewClient__onQr(uuid, address)
+
+            subscribed = bytearray(list(self.event.list_func))
+            device = self.device_props or nc.DeviceProps(os="zing", platformType=nc.DeviceProps.CHROME)
+            props = device.SerializeToString()
+            proxy = ctypes.byref(proxy_settings._to_c_struct()) if proxy_settings is not None else None
+            # Go calls these for the whole session: keep them referenced.
+            self._connect_refs = (nc.func_string(on_qr), nc.func_string(self._NewClient__onLoginStatus),
+                                  nc.func_callback_bytes(on_event), nc.func_callback_bytes2(nc.log_whatsmeow),
+                                  (ctypes.c_char * len(subscribed)).from_buffer(subscribed), subscribed)
+            qr_cb, login_cb, event_cb, log_cb, subscribers, _ = self._connect_refs
+            GATE.acquire()
+            timer = threading.Timer(CONNECT_HOLD, release)
+            timer.daemon = True
+            timer.start()
+            try:
+                error = self._NewClient__client.Neonize(
+                    self.name.encode(), self.uuid, b"", 0, int(self.new_device),
+                    nc.LogLevel.from_logging(nc.log.level).level, qr_cb, login_cb, event_cb, log_cb,
+                    subscribers, len(subscribed), props, len(props), b"", 0, proxy)
+            finally:
+                timer.cancel()
+                release()
+            if error:
+                raise nc.NeonizeError(error.decode())
+
+        def stop(self) -> None:
+            """Stop writes the maps: alone."""
+            with GATE.alone():
+                super().stop()
+
+        def disconnect(self) -> None:
+            with GATE.shared():
+                super().disconnect()
+
+    return SessionClient
+
+
+def proxy_from_env() -> str:
+    """The proxy whatsmeow would take from the environment for its ``https://`` websocket URL."""
+    return os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
+
+
+def reachable(proxy: str, timeout: float = 5.0) -> str | None:
+    """None if a TCP connection to the proxy (or to WhatsApp) opens, else why not.
+
+    Every session call neonize makes opens a SQLite pool it never closes (+1 fd,
+    ~+200 KB per call). Dialling first, in Python, means an outage costs no
+    session calls at all.
+    """
+    if proxy:
+        parts = urlsplit(proxy if "//" in proxy else f"//{proxy}")
+        host, port = parts.hostname or "", parts.port or (1080 if parts.scheme.startswith("socks") else 8080)
+    else:
+        host, port = "web.whatsapp.com", 443
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"cannot reach {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+def new_client(session_path: Path, proxy: str | None = None) -> Any:
     """The real client, one per session file for the life of the process.
 
-    neonize names the Go session after the database path and stops it when the
-    Python client object is garbage collected. A second client for the same file
-    (a restarted connection) would then be stopped at a random moment by the
-    collection of the first; reusing the object avoids that, and the new channel
-    simply registers its handlers over the old ones. The phone lists the device
-    as "zing" under Linked devices.
+    neonize names the Go session after the database path, so a second client for
+    the same file (a restarted connection) would share its Go session anyway;
+    reusing the object keeps one, and the new channel simply registers its
+    handlers over the old ones. The phone lists the device
+    as "zing" under Linked devices. ``proxy`` defaults to ``HTTPS_PROXY``.
     """
     key = str(Path(session_path).resolve())
     with _clients_lock:
@@ -78,6 +227,10 @@ def new_client(session_path: Path) -> Any:
             lib = load()
             props = lib.DeviceProps(os="zing", platformType=lib.DeviceProps.CHROME)
             client = _clients[key] = lib.NewClient(key, props=props)
+            client.proxy = proxy_from_env() if proxy is None else proxy
+            # zing stops its sessions itself; a Stop from this finalizer at exit could race a
+            # session still ending (gate.py).
+            client._stop_finalizer.detach()
         return client
 
 
