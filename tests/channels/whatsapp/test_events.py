@@ -14,12 +14,6 @@ from neonize.proto.waHistorySync.WAWebProtobufsHistorySync_pb2 import HistorySyn
 from neonize.proto.waHistorySync.WAWebProtobufsHistorySync_pb2 import PhoneNumberToLIDMapping as Mapping  # noqa: E402
 
 
-async def test_the_message_keeps_whatsapps_timestamp_not_the_arrival(rig):
-    await rig.connected()
-    msg = await rig.deliver(E.Message(conversation="sent hours ago"), ts_ms=1_600_000_000_000)
-    assert msg.ts == 1_600_000_000.0
-
-
 async def test_a_voice_note_carries_its_length_and_waveform(rig):
     await rig.connected()
     levels = bytes(range(0, 64))
