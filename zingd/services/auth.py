@@ -213,7 +213,8 @@ class Auth:
         actor = await self._actor(user, token_id=token_id)
         return actor, {"token": token, "user": public_user(user), "expires_in": self.ttl_s}
 
-    async def from_token(self, token: str) -> tuple[Actor, dict[str, Any]]:
+    async def from_token(self, token: str, kind: str | None = None) -> tuple[Actor, dict[str, Any]]:
+        """The actor a token stands for; with ``kind``, only a token of that kind (HTTP takes API tokens)."""
         row = await self.db.one(
             "SELECT t.id AS token_id, t.kind, t.role AS token_role, t.expires_at, t.revoked_at, "
             "n.name AS tenant_name, n.status AS tenant_status, u.* FROM tokens t "
@@ -227,6 +228,9 @@ class Auth:
             raise Unauthenticated("token expired; log in again")
         if not row["enabled"]:
             raise Unauthenticated("this user is disabled; ask an admin")
+        if kind is not None and row["kind"] != kind:
+            raise Unauthenticated(f"a {row['kind']} token is not accepted here; send an {kind} token "
+                                  "(zingctl tokens create)")
         user = {k: v for k, v in row.items() if k not in _TOKEN_COLUMNS}
         role = effective_role(user["role"], row["token_role"])
         if row["tenant_status"] == "suspended" and role != "superadmin":
