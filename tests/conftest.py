@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import Zingd, bootstrap
+from tests.integration.desk import make_desk
 
 
 @pytest.fixture
@@ -24,3 +25,12 @@ def demo(tmp_path):
 @pytest.fixture
 def root_token(zingd) -> str:
     return bootstrap(zingd)
+
+
+@pytest.fixture
+def desk(tmp_path):
+    """A small company on a fresh daemon (tests.integration.desk); test modules may override it."""
+    d = make_desk(tmp_path)
+    yield d
+    d.close()
+    d.z.kill()

@@ -28,14 +28,6 @@ def throttle(window_s: float, account: int, peer: int) -> dict[str, str]:
             "ZING_RPC__LOGIN_PEER_FAILURES": str(peer)}
 
 
-@pytest.fixture
-def desk(tmp_path):
-    d = make_desk(tmp_path)
-    yield d
-    d.close()
-    d.z.kill()
-
-
 def hung_up(raw: Raw) -> bool:
     """True once zingd has closed this connection."""
     raw.read_available(quiet=0.05, limit=0.5)
