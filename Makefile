@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash soak powercut bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui system-deps clean
+.PHONY: demo test crash soak powercut bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -42,7 +42,7 @@ powercut: $(STAMP)
 	  || echo "powercut: LazyFS did not build (the test skips and says why)"
 	ZING_LAZYFS_DIR=$(abspath $(LAZYFS_DIR)) $(BIN)/python -m pytest -q -s -rs -m powercut tests/powercut
 
-bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui
+bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui bench-window
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
@@ -58,6 +58,9 @@ bench-schedules: $(STAMP)
 
 bench-tui: $(STAMP)
 	$(BIN)/python -m bench.tui
+
+bench-window: $(STAMP)
+	$(BIN)/python -m bench.window
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

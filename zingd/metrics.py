@@ -78,6 +78,14 @@ class ZingCollector:
         for cid in parts.channels.ids():
             states.add_metric([str(cid)], 1.0 if parts.channels.is_connected(cid) else 0.0)
         yield states
+        parked = GaugeMetricFamily("zing_inbound_parked", "Inbound events parked after a failure, waiting for a "
+                                   "replay", labels=["connection"])
+        for cid in parts.channels.ids():
+            channel = parts.channels.get(cid)
+            health = channel.health() if channel is not None else {}
+            if "parked" in health:
+                parked.add_metric([str(cid)], float(health["parked"]))
+        yield parked
         pending, oldest = self._waiting()
         yield GaugeMetricFamily("zing_tickets_pending", "Tickets waiting for an agent, all tenants", value=pending)
         yield GaugeMetricFamily("zing_tickets_pending_oldest_seconds",

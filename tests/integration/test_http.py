@@ -92,6 +92,7 @@ def test_health_metrics_and_token_api(desk):
     desk.say("5511960000001", "oi")
     status, metrics = http("GET", f"{desk.base}/metrics")
     assert status == 200 and "zing_inbound_messages_total 1.0" in metrics and 'zing_connection_up{connection="1"} 1.0' in metrics
+    assert "# HELP zing_inbound_parked " in metrics
 
     token = desk.admin.call("token.create", {"name": "crm", "role": "agent"})["token"]
     status, out = http("POST", f"{desk.base}/api/v1/ticket.list", {"status": "pending"}, token)

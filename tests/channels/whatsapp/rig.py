@@ -32,7 +32,7 @@ OWN = "5511900000000@s.whatsapp.net"
 CUSTOMER = "5511999990001@s.whatsapp.net"
 GROUP = "120363000000000001@g.us"
 FAST = Timings(reconnect_initial=0.01, reconnect_max=0.04, jitter=0, start_spread=0, watchdog_interval=3600,
-               pairing_timeout=0.3, sink_timeout=5, stop_timeout=2)
+               pairing_timeout=0.3, sink_timeout=5, stop_timeout=2, replay_initial=0.05, replay_max=0.2)
 
 
 def jid(text: str):
@@ -155,15 +155,22 @@ class Sink:
     def __init__(self) -> None:
         self.messages, self.receipts, self.states = [], [], []
         self.learned: list[tuple[str, str]] = []
-        self.fail_next_message = False
+        self.failures = 0              # the next N messages or receipts raise, as a busy database would
+        self.hold = asyncio.Event()    # cleared: the sink blocks until a test sets it
+        self.hold.set()
+
+    async def _commit(self) -> None:
+        await self.hold.wait()
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database is locked")
 
     async def message(self, connection_id, msg):
-        if self.fail_next_message:
-            self.fail_next_message = False
-            raise RuntimeError("database is locked")
+        await self._commit()
         self.messages.append(msg)
 
     async def receipt(self, connection_id, receipt):
+        await self._commit()
         self.receipts.append(receipt)
 
     async def state(self, connection_id, change):

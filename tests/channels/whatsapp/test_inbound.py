@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
-from tests.channels.whatsapp.rig import lib, P, E, DownloadError, OWN, CUSTOMER, GROUP, message_event, receipt_event
+from tests.channels.whatsapp.rig import lib, P, E, DownloadError, OWN, CUSTOMER, GROUP, fast, message_event, receipt_event
+from tests.helpers import until
 
 
 async def test_text_message(rig):
@@ -206,11 +208,72 @@ async def test_receipts(rig):
         (kind, ["3EB0A", "3EB0B"], CUSTOMER, 1_700_000_200.0) for kind in ("delivered", "read", "played")]
 
 
-async def test_a_failing_handler_is_counted_and_logged(rig, caplog):
+async def test_a_failing_handler_is_counted_logged_parked_and_replayed(rig, caplog):
     await rig.connected()
-    rig.sink.fail_next_message = True
-    with caplog.at_level(logging.ERROR, logger="zingd.channels.whatsapp.channel"):
+    rig.sink.failures = 1
+    with caplog.at_level(logging.WARNING, logger="zingd.channels.whatsapp.channel"):
         await rig.push(message_event(E.Message(conversation="lost?")))
     assert rig.channel.health()["handler_failures"] == 1
     assert "Message handler failed" in caplog.text and "database is locked" in caplog.text
+    assert "Message parked" in caplog.text
     assert (await rig.deliver(E.Message(conversation="next"), wa_id="3EB0IN2")).body == "next"
+    await until(lambda: rig.channel.health()["parked"] == 0)
+    assert sorted((m.wa_id, m.body) for m in rig.sink.messages) == [("3EB0IN1", "lost?"), ("3EB0IN2", "next")]
+    assert rig.channel.health()["replayed"] == 1
+
+
+async def test_receipts_are_parked_too(rig):
+    await rig.connected()
+    rig.sink.failures = 1
+    await rig.push(receipt_event(["3EB0A"], "READ"))
+    await until(lambda: [r.wa_ids for r in rig.sink.receipts] == [["3EB0A"]])
+    assert rig.channel.health()["parked"] == 0
+
+
+async def test_an_event_the_daemon_does_not_take_in_time_is_parked(make_rig):
+    """The sink timeout no longer drops the message: it is parked, and the replay commits it
+    (the daemon ignores the second copy when the first one committed after all)."""
+    rig = make_rig(fast(sink_timeout=0.2))
+    await rig.connected()
+    rig.sink.hold.clear()
+    await rig.push(message_event(E.Message(conversation="slow day")))
+    assert rig.channel.health()["parked"] == 1
+    rig.sink.hold.set()
+    await until(lambda: rig.channel.health()["parked"] == 0)
+    assert {m.wa_id for m in rig.sink.messages} == {"3EB0IN1"}
+
+
+async def test_parked_events_survive_a_restart_and_are_replayed_once_connected(tmp_path, make_rig):
+    first = make_rig()
+    await first.connected()
+    first.sink.failures = 100  # the daemon refuses everything until this connection stops
+    await first.push(message_event(E.Message(conversation="before the crash"), wa_id="3EB0P1"))
+    await first.push(message_event(E.Message(imageMessage=E.ImageMessage(mimetype="image/jpeg", fileLength=11)),
+                                   wa_id="3EB0P2"))
+    await until(lambda: first.channel.health()["parked"] == 2)
+    await first.channel.stop()
+    parked = sorted(p.name for p in (tmp_path / "sessions" / "7.db.parked").iterdir())
+    assert [name.rsplit("-", 1)[1] for name in parked] == ["Message.pb", "Message.pb"]
+
+    second = make_rig()
+    assert second.channel.health()["parked"] == 2
+    await second.connected()
+    await until(lambda: len(second.sink.messages) == 2)
+    assert [m.wa_id for m in second.sink.messages] == ["3EB0P1", "3EB0P2"]
+    assert second.sink.messages[1].media.path  # downloaded in the replay
+    assert second.channel.health()["parked"] == 0 and not list((tmp_path / "sessions" / "7.db.parked").iterdir())
+
+
+async def test_messages_waiting_for_media_at_a_stop_are_parked(rig):
+    await rig.connected()
+    rig.sink.hold.clear()  # the worker's first message waits in the sink; the second waits in the queue
+    for n in (1, 2):
+        await rig.push(message_event(E.Message(imageMessage=E.ImageMessage(mimetype="image/jpeg", fileLength=11)),
+                                     wa_id=f"3EB0M{n}"))
+    await until(lambda: rig.channel.media_pending() == 2)
+    stopping = asyncio.ensure_future(rig.channel.stop())
+    await until(lambda: rig.channel.health()["parked"] == 1)
+    rig.sink.hold.set()
+    await stopping
+    await until(lambda: rig.sink.messages)  # the one in hand when the stop came is delivered, not parked
+    assert [m.wa_id for m in rig.sink.messages] == ["3EB0M1"] and rig.channel.health()["parked"] == 1

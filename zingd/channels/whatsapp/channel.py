@@ -90,7 +90,8 @@ from zingd.channels.whatsapp.inbound import MEDIA_TYPES, EventDecoder, content_f
 from zingd.channels.whatsapp.gate import GATE
 from zingd.channels.whatsapp.lib import empty_jid, load, new_client, to_jid
 from zingd.channels.whatsapp.outbound import Outbound, message_send_error, send_error
-from zingd.channels.whatsapp.store import ChannelStore, session_problem, sidecar_path
+from zingd.channels.whatsapp.parking import Parking
+from zingd.channels.whatsapp.store import ChannelStore, parked_path, session_problem, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class Timings:
     sink_timeout: float = 300.0     # how long an event may wait for the daemon
     media_timeout: float = 120.0    # a download that takes longer is stored as a media error
     stop_timeout: float = 15.0
+    replay_initial: float = 5.0     # parked events are handed to the daemon again after this, doubling
+    replay_max: float = 300.0
     profile_ttl: float = 3600.0
 
 
@@ -186,6 +189,10 @@ class NeonizeChannel(Channel):
         self._t = timings or Timings()
         self._backoff = Backoff(self._t.reconnect_initial, self._t.reconnect_max, self._t.jitter)
         self._store = ChannelStore(sidecar_path(self.session_path))
+        self._parking = Parking(parked_path(self.session_path))
+        self._replayers: dict[str, tuple[type, Callable[[Any], None]]] = {}
+        self._replay_wake = asyncio.Event()
+        self._replayer: asyncio.Task | None = None
         self._gate = SessionGate()
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"zing-wa{connection_id}")
         # Messages with media, in order among themselves, off neonize's event thread; a daemon
@@ -244,13 +251,18 @@ class NeonizeChannel(Channel):
             self._media_thread.start()
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = self._spawn(self._watch())
+        if self._replayer is None or self._replayer.done():
+            self._replay_wake = asyncio.Event()
+            self._replayer = self._spawn(self._replay_parked())
 
     async def stop(self) -> None:
         """Disconnect and keep the session for the next start."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        for task in (self._watchdog, self._replayer):
+            if task is not None:
+                task.cancel()
         await self._stop_runner()
-        self._media.put(None)  # the media worker ends after what is queued
+        self._park_queued_media()
+        self._media.put(None)  # the media worker ends after the one it is on
         self._media_thread = None
         self._store.close()
         try:
@@ -386,6 +398,13 @@ class NeonizeChannel(Channel):
             ev.MessageEv: self._on_message, ev.UndecryptableMessageEv: self._on_undecryptable,
             ev.ReceiptEv: self._on_receipt, ev.StreamErrorEv: self._on_stream_error, **extra.handlers(ev),
         }
+        # Events that carry what customers sent (not connection state or progress): parked when
+        # their handling fails, replayed by the handler that commits them (a message with media
+        # downloads in the replay, not on the media worker).
+        self._replayers = {
+            t.__name__: (t, handler) for t, handler in {
+                **on_thread, ev.MessageEv: self._deliver}.items()
+            if t not in (ev.StreamErrorEv, ev.OfflineSyncPreviewEv, ev.OfflineSyncCompletedEv)}
         on_loop = {
             ev.PairStatusEv: self._paired, ev.ConnectedEv: self._connected, ev.DisconnectedEv: self._disconnected,
             ev.ConnectFailureEv: self._connect_failed, ev.LoggedOutEv: self._logged_out,
@@ -400,7 +419,7 @@ class NeonizeChannel(Channel):
         client.event.qr(self._guard("QR", self._on_qr))
 
     def _guard(self, name: str, handler: Callable[[Any], None]) -> Callable[[Any, Any], None]:
-        """neonize swallows handler exceptions; count and log them instead."""
+        """neonize swallows handler exceptions; count, log and park them instead."""
         def guarded(_client: Any, event: Any) -> None:
             self._establish()
             self._busy_since = time.monotonic()
@@ -409,9 +428,46 @@ class NeonizeChannel(Channel):
             except Exception:
                 self._count_failure()
                 log.exception("whatsapp connection %s: %s handler failed", self.connection_id, name)
+                self._park(name, event)
             finally:
                 self._busy_since = None
         return guarded
+
+    def _park(self, name: str, event: Any) -> None:
+        """Keep an event whose handling failed, if it carries something to commit."""
+        if name in self._replayers and self._parking.park(name, event.SerializePartialToString()):
+            log.warning("whatsapp connection %s: %s parked; %d waiting for a replay",
+                        self.connection_id, name, self._parking.count)
+
+    def _park_queued_media(self) -> None:
+        """At a stop, messages still waiting for their download are parked, not left in memory."""
+        while True:
+            try:
+                event = self._media.get_nowait()
+            except queue.Empty:
+                return
+            if event is not None:
+                self._park(type(event).__name__, event)
+                with self._lock:
+                    self._media_pending -= 1
+
+    def _replay(self, kind: str, data: bytes) -> None:
+        event_type, handler = self._replayers[kind]
+        handler(event_type.FromString(data))
+
+    async def _replay_parked(self) -> None:
+        """Hand parked events to the daemon again while the number is up, backing off while they fail."""
+        backoff = Backoff(self._t.replay_initial, self._t.replay_max)
+        while not self._stopping:
+            delay = self._t.replay_initial
+            if self._parking.count and self._inbound is not None and self.state in LIVE_STATES:
+                if await self._in_thread(partial(self._parking.replay, self._replay), "replay"):
+                    delay = backoff.next()
+                else:
+                    backoff.reset()
+            self._replay_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._replay_wake.wait(), delay)
 
     def _count_failure(self) -> None:
         with self._lock:
@@ -444,6 +500,7 @@ class NeonizeChannel(Channel):
             except Exception:
                 self._count_failure()
                 log.exception("whatsapp connection %s: a message with media failed", self.connection_id)
+                self._park(type(event).__name__, event)
             finally:
                 with self._lock:
                     self._media_pending -= 1
@@ -532,6 +589,7 @@ class NeonizeChannel(Channel):
         if self.phone:
             await self._call(self._store.set_paired_phone, self.phone)
         await self._report("connected", "", phone=self.phone or None)
+        self._replay_wake.set()
 
     def _own_jid(self) -> str:
         return f"{self.phone}@s.whatsapp.net" if self.phone else ""
@@ -773,7 +831,8 @@ class NeonizeChannel(Channel):
             **super().health(), "phone": self.phone, "handler_failures": self.handler_failures,
             "reconnects": self.reconnects, "next_retry_delay": self._backoff.current,
             "down_for": round(time.monotonic() - self._down_since, 1) if self._down_since is not None else None,
-            "media_pending": self._media_pending,
+            "media_pending": self._media_pending, "parked": self._parking.count,
+            "replayed": self._parking.replayed, "lost": self._parking.lost,
         }
 
     # ------------------------------------------------------------- helpers

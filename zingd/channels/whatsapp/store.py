@@ -52,6 +52,11 @@ def sidecar_path(session_path: Path) -> Path:
     return session_path.with_name(session_path.name + ".zing")
 
 
+def parked_path(session_path: Path) -> Path:
+    """Where the connection parks inbound events it could not commit (``whatsapp.parking``)."""
+    return session_path.with_name(session_path.name + ".parked")
+
+
 class ChannelStore:
     """A tiny SQLite file; every call is a sub-millisecond local query.
 
