@@ -7,9 +7,11 @@ replaced by a loopback "proxy" each client dials:
 
 - ``refuse``: nothing listens (an outage as the host sees it): zing's own dial
   fails, no session call is made;
-- ``close``: it accepts and hangs up (a proxy up, WhatsApp down): every attempt
-  is a real session call into neonize, all channels at once; each costs the
-  fd neonize never closes;
+- ``close``: it accepts and hangs up (a proxy up, WhatsApp down): zing's dial
+  (CONNECT, then TLS) fails, no session call is made; with ``--tcp-dial`` (a TCP
+  answer is enough, as zing once dialled) every attempt is a real session call
+  into neonize, all channels at once, each costing the fd neonize never closes:
+  the load the crash tests need;
 - ``hang``: it accepts and never answers (a black hole): the session call dials
   until whatsmeow gives up.
 
@@ -31,6 +33,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from zingd.channels.whatsapp import channel as channel_module
 from zingd.channels.whatsapp import lib as lib_module
@@ -111,9 +114,21 @@ class Sink:
             self.failures += 1
 
 
+def tcp_dial(proxy: str, timeout: float = 5.0) -> str | None:
+    """The old dial: a TCP answer from the proxy lets the session call go to Go."""
+    parts = urlsplit(proxy)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=timeout).close()
+    except OSError as exc:
+        return f"cannot reach {parts.hostname}:{parts.port} ({exc})"
+    return None
+
+
 async def run(args: argparse.Namespace) -> dict:
     if args.ungated:
         lib_module.GATE = channel_module.GATE = OpenGate()
+    if args.tcp_dial:
+        lib_module.reachable = tcp_dial
     proxy, _server = loopback(args.mode)
     root = Path(tempfile.mkdtemp(prefix="zing-fleet-"))
     timings = Timings(reconnect_initial=args.delay, reconnect_max=args.delay, jitter=0.5, start_spread=args.delay,
@@ -133,6 +148,7 @@ async def run(args: argparse.Namespace) -> dict:
     await asyncio.gather(*(c.stop() for c in channels))
     return {
         "mode": args.mode, "channels": args.channels, "outages": args.outages, "ungated": args.ungated,
+        "tcp_dial": args.tcp_dial,
         "attempts": sum(c.reconnects for c in channels), "seconds": round(time.monotonic() - started, 2),
         "before": before, "warm": warm, "after": settled,
         "rss_kb_per_number": round((warm["rss_kb"] - before["rss_kb"]) / args.channels, 1),
@@ -147,6 +163,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("refuse", "close", "hang"), default="close")
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--ungated", action="store_true")
+    parser.add_argument("--tcp-dial", action="store_true", help="let a TCP answer through to Go (see above)")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from zingd.channels.whatsapp.lib import new_client, parse_jid
+from tests.channels.whatsapp.proxies import Proxy
+from zingd.channels.whatsapp.lib import new_client, parse_jid, reachable
 
 
 def test_one_real_client_per_session_file(tmp_path):
@@ -40,3 +43,49 @@ def test_neonize_is_imported_lazily_and_leaves_logging_alone():
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+def test_the_dial_before_a_session_call_needs_tls_from_whatsapp_through_the_proxy(kind):
+    """Only a proxy that connects and a peer that speaks TLS let a session call (and its fd) go to Go."""
+    answering = Proxy("tls", kind=kind)
+    try:
+        assert reachable(answering.url) is None
+        assert answering.connects == ["web.whatsapp.com:443"]
+    finally:
+        answering.close()
+    for behaviour, why in (("close", ""), ("refuse", "refused" if kind == "http" else "could not reach")):
+        proxy = Proxy(behaviour, kind=kind)
+        try:
+            reason = reachable(proxy.url) or ""
+            assert why in reason and proxy.url in reason
+        finally:
+            proxy.close()
+    hole = Proxy("hang", kind=kind)
+    try:
+        assert "timed out" in (reachable(hole.url, timeout=0.3) or "")
+    finally:
+        hole.close()
+    closed = Proxy("close", kind=kind)
+    closed.close()
+    assert "cannot reach" in (reachable(closed.url) or "")
+
+
+def test_the_dial_needs_tls_not_just_a_tcp_answer():
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(4)
+    threading.Thread(target=lambda: plain.accept()[0].sendall(b"SSH-2.0-OpenSSH\r\n"), daemon=True).start()
+    try:
+        assert "cannot reach 127.0.0.1" in (reachable("", timeout=2, target=plain.getsockname()) or "")
+    finally:
+        plain.close()
+
+
+def test_a_proxy_password_is_not_repeated_in_the_reason():
+    proxy = Proxy("refuse")
+    try:
+        url = proxy.url.replace("http://", "http://zing:s3cret@")
+        assert "s3cret" not in reachable(url) and ":***@" in reachable(url)
+    finally:
+        proxy.close()

@@ -31,8 +31,10 @@ immediate retry and lost the backlog it had already acknowledged. The channel
 starts a new session only when none came up: the first connect failed (after
 2s, 4s, 8s … capped at 5 min, each delay with jitter so numbers spread out, and
 the first connect of each number spread over ``start_spread``), or the watchdog
-gives up on a zombie. Before each session call the client dials the proxy (or
-WhatsApp) in Python (``lib.reachable``): an outage costs no Go call, no fd.
+gives up on a zombie. Before each session call the client dials WhatsApp in
+Python, through the proxy if any, up to a TLS handshake (``lib.reachable``): an
+outage costs no Go call and no fd, also when a proxy answers with WhatsApp down
+behind it (200 numbers × 20 such outages: fds 216 → 218).
 logged_out, banned and outdated, a pairing nobody completes, and a session taken
 over by another client (``StreamReplacedEv``: retrying would fight the other
 client for the session) stop the runner until an admin acts: ``pair()``, or a

@@ -9,23 +9,26 @@ afterwards; whatsmeow's own log lines then reach zingd's handlers through the
 
 Its client comes with zing's own session call (``_session_client``): through
 the process-wide gate, on the caller's daemon thread, and only once the proxy
-or WhatsApp answers a plain TCP dial (``reachable``).
+or WhatsApp answers a dial in Python (``reachable``).
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import ctypes
 import functools
 import logging
 import os
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from zingd.channels.whatsapp.gate import CONNECT_HOLD, GATE
 
@@ -192,23 +195,109 @@ def proxy_from_env() -> str:
     return os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
 
 
-def reachable(proxy: str, timeout: float = 5.0) -> str | None:
-    """None if a TCP connection to the proxy (or to WhatsApp) opens, else why not.
+WHATSAPP = ("web.whatsapp.com", 443)  # whatsmeow's websocket: wss://web.whatsapp.com/ws/chat
+
+
+def reachable(proxy: str, timeout: float = 5.0, target: tuple[str, int] = WHATSAPP) -> str | None:
+    """None if WhatsApp's TLS endpoint answers (through the proxy, if any), else why not.
 
     Every session call neonize makes opens a SQLite pool it never closes (+1 fd,
-    ~+200 KB per call). Dialling first, in Python, means an outage costs no
-    session calls at all.
+    ~+200 KB per call). So the client first does in Python what whatsmeow's dial
+    would: the proxy's CONNECT (HTTP) or SOCKS5 handshake, then a TLS handshake
+    with WhatsApp's host. An outage costs no session call, whether the network
+    refuses, the proxy is up with WhatsApp down behind it, or something answers
+    the TCP connection without speaking TLS. The handshake is not verified here
+    (whatsmeow authenticates the server itself); it only proves the endpoint talks.
     """
-    if proxy:
-        parts = urlsplit(proxy if "//" in proxy else f"//{proxy}")
-        host, port = parts.hostname or "", parts.port or (1080 if parts.scheme.startswith("socks") else 8080)
-    else:
-        host, port = "web.whatsapp.com", 443
+    host, port = target
     try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        return f"cannot reach {host}:{port} ({exc.strerror or exc})"
+        with contextlib.closing(_dial(proxy, host, port, timeout)) as raw:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            context.wrap_socket(raw, server_hostname=host).close()
+    except Unreachable as exc:
+        return str(exc)
+    except (OSError, ssl.SSLError) as exc:
+        return f"cannot reach {host}:{port}{' through ' + _hide_password(proxy) if proxy else ''} " \
+               f"({getattr(exc, 'strerror', None) or exc})"
     return None
+
+
+class Unreachable(Exception):
+    """A dial that got an answer, but not the one WhatsApp's would (a proxy saying no)."""
+
+
+def _dial(proxy: str, host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to ``host:port``, direct or through an HTTP or SOCKS5 proxy."""
+    if not proxy:
+        return socket.create_connection((host, port), timeout=timeout)
+    parts = urlsplit(proxy if "//" in proxy else f"//{proxy}")
+    scheme = parts.scheme or "http"
+    default_port = 1080 if scheme.startswith("socks") else 8080
+    sock = socket.create_connection((parts.hostname or "", parts.port or default_port), timeout=timeout)
+    try:
+        if scheme.startswith("socks"):
+            _socks5(sock, host, port, parts.username, parts.password, proxy)
+        else:
+            _http_connect(sock, host, port, parts.username, parts.password, proxy)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _http_connect(sock: socket.socket, host: str, port: int, user: str | None, password: str | None,
+                  proxy: str) -> None:
+    auth = ""
+    if user is not None:
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode()
+        auth = f"Proxy-Authorization: Basic {token}\r\n"
+    sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise Unreachable(f"the proxy {_hide_password(proxy)} hung up on CONNECT {host}:{port}")
+        head += chunk
+        if len(head) > 16384:
+            raise Unreachable(f"the proxy {_hide_password(proxy)} sent no end of headers")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    if status.split(" ")[1:2] != ["200"]:
+        raise Unreachable(f"the proxy {_hide_password(proxy)} refused CONNECT {host}:{port}: {status[:80]}")
+
+
+def _socks5(sock: socket.socket, host: str, port: int, user: str | None, password: str | None,
+            proxy: str) -> None:
+    def read(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise Unreachable(f"the SOCKS proxy {_hide_password(proxy)} hung up")
+            data += chunk
+        return data
+
+    sock.sendall(b"\x05\x01\x02" if user is not None else b"\x05\x01\x00")
+    version, method = read(2)
+    if version != 5 or method == 0xFF:
+        raise Unreachable(f"the SOCKS proxy {_hide_password(proxy)} accepts no method zing offers")
+    if method == 2:
+        name, secret = unquote(user or "").encode(), unquote(password or "").encode()
+        sock.sendall(bytes([1, len(name)]) + name + bytes([len(secret)]) + secret)
+        if read(2)[1] != 0:
+            raise Unreachable(f"the SOCKS proxy {_hide_password(proxy)} refused the credentials")
+    sock.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host.encode() + port.to_bytes(2, "big"))
+    reply = read(4)
+    if reply[1] != 0:
+        raise Unreachable(f"the SOCKS proxy {_hide_password(proxy)} could not reach {host}:{port} (code {reply[1]})")
+    address_type = reply[3]
+    read(read(1)[0] if address_type == 3 else 16 if address_type == 4 else 4)  # the bound address, then port
+    read(2)
+
+
+def _hide_password(proxy: str) -> str:
+    parts = urlsplit(proxy if "//" in proxy else f"//{proxy}")
+    return proxy.replace(f":{parts.password}@", ":***@") if parts.password else proxy
 
 
 def new_client(session_path: Path, proxy: str | None = None) -> Any:
