@@ -96,6 +96,19 @@ def retry(session: Session, out: Output,
     out.done(session.call("message.retry", params), f"message {message_id} queued again")
 
 
+@app.command("fetch-media")
+def fetch_media(session: Session, out: Output,
+                message_id: Annotated[int, typer.Argument(help="The received message whose file failed to "
+                                                                     "download.")]) -> None:
+    """Download a customer's file again after its download failed (its number must be connected)."""
+    m = session.call("media.fetch", {"message_id": message_id})
+    if m.get("media_error"):
+        out.error(f"message {message_id}: the download failed again: {m['media_error']}", kind="media",
+                  details={"message": m})
+        raise typer.Exit(1)
+    out.done(m, f"message {message_id}: file saved ({m.get('media_size') or 0} bytes)")
+
+
 @app.command("search")
 def search(
     session: Session, out: Output,

@@ -49,6 +49,7 @@ class Media:
     size: int | None = None
     filename: str = ""
     error: str | None = None
+    retryable: bool = False  # the download failed in a way a later attempt may not (Channel.fetch_media)
 
 
 # The ticket's line for a call (zing takes no calls, so every call it sees is missed).
@@ -188,6 +189,11 @@ class Channel(abc.ABC):
     async def profile(self, jid: str) -> dict:
         """The contact's push name and picture URL as the network knows them; optional."""
         return {}
+
+    async def fetch_media(self, wa_id: str) -> None:
+        """Download a received message's file again after a failed download, and hand the message
+        over again (the daemon then stores the file on it). LookupError: nothing to fetch again."""
+        raise LookupError(f"{self.kind} numbers keep no files to fetch again")
 
     def health(self) -> dict:
         return {"state": self.state, "reason": self.reason}

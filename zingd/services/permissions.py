@@ -63,6 +63,7 @@ PERMISSIONS: dict[str, str] = {
     "message.search": "agent",
     "media.upload": "agent",
     "media.discard": "agent",
+    "media.fetch": "agent",
     "sim.say": "admin",
     "sim.customers": "agent",
     "sim.fault": "admin",
@@ -172,6 +173,7 @@ AGENT_SCOPE: dict[str, str] = {
     "message.typing": VISIBLE,
     "media.upload": "own uploads only: an upload_id is its uploader's",
     "media.discard": "own uploads only",
+    "media.fetch": f"received files of {VISIBLE}",
     "message.send_to": "any number; the customer's active ticket there only if visible and not held by "
                        "someone else (else refused, its holder unnamed), or a new one of their own",
     "schedule.create": "in a visible ticket not held by someone else, or to a contact whose active "

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.channels.whatsapp.rig import E, fast, message_event
+import pytest
+
+from tests.channels.whatsapp.rig import DownloadError, E, fast, message_event
+from zingd.channels.base import SendError
 from tests.helpers import until
 
 
@@ -50,3 +53,32 @@ async def test_a_download_past_its_timeout_is_stored_with_a_media_error(make_rig
     client.download_any = type(client).download_any.__get__(client)
     fine = await rig.deliver(E.Message(imageMessage=E.ImageMessage(mimetype="image/jpeg")), wa_id="3EB0FINE")
     assert fine.media.error is None and fine.media.path.endswith("3EB0FINE.jpg")
+
+
+async def test_a_failed_download_can_be_fetched_again_once(rig):
+    client = await rig.connected()
+    client.download_error = DownloadError("Get https://mmg.whatsapp.net/v/x: dial tcp: i/o timeout")
+    photo = E.Message(imageMessage=E.ImageMessage(mimetype="image/jpeg", caption="the receipt", fileLength=11))
+    failed = await rig.deliver(photo, wa_id="3EB0AGAIN")
+    assert failed.media.path is None and failed.media.retryable and "i/o timeout" in failed.media.error
+    with pytest.raises(SendError):  # down: whatsmeow downloads through the session
+        rig.channel.state = "disconnected"
+        await rig.channel.fetch_media("3EB0AGAIN")
+    rig.channel.state = "connected"
+    client.download_error = None
+    await rig.channel.fetch_media("3EB0AGAIN")
+    again = rig.sink.messages[-1]
+    assert (again.wa_id, again.body, again.media.error) == ("3EB0AGAIN", "the receipt", None)
+    assert again.media.path.endswith("3EB0AGAIN.jpg") and len(client.downloads) == 2
+    with pytest.raises(LookupError, match="fetched already"):
+        await rig.channel.fetch_media("3EB0AGAIN")
+
+
+async def test_a_file_gone_from_whatsapps_servers_is_not_fetched_again(rig):
+    client = await rig.connected()
+    client.download_error = DownloadError("download failed with status code 410")
+    gone = await rig.deliver(E.Message(documentMessage=E.DocumentMessage(mimetype="application/pdf", fileLength=9)),
+                             wa_id="3EB0GONE")
+    assert "ask the customer to send it again" in gone.media.error and not gone.media.retryable
+    with pytest.raises(LookupError):
+        await rig.channel.fetch_media("3EB0GONE")

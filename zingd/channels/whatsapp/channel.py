@@ -517,7 +517,11 @@ class NeonizeChannel(Channel):
             return
         if not msg.is_group:
             self._on_whatsapp.add(msg.chat)
+        if msg.media is not None and msg.media.retryable:
+            self._store.keep_media_event(msg.wa_id, event.SerializePartialToString())
         self._bridge(self.sink.message(self.connection_id, msg))
+        if msg.media is not None and msg.media.path:
+            self._store.drop_media_event(msg.wa_id)  # a fetch that worked: nothing left to fetch
 
     def _on_undecryptable(self, event: Any) -> None:
         msg = self._inbound.undecryptable(event)
@@ -730,6 +734,18 @@ class NeonizeChannel(Channel):
         if not any(r.IsIn for r in found):
             raise SendError(f"{number} is not on WhatsApp", retryable=False)
         self._on_whatsapp.add(chat)
+
+    async def fetch_media(self, wa_id: str) -> None:
+        """Download again from the message as received (kept after its download failed) and hand it
+        over again: the daemon puts the file on the stored message. Needs the number up: whatsmeow
+        downloads through the session."""
+        data = await self._call(self._store.media_event, wa_id)
+        if data is None:
+            raise LookupError("this number has no failed download of that message to try again (it was "
+                              "fetched already, is over 30 days old, or its file is over the size limit)")
+        self._require_live()
+        event = load().events.MessageEv.FromString(data)
+        await self._in_thread(partial(self._deliver, event), "fetch")
 
     async def mark_read(self, chat: str, wa_ids: list[str], sender: str = "") -> None:
         if not wa_ids:

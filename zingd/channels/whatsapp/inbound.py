@@ -43,6 +43,8 @@ MEDIA_TYPES = {
     "audioMessage": "audio", "documentMessage": "document", "stickerMessage": "sticker",
 }
 RECEIPT_TYPES = {"DELIVERED": "delivered", "READ": "read", "PLAYED": "played"}
+# whatsmeow's "download failed with status code 404/410": the CDN no longer has the file.
+EXPIRED = re.compile(r"status code (404|410)\b")
 _EXTENSIONS = {
     "image/jpeg": ".jpg", "image/webp": ".webp", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
     "audio/mp4": ".m4a", "video/mp4": ".mp4", "application/pdf": ".pdf",
@@ -247,7 +249,11 @@ class EventDecoder:
         try:
             data = self.download(field, value)
         except Exception as exc:
-            media.error = f"download failed: {exc}"
+            if EXPIRED.search(str(exc)):
+                media.error = (f"expired on WhatsApp's servers ({exc}); ask the customer to send it again "
+                               "(neonize 0.5.2 cannot ask their phone to upload it again)")
+            else:
+                media.error, media.retryable = f"download failed: {exc}", True
             log.warning("media of %s: %s", msg.wa_id, media.error)
             return media
         if len(data) > self.max_media_bytes:
@@ -257,7 +263,7 @@ class EventDecoder:
         try:
             write_atomic(path, data)
         except OSError as exc:
-            media.error = f"could not save: {exc}"
+            media.error, media.retryable = f"could not save: {exc}", True
             log.warning("media of %s: %s", msg.wa_id, media.error)
             return media
         media.path, media.size = str(path), len(data)

@@ -38,9 +38,12 @@ CREATE TABLE IF NOT EXISTS unconfirmed (
     remote TEXT PRIMARY KEY, local TEXT NOT NULL, chat TEXT NOT NULL, ts REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS media_retry (wa_id TEXT PRIMARY KEY, event BLOB NOT NULL, ts REAL NOT NULL);
 """
 # Receipts and quotes of older messages are not worth a growing table.
 KEEP_SECONDS = 180 * 86400
+# WhatsApp's servers keep a file for weeks, not months: past that a fetch could only fail.
+MEDIA_RETRY_SECONDS = 30 * 86400
 
 
 class Sent(NamedTuple):
@@ -76,6 +79,7 @@ class ChannelStore:
             db.executescript(_SCHEMA)
             db.execute("DELETE FROM sent WHERE ts < ?", (time.time() - KEEP_SECONDS,))
             db.execute("DELETE FROM unconfirmed WHERE ts < ?", (time.time() - KEEP_SECONDS,))
+            db.execute("DELETE FROM media_retry WHERE ts < ?", (time.time() - MEDIA_RETRY_SECONDS,))
             self._db = db
         return self._db
 
@@ -114,6 +118,18 @@ class ChannelStore:
             return _secret_message_id(session, secret)
         except sqlite3.Error:  # no session tables yet, or the file is busy: nothing to learn
             return None
+
+    def keep_media_event(self, wa_id: str, event: bytes) -> None:
+        """A message whose file failed to download, as received: what a later fetch needs (keys, path)."""
+        self._query("INSERT OR REPLACE INTO media_retry (wa_id, event, ts) VALUES (?, ?, ?)",
+                    (wa_id, event, time.time()))
+
+    def media_event(self, wa_id: str) -> bytes | None:
+        rows = self._query("SELECT event FROM media_retry WHERE wa_id = ?", (wa_id,))
+        return rows[0][0] if rows else None
+
+    def drop_media_event(self, wa_id: str) -> None:
+        self._query("DELETE FROM media_retry WHERE wa_id = ?", (wa_id,))
 
     def paired_phone(self) -> str:
         rows = self._query("SELECT value FROM meta WHERE key = 'paired_phone'")

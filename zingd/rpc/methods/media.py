@@ -6,11 +6,11 @@ import binascii
 
 import msgspec
 
-from zingd.errors import Conflict, Invalid, NotFound, Unavailable
+from zingd.errors import ChannelDown, Conflict, Invalid, NotFound, Unavailable
 from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY
 from zingd.rpc.server import Call
-from zingd.services import uploads
+from zingd.services import media_fetch, uploads
 
 
 class MediaUpload(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,3 +50,16 @@ async def discard(call: Call, p: MediaDiscard) -> dict:
     expire by themselves."""
     await uploads.discard(call.app.db, call.app.settings.data_path, call.actor, p.upload_id)
     return {"removed": True}
+
+
+class MediaFetch(msgspec.Struct, forbid_unknown_fields=True):
+    message_id: int
+
+
+@REGISTRY.method("media.fetch", MediaFetch, result=R.Message, errors=(NotFound, Conflict, ChannelDown, Unavailable))
+async def fetch(call: Call, p: MediaFetch) -> dict:
+    """Download a received file again after its download failed (media_error set): the message comes back with
+    the file (media_path) or with the new error; message.updated tells every console. Needs its number
+    connected. conflict: nothing to fetch again (not a failed download, fetched already, over 30 days, or gone
+    from WhatsApp's servers: the customer must send it again)."""
+    return await media_fetch.fetch_again(call.app.db, call.app.channels, call.actor, p.message_id)
