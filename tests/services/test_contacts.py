@@ -19,7 +19,7 @@ from zingd.channels.base import InboundMessage
 from zingd.errors import Conflict, Invalid
 from zingd.services import admin, contact_import, contacts, tickets
 from zingd.services.contact_import import MAX_ROWS, Parsed, normalize_number, parse_csv, parse_vcard
-from zingd.services.inbound import ingest
+from zingd.services.inbound import ingest, learn_ids
 from zingd.store import contacts as C
 from zingd.store.rows import loads
 
@@ -544,3 +544,30 @@ async def test_a_mapping_learned_without_a_message_points_the_lid_at_the_person(
     await writes.say(LID_JID, body="first time by LID, no SenderAlt")
     assert [c["number"] for c in await contacts_of(db)] == [PHONE]
     assert len(await active_tickets(db)) == 1
+
+
+# -- one contact per person: a number typed one way, known to WhatsApp another (the ninth digit) ----
+
+TYPED_JID, ACCOUNT_JID = "5511987654321@s.whatsapp.net", "551187654321@s.whatsapp.net"
+
+
+async def test_replies_from_the_account_whatsapp_names_reach_the_typed_contact(db, seed, writes):
+    await db.write(contacts.create, seed["ana"], {"number": "5511987654321", "name": "Dona Maria"})
+    await db.write(learn_ids, seed.tenant, [(TYPED_JID, ACCOUNT_JID)])
+    await writes.say(ACCOUNT_JID, body="oi, recebi sua mensagem")
+    [maria] = await contacts_of(db)
+    assert maria["number"] == "5511987654321"
+    [t] = await active_tickets(db)
+    assert t["contact_id"] == maria["id"]
+
+
+async def test_a_contact_the_account_made_first_absorbs_the_typed_one(db, seed, writes):
+    await writes.say(ACCOUNT_JID, body="written before anyone typed her number")
+    typed = await db.write(contacts.create, seed["ana"], {"number": "5511987654321", "name": "Dona Maria"})
+    await db.write(learn_ids, seed.tenant, [(TYPED_JID, ACCOUNT_JID)])
+    [kept] = await contacts_of(db)
+    assert kept["number"] == "551187654321"
+    merge = await db.one("SELECT * FROM contact_merges WHERE merged_id = ?", (typed["id"],))
+    assert merge["reason"] == "WhatsApp said +5511987654321 is +551187654321" and merge["user_id"] is None
+    await db.write(learn_ids, seed.tenant, [(TYPED_JID, ACCOUNT_JID)])  # told again (a restart): nothing more
+    assert len(await contacts_of(db)) == 1

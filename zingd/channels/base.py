@@ -140,7 +140,8 @@ class ChannelSink(Protocol):
     async def receipt(self, connection_id: int, receipt: Receipt) -> None: ...
     async def state(self, connection_id: int, change: StateChange) -> None: ...
     async def learn_ids(self, connection_id: int, pairs: list[tuple[str, str]]) -> None:
-        """(phone JID, LID JID) pairs the network revealed (a history sync), committed on return."""
+        """(address, the address WhatsApp knows it by) pairs the network revealed, committed on return:
+        (phone JID, LID JID) from a history sync; (typed phone JID, account phone JID) from a lookup."""
 
 
 class Channel(abc.ABC):

@@ -229,9 +229,14 @@ def apply_receipt(tx: Tx, connection_id: int, receipt: Receipt) -> int:
 
 
 def learn_ids(tx: Tx, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
-    """LID <-> phone pairs from a history sync: each folds a LID placeholder into its person (``C.learn``)."""
-    for phone_jid, lid_jid in pairs:
-        C.learn(tx, tenant_id, phone_jid, lid_jid)
+    """(address, the address WhatsApp knows it by) pairs: a phone's LID (a history sync) folds a LID
+    placeholder into its person (``C.learn``); a phone's account JID (a lookup before a send) joins the
+    contact it was typed for (``C.learn_number``)."""
+    for known, alias in pairs:
+        if alias.endswith("@lid"):
+            C.learn(tx, tenant_id, known, alias)
+        else:
+            C.learn_number(tx, tenant_id, known, alias)
 
 
 def apply_state(tx: Tx, connection_id: int, change: StateChange) -> None:

@@ -88,6 +88,25 @@ def learn(tx: Tx, tenant_id: int, phone_jid: str, lid_jid: str) -> None:
     fold(tx, tenant_id, view(by_lid), view(by_phone), None, why)
 
 
+def learn_number(tx: Tx, tenant_id: int, typed_jid: str, account_jid: str) -> None:
+    """WhatsApp's lookup said the number zing was given is this account's (Brazil's ninth digit: a
+    mobile registered before it was added is known to WhatsApp without it, so +55 11 98765-4321 is
+    551187654321). The customer's replies come from the account: they must reach the same contact.
+    The account's address joins the contact; a contact already made for the account (the customer
+    wrote first) is the same person by WhatsApp's word, and the typed one folds into it."""
+    typed = by_jid(tx, tenant_id, typed_jid) or tx.one(
+        f"{SELECT} WHERE tenant_id = ? AND number = ?", (tenant_id, number_of(typed_jid)))
+    if typed is None:
+        return
+    account = by_jid(tx, tenant_id, account_jid) or tx.one(
+        f"{SELECT} WHERE tenant_id = ? AND number = ?", (tenant_id, number_of(account_jid)))
+    if account is None:
+        map_jid(tx, tenant_id, account_jid, typed["id"])
+    elif account["id"] != typed["id"]:
+        fold(tx, tenant_id, view(typed), view(account), None,
+             f"WhatsApp said +{number_of(typed_jid)} is +{number_of(account_jid)}")
+
+
 def _join(tx: Tx, keep: dict[str, Any], drop: dict[str, Any]) -> None:
     """Two active tickets of one person on one number become the older one: the other's messages,
     notes, tags and schedules move in (message ids keep their order), its agent and queue too if

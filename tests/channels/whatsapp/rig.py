@@ -68,6 +68,7 @@ class FakeClient(lib.NewClient):
         self.send_failure: Exception | None = None
         self.probe_failure: Exception | None = None
         self.on_whatsapp = True
+        self.accounts: dict[str, str] = {}  # "+number" -> the account JID WhatsApp answers for it
         self.logged_out = False
         self.send_gate = threading.Event()
         self.send_gate.set()
@@ -125,8 +126,8 @@ class FakeClient(lib.NewClient):
         self.lookups.extend(numbers)
         if self.probe_failure is not None:
             raise self.probe_failure
-        return [P.IsOnWhatsAppResponse(Query=n, JID=jid(n[1:] + "@s.whatsapp.net"), IsIn=self.on_whatsapp)
-                for n in numbers]
+        return [P.IsOnWhatsAppResponse(Query=n, JID=jid(self.accounts.get(n, n[1:] + "@s.whatsapp.net")),
+                                       IsIn=self.on_whatsapp) for n in numbers]
 
     def mark_read(self, *message_ids, chat, sender, receipt, timestamp=None):
         self.reads.append((message_ids, chat, sender, receipt))

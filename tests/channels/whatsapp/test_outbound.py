@@ -273,3 +273,22 @@ async def test_profile_is_cached(rig, monkeypatch):
     second = await rig.channel.profile(CUSTOMER)
     assert first == second == {"jid": CUSTOMER, "push_name": "Maria", "picture_url": "https://pps.whatsapp.net/m.jpg"}
     assert len(calls) == 1
+
+
+async def test_a_number_is_sent_to_as_whatsapp_knows_it_and_looked_up_once(make_rig):
+    """Brazil's ninth digit: the typed +55 11 98765-4321 is account 551187654321 on WhatsApp."""
+    typed, account = "5511987654321@s.whatsapp.net", "551187654321@s.whatsapp.net"
+    rig = make_rig()
+    client = await rig.connected()
+    client.accounts["+5511987654321"] = account
+    await rig.channel.send(outbound(chat=typed))
+    await rig.channel.send(outbound(wa_id="zing-2", chat=typed))
+    assert [f"{to.User}@{to.Server}" for to, _ in client.sent] == [account, account]
+    assert client.lookups == ["+5511987654321"] and rig.sink.learned == [(typed, account)]
+    await rig.channel.stop()
+
+    again = make_rig()  # a restart: the sidecar remembers, no second usync query for this chat
+    second = await again.connected()
+    await again.channel.send(outbound(wa_id="zing-3", chat=typed))
+    assert second.lookups == [] and [f"{to.User}@{to.Server}" for to, _ in second.sent] == [account]
+    assert again.sink.learned == [(typed, account)]

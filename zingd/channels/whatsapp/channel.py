@@ -88,7 +88,7 @@ from typing import Any
 
 from zingd.channels.base import Channel, ChannelSink, OutboundMessage, SendError, SendResult
 from zingd.channels.whatsapp.events import ExtraEvents, logout_state
-from zingd.channels.whatsapp.inbound import MEDIA_TYPES, EventDecoder, content_fields, enum_name, unwrap
+from zingd.channels.whatsapp.inbound import MEDIA_TYPES, EventDecoder, content_fields, enum_name, jid_str, unwrap
 from zingd.channels.whatsapp.gate import GATE
 from zingd.channels.whatsapp.lib import empty_jid, load, new_client, to_jid
 from zingd.channels.whatsapp.outbound import Outbound, message_send_error, send_error
@@ -226,7 +226,8 @@ class NeonizeChannel(Channel):
         self._down_since: float | None = None
         self._busy_since: float | None = None
         self._stalled = False
-        self._on_whatsapp: set[str] = set()
+        self._on_whatsapp: set[str] = set()   # chats whose account is known: they wrote, or were looked up
+        self._accounts: dict[str, str] = {}   # chat -> the account JID, where the lookup said they differ
         self._sending: dict[str, asyncio.Task] = {}
         self._profiles: dict[str, tuple[float, dict]] = {}
 
@@ -709,9 +710,9 @@ class NeonizeChannel(Channel):
         if done is not None:
             log.info("message %s already went out as %s; not sending it again", msg.wa_id, done.remote)
             return SendResult(msg.wa_id, done.ts)
-        jid = self._jid(msg.chat)
+        self._jid(msg.chat)
         self._require_live()
-        await self._ensure_on_whatsapp(msg.chat)
+        jid = self._jid(await self._account(msg.chat))
         try:
             ts = await self._go(self._send_now, jid, msg)
         except Exception as exc:
@@ -722,18 +723,34 @@ class NeonizeChannel(Channel):
         """Build, send, and record the id pair on this thread, even if the caller gave up waiting."""
         return self._outbound.send(self._client.send_message, jid, msg, self._store)
 
-    async def _ensure_on_whatsapp(self, chat: str) -> None:
-        """A number not on WhatsApp would swallow the message silently; ask once per chat."""
+    async def _account(self, chat: str) -> str:
+        """Where a message to ``chat`` goes: the JID of its WhatsApp account.
+
+        A number not on WhatsApp would swallow the message silently, and a Brazilian mobile
+        registered before the ninth digit is known to WhatsApp without it. So a phone chat zing
+        has not heard from is looked up (a usync query, the kind of traffic that in bulk gets
+        numbers banned: once per chat, remembered for 30 days in the sidecar); an account JID
+        that differs goes to the daemon, whose contact then also answers to it.
+        """
         if not chat.endswith("@s.whatsapp.net") or chat in self._on_whatsapp:
-            return
-        number = "+" + chat.partition("@")[0]
-        try:
-            found = await self._go(self._client.is_on_whatsapp, number)
-        except Exception as exc:
-            raise send_error(exc) from exc
-        if not any(r.IsIn for r in found):
-            raise SendError(f"{number} is not on WhatsApp", retryable=False)
+            return self._accounts.get(chat, chat)
+        account = await self._call(self._store.account, chat)
+        if account is None:
+            number = "+" + chat.partition("@")[0]
+            try:
+                found = await self._go(self._client.is_on_whatsapp, number)
+            except Exception as exc:
+                raise send_error(exc) from exc
+            hit = next((r for r in found if r.IsIn), None)
+            if hit is None:
+                raise SendError(f"{number} is not on WhatsApp", retryable=False)
+            account = jid_str(hit.JID) if hit.JID.User else chat
+            await self._call(self._store.remember_account, chat, account)
+        if account != chat:
+            self._accounts[chat] = account
+            await self.sink.learn_ids(self.connection_id, [(chat, account)])
         self._on_whatsapp.add(chat)
+        return account
 
     async def fetch_media(self, wa_id: str) -> None:
         """Download again from the message as received (kept after its download failed) and hand it
@@ -766,7 +783,7 @@ class NeonizeChannel(Channel):
             self._require_live()
             lib = load()
             presence = lib.ChatPresence.CHAT_PRESENCE_COMPOSING if composing else lib.ChatPresence.CHAT_PRESENCE_PAUSED
-            await self._go(self._client.send_chat_presence, self._jid(chat), presence,
+            await self._go(self._client.send_chat_presence, self._jid(self._accounts.get(chat, chat)), presence,
                            lib.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT)
         except Exception as exc:
             log.debug("typing indicator to %s failed: %s", chat, exc)

@@ -39,11 +39,14 @@ CREATE TABLE IF NOT EXISTS unconfirmed (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS media_retry (wa_id TEXT PRIMARY KEY, event BLOB NOT NULL, ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (chat TEXT PRIMARY KEY, account TEXT NOT NULL, ts REAL NOT NULL);
 """
 # Receipts and quotes of older messages are not worth a growing table.
 KEEP_SECONDS = 180 * 86400
 # WhatsApp's servers keep a file for weeks, not months: past that a fetch could only fail.
 MEDIA_RETRY_SECONDS = 30 * 86400
+# A number's WhatsApp account, looked up once: asked again after this long (a number can change hands).
+ACCOUNT_SECONDS = 30 * 86400
 
 
 class Sent(NamedTuple):
@@ -80,6 +83,7 @@ class ChannelStore:
             db.execute("DELETE FROM sent WHERE ts < ?", (time.time() - KEEP_SECONDS,))
             db.execute("DELETE FROM unconfirmed WHERE ts < ?", (time.time() - KEEP_SECONDS,))
             db.execute("DELETE FROM media_retry WHERE ts < ?", (time.time() - MEDIA_RETRY_SECONDS,))
+            db.execute("DELETE FROM accounts WHERE ts < ?", (time.time() - ACCOUNT_SECONDS,))
             self._db = db
         return self._db
 
@@ -130,6 +134,14 @@ class ChannelStore:
 
     def drop_media_event(self, wa_id: str) -> None:
         self._query("DELETE FROM media_retry WHERE wa_id = ?", (wa_id,))
+
+    def account(self, chat: str) -> str | None:
+        """The JID WhatsApp's lookup gave for ``chat`` (None: not asked in the last 30 days)."""
+        rows = self._query("SELECT account FROM accounts WHERE chat = ?", (chat,))
+        return rows[0][0] if rows else None
+
+    def remember_account(self, chat: str, account: str) -> None:
+        self._query("INSERT OR REPLACE INTO accounts (chat, account, ts) VALUES (?, ?, ?)", (chat, account, time.time()))
 
     def paired_phone(self) -> str:
         rows = self._query("SELECT value FROM meta WHERE key = 'paired_phone'")
