@@ -44,6 +44,7 @@ def test_300_reconnect_attempts_of_one_number_cost_no_fd(mode):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ~100 s a run on 2 busy cores; the fleet's own limit is 600 s
 @pytest.mark.parametrize("run", range(40))
 def test_200_numbers_through_20_outages_do_not_crash(run):
     figures = fleet("--channels", "200", "--outages", "20", "--mode", "close", "--tcp-dial", "--delay", "0.05",
@@ -53,6 +54,7 @@ def test_200_numbers_through_20_outages_do_not_crash(run):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("mode", ["refuse", "close"])
 def test_300_reconnect_attempts_of_200_numbers_cost_no_fd(mode):
     figures = fleet("--channels", "200", "--outages", "300", "--warmup", "5", "--mode", mode,
