@@ -5,7 +5,9 @@ banned logouts, history and offline sync progress."""
 
 from __future__ import annotations
 
-from tests.channels.whatsapp.rig import CUSTOMER, GROUP, E, P, call_offer_event, jid
+import threading
+
+from tests.channels.whatsapp.rig import CUSTOMER, GROUP, E, P, call_offer_event, fast, jid
 from tests.helpers import until
 from zingd.channels.base import ADVICE, FINAL_STATES
 
@@ -48,6 +50,22 @@ async def test_a_group_is_named_after_its_subject_looked_up_once(rig):
     assert client.group_lookups == [GROUP]
     one_to_one = await rig.deliver(E.Message(conversation="hi"), wa_id="3EB0IN3")
     assert one_to_one.group_name == "" and client.group_lookups == [GROUP]
+
+
+async def test_a_group_lookup_that_hangs_does_not_hold_the_number(make_rig):
+    """WhatsApp does not answer the group query: the message goes on unnamed after lookup_timeout."""
+    rig = make_rig(fast(lookup_timeout=0.2))
+    client = await rig.connected()
+    answer = threading.Event()
+    plain = client.get_group_info
+    client.get_group_info = lambda jid_: answer.wait(30) and plain(jid_)
+    try:
+        msg = await rig.deliver(E.Message(conversation="anyone?"), chat=GROUP, group=True, sender=CUSTOMER)
+        assert msg.group_name == "" and msg.body == "anyone?"
+        text = await rig.deliver(E.Message(conversation="next"), wa_id="3EB0IN2")
+        assert text.body == "next"
+    finally:
+        answer.set()
 
 
 async def test_a_group_whatsapp_will_not_describe_stays_unnamed_without_asking_again(rig):

@@ -115,6 +115,7 @@ class Timings:
     pairing_timeout: float = 90.0   # no new QR code for this long (whatsmeow spaces them 60s, then 20s)
     sink_timeout: float = 300.0     # how long an event may wait for the daemon
     media_timeout: float = 120.0    # a download that takes longer is stored as a media error
+    lookup_timeout: float = 10.0    # a group's name not answered by then: the group is unnamed until it changes
     stop_timeout: float = 15.0
     replay_initial: float = 5.0     # parked events are handed to the daemon again after this, doubling
     replay_max: float = 300.0
@@ -395,7 +396,8 @@ class NeonizeChannel(Channel):
         ev = load().events
         extra = ExtraEvents(deliver=lambda msg: self._bridge(self.sink.message(self.connection_id, msg)),
                             learn=lambda pairs: self._bridge(self.sink.learn_ids(self.connection_id, pairs)),
-                            group_info=lambda jid: self._gated(client.get_group_info, (jid,)))
+                            group_info=lambda jid: self._within(self._t.lookup_timeout, "group", client.get_group_info,
+                                                                jid))
         self._groups, self.sync = extra.groups, extra.sync
         on_thread = {
             ev.MessageEv: self._on_message, ev.UndecryptableMessageEv: self._on_undecryptable,
@@ -552,21 +554,30 @@ class NeonizeChannel(Channel):
         if not self._downloads.acquire(timeout=self._t.media_timeout):
             raise TimeoutError(f"{MAX_DOWNLOADS} downloads already stalled")
         message = load().waE2E.Message(**{field: media})
+        return self._within(self._t.media_timeout, "download", self._client.download_any, message,
+                            done=self._downloads.release)
+
+    def _within(self, seconds: float, name: str, fn: Callable, *args: Any,
+                done: Callable[[], None] | None = None) -> Any:
+        """A Go call from the event path, given up after ``seconds``: it runs on a daemon thread of its
+        own, since whatsmeow takes no deadline from neonize and a stalled call can't be interrupted
+        (the thread ends whenever Go returns; ``done`` runs then)."""
         result: Future = Future()
 
         def run() -> None:
             try:
-                result.set_result(self._gated(self._client.download_any, (message,)))
+                result.set_result(self._gated(fn, args))
             except BaseException as exc:
                 result.set_exception(exc)
             finally:
-                self._downloads.release()
+                if done is not None:
+                    done()
 
-        threading.Thread(target=run, name=f"zing-wa{self.connection_id}-download", daemon=True).start()
+        threading.Thread(target=run, name=f"zing-wa{self.connection_id}-{name}", daemon=True).start()
         try:
-            return result.result(self._t.media_timeout)
+            return result.result(seconds)
         except TimeoutError:
-            raise TimeoutError(f"timed out after {self._t.media_timeout:g}s") from None
+            raise TimeoutError(f"timed out after {seconds:g}s") from None
 
     def _pn_from_lid(self, lid: Any) -> Any:
         return self._gated(self._client.get_pn_from_lid, (lid,))
