@@ -76,7 +76,8 @@ def update(
         'like [{"label": "Sales", "queue_id": 1}] (options may nest their own "options"); `-` reads standard '
         "input.")] = None,
     groups: Annotated[str | None, typer.Option(
-        "--groups", metavar="ignore|route", help="What to do with WhatsApp group messages.")] = None,
+        "--groups", metavar="ignore|route|chatbot", help="WhatsApp group messages: ignore them, route them "
+        "quietly (the default: no chatbot, greeting or out-of-hours reply), or let the chatbot answer.")] = None,
     default_queue: Annotated[int | None, typer.Option(
         "--default-queue", metavar="QUEUE_ID", help="Where tickets go when the menu gets no valid answer.")] = None,
     no_default_queue: Annotated[bool, typer.Option(
@@ -93,8 +94,8 @@ def update(
 ) -> None:
     """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling, pacing
     or call reply."""
-    if groups is not None and groups not in ("ignore", "route"):
-        raise typer.BadParameter("ignore or route", param_hint="--groups")
+    if groups is not None and groups not in ("ignore", "route", "chatbot"):
+        raise typer.BadParameter("ignore, route or chatbot", param_hint="--groups")
     if no_default_queue and default_queue is not None:
         raise typer.BadParameter("give --default-queue or --no-default-queue, not both")
     settings = {"menu": menu, "groups": groups, "default_queue_id": CLEAR if no_default_queue else default_queue,

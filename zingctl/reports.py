@@ -6,11 +6,11 @@ import re
 import time
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import typer
 
-from zingctl import output
+from zingctl import company_time, output
 from zingctl.commands import Typer
 from zingctl.output import Output
 from zingctl.session import Session
@@ -21,7 +21,7 @@ _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def moment(value: str, tz: str | None, option: str) -> float:
+def moment(value: str, tz: ZoneInfo | None, option: str) -> float:
     """Epoch seconds from an ISO date or date-time (in ``tz`` unless it says its own), or `7d` / `12h` ago."""
     text = value.strip()
     if m := _AGO.match(text):
@@ -31,11 +31,8 @@ def moment(value: str, tz: str | None, option: str) -> float:
     except ValueError:
         raise typer.BadParameter(f"{value!r}: use a date like 2026-11-01, a date-time like '2026-11-01 09:00', "
                                  "or an age like 7d, 12h", param_hint=option) from None
-    if dt.tzinfo is None and tz:
-        try:
-            dt = dt.replace(tzinfo=ZoneInfo(tz))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass  # an unknown zone: read it as local time
+    if dt.tzinfo is None and tz is not None:
+        dt = dt.replace(tzinfo=tz)
     return dt.timestamp()
 
 
@@ -65,15 +62,16 @@ def reports(
 
     Averages of first response and resolution times, ratings, and the messages in and out.
     """
-    tz = session.call("tenant.get").get("timezone") if since or until else None
-    r = session.call("report.summary", {"since": moment(since, tz, "--since") if since else None,
-                                        "until": moment(until, tz, "--until") if until else None})
+    tz = company_time.of(session) if since or until or out.for_people else None
+    zone = tz.zone if tz else None
+    r = session.call("report.summary", {"since": moment(since, zone, "--since") if since else None,
+                                        "until": moment(until, zone, "--until") if until else None})
     if not out.for_people:
         out.raw(r)
         return
     total, msgs = r["total"] or {}, r["messages"] or {}
     terminal = output.console()
-    period = f"{datetime.fromtimestamp(r['since']):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(r['until']):%Y-%m-%d %H:%M}"
+    period = f"{tz.at(r['since'])} to {tz.at(r['until'])} {tz.name}"
     out.item({
         "period": period, "tickets": total.get("tickets") or 0,
         "pending / open / closed": f"{total.get('pending') or 0} / {total.get('open') or 0} / "

@@ -6,19 +6,25 @@ from typing import Annotated, Any
 
 import typer
 
-from zingctl import inputs, output
+from zingctl import company_time, inputs, output
 from zingctl.commands import Typer
 from zingctl.output import Output
 from zingctl.session import CLEAR, Session
 
 app = Typer(name="schedules", help="Messages sent later, once or repeating (cron): add, list, change, cancel.")
 
-COLUMNS: list[output.Column] = [
-    ("ID", "id"), ("Status", "status"), ("Next run", "run_at"), ("Cron", "cron"),
-    ("Contact", lambda s: s.get("contact_name") or s.get("number") or s.get("contact_id")), ("Ticket", "ticket_id"),
-    ("Number", "connection_id"), ("Runs", "runs"), ("Text", lambda s: " ".join((s.get("body") or "").split())[:60]),
-    ("Error", "error"),
-]
+
+
+def _columns(tz: company_time.CompanyTime) -> list[output.Column]:
+    """The list's columns, its times in the company's zone (named in the header)."""
+    return [
+        ("ID", "id"), ("Status", "status"), (f"Next run ({tz.name})", lambda s: tz.at(s.get("run_at"))),
+        ("Cron", "cron"),
+        ("Contact", lambda s: s.get("contact_name") or s.get("number") or s.get("contact_id")),
+        ("Ticket", "ticket_id"), ("Number", "connection_id"), ("Runs", "runs"),
+        ("Text", lambda s: " ".join((s.get("body") or "").split())[:60]), ("Error", "error"),
+    ]
+
 
 ScheduleId = Annotated[int, typer.Argument(help="Schedule id.")]
 At = Annotated[str | None, typer.Option(
@@ -28,10 +34,13 @@ Cron = Annotated[str | None, typer.Option(
     "--at is then the first run.")]
 
 
-def _said(out: Output, s: dict[str, Any], verb: str) -> None:
-    repeat = f", then on '{s['cron']}'" if s.get("cron") else ""
-    out.done(s, f"{verb} schedule {s['id']} ({s['status']}): next run {output.cell('run_at', s['run_at'])}"
-                f"{repeat}")
+def _said(session: Session, out: Output, s: dict[str, Any], verb: str) -> None:
+    if not out.for_people:
+        out.raw(s)
+        return
+    repeat = f", then on '{s['cron']}'" if s.get("cron") else ""  # cron rules run in the company's zone too
+    when = company_time.of(session).labelled(s["run_at"])
+    out.done(s, f"{verb} schedule {s['id']} ({s['status']}): next run {when}{repeat}")
 
 
 @app.command("add")
@@ -54,7 +63,7 @@ def add(
         raise typer.BadParameter("give --at, --cron, or both")
     s = session.call("schedule.create", {"body": text, "contact_id": contact, "ticket_id": ticket,
                                          "connection_id": connection, "run_at": at, "cron": cron})
-    _said(out, s, "added")
+    _said(session, out, s, "added")
 
 
 @app.command("list")
@@ -67,7 +76,8 @@ def list_(
 ) -> None:
     """List scheduled messages, soonest first."""
     found = session.call("schedule.list", {"status": status, "contact_id": contact, "limit": limit})
-    out.rows(found, COLUMNS, empty="no scheduled messages")
+    columns = _columns(company_time.of(session)) if out.for_people and found else []
+    out.rows(found, columns, empty="no scheduled messages")
 
 
 @app.command("update")
@@ -85,7 +95,7 @@ def update(
         raise typer.BadParameter("give --cron or --no-cron, not both")
     s = session.call("schedule.update", {"id": schedule_id, "run_at": at, "cron": CLEAR if no_cron else cron,
                                          "body": text})
-    _said(out, s, "updated")
+    _said(session, out, s, "updated")
 
 
 @app.command("cancel")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from zingctl import output
 from zingctl.commands import Typer
 from zingctl.output import Output
-from zingctl.session import Session
+from zingctl.session import CLEAR, Session
 
 app = Typer(name="tenants", help="Companies and their limits (superadmin).")
 
@@ -66,6 +66,17 @@ def update(
     out.done(t, f"updated tenant {t['id']} {t['name']!r}")
 
 
+SETTINGS = ("rating", "rating_prompt", "rating_thanks", "region", "opt_out_keywords", "opt_out_reply")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 @app.command("settings")
 def settings(
     session: Session, out: Output,
@@ -79,16 +90,29 @@ def settings(
         "--opt-out-keywords", metavar="WORD,WORD", help="Words that opt a contact out of campaigns, e.g. SAIR,STOP.")]
     = None,
     opt_out_reply: Annotated[str | None, typer.Option("--opt-out-reply", help="The reply to an opt-out.")] = None,
+    clear: Annotated[list[str] | None, typer.Option(
+        "--clear", metavar="SETTING", help=f"Back to the daemon's default (repeatable): {', '.join(SETTINGS)}.",
+        show_default=False)] = None,
 ) -> None:
-    """Show or change your company's settings: rating survey, phone region, opt-out keywords."""
+    """Show or change your company's settings: rating survey, phone region, opt-out keywords.
+
+    Each is shown with its value; one not set shows the daemon's default, marked "default"."""
     keywords = [w.strip() for w in opt_out_keywords.split(",") if w.strip()] if opt_out_keywords is not None else None
     changes = {"rating": rating, "rating_prompt": rating_prompt, "rating_thanks": rating_thanks, "region": region,
                "opt_out_keywords": keywords, "opt_out_reply": opt_out_reply}
-    if all(v is None for v in changes.values()):
-        current = session.call("tenant.get")["settings"]
-    else:
-        current = session.call("tenant.update_settings", changes)
-    if current or not out.for_people:
-        out.item(current, title="settings")
-    else:
-        out.note("nothing set: the daemon's defaults apply")
+    for name in clear or ():
+        key = name.strip().replace("-", "_")
+        if key not in SETTINGS:
+            raise typer.BadParameter(f"{name!r}: one of {', '.join(SETTINGS)}", param_hint="--clear")
+        if changes[key] is not None:
+            raise typer.BadParameter(f"--clear {name} and a new value for it: give one", param_hint="--clear")
+        changes[key] = CLEAR
+    if any(v is not None for v in changes.values()):
+        session.call("tenant.update_settings", changes)
+    tenant = session.call("tenant.get")
+    given, defaults = tenant["settings"], tenant.get("defaults") or {}
+    if not out.for_people:  # what applies: the company's value, else the default
+        out.raw({**defaults, **given})
+        return
+    out.item({key: _shown(given[key]) if key in given else f"{_shown(defaults.get(key, ''))}  (default)"
+              for key in (*SETTINGS, *(k for k in given if k not in SETTINGS))}, title="settings")

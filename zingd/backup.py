@@ -86,7 +86,12 @@ async def backup(db: Database, data_dir: Path, name: str | None = None) -> dict[
 def restore(source: Path, db_path: Path) -> Path | None:
     """Replace the database with a backup (the daemon must be stopped: the caller holds its lock).
     Returns where the previous database was kept."""
-    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    if not source.is_file():
+        raise ValueError(f"{source}: no such file" if not source.exists() else f"{source} is not a file")
+    try:  # read only, through a URI that keeps a path's '?' or '#' a path
+        conn = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise ValueError(f"cannot open {source}: {e}") from None
     try:
         if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise ValueError(f"{source} fails SQLite's integrity check")

@@ -41,6 +41,9 @@ class RpcSettings(msgspec.Struct, forbid_unknown_fields=True):
     login_window_s: float = 60.0
     login_account_failures: int = 5
     login_peer_failures: int = 20
+    # A user whose last connection closed stays as they were this long (a console reconnecting), then
+    # goes offline, out of auto-assignment (zingd/services/presence.py).
+    presence_grace_s: float = 45.0
 
 
 class OutboxSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,6 +89,16 @@ class ScheduleSettings(msgspec.Struct, forbid_unknown_fields=True):
     grace_minutes: float = 60.0
 
 
+class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Retries of one event (zingd/workers/webhooks.py): it holds up the ones after it at most this long."""
+
+    max_attempts: int = 5
+    backoff_base_s: float = 1.0   # wait after the first failure; x4 after each next one
+    backoff_cap_s: float = 60.0
+    retry_window_s: float = 300.0  # from its first failure; then the event is a dead letter
+    timeout_s: float = 10.0       # per POST
+
+
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -107,6 +120,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     pacing: PacingSettings = msgspec.field(default_factory=PacingSettings)
     schedules: ScheduleSettings = msgspec.field(default_factory=ScheduleSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     # The console's [keymap] shares this file; zingd accepts it and never reads it (zingtui/keymap.py does).
     keymap: dict[str, Any] = msgspec.field(default_factory=dict)
 

@@ -1,7 +1,8 @@
 """The demo company: seeded once into an empty database by ``zingd --demo``.
 
 The admin is linked to the OS user running zingd, so ``zingctl`` works at once
-without a password; agents log in with the passwords printed below.
+without a password; agents log in with the passwords printed below. The admin is a
+superadmin of the demo daemon: every command (tenants, backups) can be tried on it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _seed(tx: Tx, admin_hash: str, agent_hash: str, uid: int) -> bool:
         return False
     tenant = tx.insert("tenants", {"name": "Demo Co", "created_at": tx.now, "timezone": "America/Sao_Paulo"})
     linked = None if tx.value("SELECT 1 FROM users WHERE os_uid = ?", (uid,)) else uid
-    create_user_row(tx, tenant, ADMIN[0], ADMIN[1], "admin", admin_hash, os_uid=linked)
+    create_user_row(tx, tenant, ADMIN[0], ADMIN[1], "superadmin", admin_hash, os_uid=linked)
     agents = [create_user_row(tx, tenant, email, name, "agent", agent_hash)["id"] for email, name in AGENTS]
     for name, color, _ in QUEUES:
         qid = tx.insert("queues", {"tenant_id": tenant, "name": name, "color": color, "created_at": tx.now})

@@ -232,10 +232,13 @@ async def test_close_asks_for_a_rating_and_the_answer_is_kept(db, seed, customer
     assert (await customers.ticket("5511900000022"))["id"] != t["id"]
 
 
-async def test_a_non_rating_answer_cancels_the_survey_and_opens_a_ticket(db, seed, customers):
+async def test_a_second_non_rating_answer_ends_the_survey_and_opens_a_ticket(db, seed, customers):
     await db.write(admin.tenant_settings, seed["adam"], {"rating": True})
     t = await accepted(db, customers, seed, "5511900000023")
     await db.write(tickets.close, seed["ana"], t["id"])
+    await customers.say("5511900000023", "ok")  # asked again, on the closed ticket
+    assert (await customers.reload(t["id"]))["chatbot_state"] == {"stage": "rating", "asked_again": True}
+    assert (await customers.ticket("5511900000023"))["id"] == t["id"]
     await customers.say("5511900000023", "I have another question")
     old = await customers.reload(t["id"])
     assert old["rating"] is None and old["chatbot_state"] == {}

@@ -46,6 +46,7 @@ from zingd.errors import (
 from zingd.rpc import protocol, socket_path
 from zingd.rpc.registry import REGISTRY, Registry
 from zingd.services.permissions import PUBLIC
+from zingd.services.presence import Presence
 
 if TYPE_CHECKING:
     from zingd.bus import Bus
@@ -219,6 +220,8 @@ class RpcServer:
         self._server: asyncio.base_events.Server | None = None
         self._bound: tuple[int, int] | None = None  # the socket file this server made (device, inode)
         self.calls = 0
+        # a user whose last connection closes goes offline after a grace (services/presence.py)
+        self.presence = Presence(parts.db, settings.presence_grace_s, self._connected)
         bus.tap(self.on_event)
         registry.discover(__version__)  # built here, not inside the first caller's request (~50 ms of loop)
 
@@ -228,6 +231,11 @@ class RpcServer:
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=limit,
                                                        backlog=self.settings.backlog)
         self._bound = socket_path.bound(self.path)
+        await self.presence.start()
+
+    def _connected(self, user_id: int) -> bool:
+        """Whether any connection is logged in as this user now."""
+        return any(s.actor is not None and s.actor.user_id == user_id for s in self.sessions)
 
     # -- sessions follow committed events ----------------------------------
     def on_event(self, event: Event) -> None:
@@ -283,6 +291,7 @@ class RpcServer:
             task.add_done_callback(lambda t, session=session: _settled(session, t))
 
     async def stop(self) -> None:
+        await self.presence.stop()  # the connections closing now are the daemon's doing
         if self._server is not None:
             self._server.close()
         for session in list(self.sessions):
@@ -326,6 +335,8 @@ class RpcServer:
         finally:
             self.sessions.discard(session)
             session.close()
+            if session.actor is not None:
+                self.presence.left(session.actor.user_id)
 
     async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | object | None:
         try:

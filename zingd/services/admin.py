@@ -8,6 +8,8 @@ from typing import Any
 from zingd.actor import RANK, Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
+from zingd.services.inbound import OPT_OUT_KEYWORDS, OPT_OUT_REPLY, RATING_THANKS
+from zingd.services.tickets import RATING_PROMPT
 from zingd.services.auth import check_password_rules, create_user_row, hash_password, public_user
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
@@ -52,11 +54,12 @@ def update_tenant(tx: Tx, actor: Actor, tenant_id: int, changes: dict[str, Any])
 
 
 async def get_tenant(db: Database, actor: Actor, tenant_id: int | None) -> dict[str, Any]:
+    """The tenant, with ``defaults``: what each setting is while it is not in ``settings``."""
     tenant_id = actor.tenant(tenant_id)
     row = with_json(await db.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,)), "settings")
     if row is None:
         raise NotFound(f"no tenant {tenant_id}", id=tenant_id)
-    return row
+    return {**row, "defaults": SETTING_DEFAULTS}
 
 
 async def list_tenants(db: Database) -> list[dict[str, Any]]:
@@ -87,6 +90,7 @@ def create_user(tx: Tx, actor: Actor, tenant_id: int, email: str, name: str, rol
         raise Conflict(f"{tenant['name']} has {count} users, its limit; raise max_users first", limit="max_users")
     user = create_user_row(tx, tenant_id, email, name, role, pw_hash, max_tickets=max_tickets)
     tx.audit(actor, "user.create", "user", user["id"], email=user["email"], role=role)
+    tx.emit(tenant_id, "user.created", {"user": {k: user[k] for k in ("id", "name", "role", "status", "enabled")}})
     return public_user(user)
 
 
@@ -154,6 +158,12 @@ def update_me(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 TENANT_SETTINGS = ("rating", "rating_prompt", "rating_thanks", "region", "opt_out_keywords", "opt_out_reply")
+DEFAULT_REGION = "BR"  # services.contacts.tenant_region reads numbers in it too
+# What a company gets for a setting it has not set (tenant.get shows them; zingctl marks them "default").
+SETTING_DEFAULTS: dict[str, Any] = {
+    "rating": False, "rating_prompt": RATING_PROMPT, "rating_thanks": RATING_THANKS, "region": DEFAULT_REGION,
+    "opt_out_keywords": list(OPT_OUT_KEYWORDS), "opt_out_reply": OPT_OUT_REPLY,
+}
 
 
 def tenant_settings(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:

@@ -57,8 +57,8 @@ def create(tx: Tx, actor: Actor, tenant_id: int, name: str, kind: str, is_defaul
 def _check_settings(tx: Tx, tenant_id: int, settings: dict[str, Any]) -> None:
     if settings.get("pacing") is not None:
         merge_limits(PacingSettings(), settings["pacing"])
-    if settings.get("groups") not in (None, "ignore", "route"):
-        raise Invalid("groups must be ignore or route", field="settings.groups")
+    if settings.get("groups") not in (None, "ignore", "route", "chatbot"):
+        raise Invalid("groups must be ignore, route (quietly) or chatbot", field="settings.groups")
     if len(settings.get("call_reply") or "") > 4096:
         raise Invalid("call_reply: at most 4096 characters", field="settings.call_reply")
     if settings.get("menu_max_retries") is not None and not 1 <= settings["menu_max_retries"] <= 10:

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.channels.base import InboundMessage, Receipt, StateChange
 from zingd.services import routing
+from zingd.services.tickets import RATING_PROMPT
 from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Tx
+from zingd.store.rows import dumps, loads
 
 if TYPE_CHECKING:
     from zingd.config import TicketSettings
@@ -102,25 +104,51 @@ def _rating_ticket(tx: Tx, connection_id: int, contact_id: int) -> dict[str, Any
         (connection_id, contact_id, tx.now - RATING_WINDOW_S))
 
 
-def _take_rating(tx: Tx, ticket: dict[str, Any], body: str) -> bool:
-    """Store a 1-5 answer on the closed ticket (True); anything else cancels the survey (False)."""
+def _rating_answer(body: str) -> int | None:
+    """The 1-5 a survey answer gives (any script's decimal digits), or None."""
     answer = body.strip()
-    tx.execute("UPDATE tickets SET chatbot_state = '{}' WHERE id = ?", (ticket["id"],))
-    if answer not in ("1", "2", "3", "4", "5"):
-        return False
-    tx.execute("UPDATE tickets SET rating = ?, updated_at = ? WHERE id = ?", (int(answer), tx.now, ticket["id"]))
-    T.log(tx, ticket, None, "rated", rating=int(answer))
-    return True
+    return int(answer) if answer.isdecimal() and len(answer) == 1 and 1 <= int(answer) <= 5 else None
+
+
+def _take_rating(tx: Tx, ticket: dict[str, Any], msg: InboundMessage, backlog: bool) -> str | None:
+    """A message while the survey waits: a 1-5 answer is stored on the closed ticket ("rated"). The
+    first thing else is asked again, once, and kept on that ticket too ("asked"): a stray "7" or
+    "ok" must not open a ticket and meet the menu. After that, or on an opt-out keyword, the survey
+    lets go (None): the message opens a ticket as any other."""
+    state = loads(ticket["chatbot_state"])
+    rating = _rating_answer(msg.body) if msg.type == "text" else None
+    if rating is not None:
+        tx.execute("UPDATE tickets SET rating = ?, chatbot_state = '{}', updated_at = ? WHERE id = ?",
+                   (rating, tx.now, ticket["id"]))
+        T.log(tx, ticket, None, "rated", rating=rating)
+        return "rated"
+    if state.get("asked_again") or msg.call or _opt_out_word(tx, ticket["tenant_id"], msg.body) is not None:
+        tx.execute("UPDATE tickets SET chatbot_state = '{}' WHERE id = ?", (ticket["id"],))
+        return None
+    tx.execute("UPDATE tickets SET chatbot_state = ? WHERE id = ?",
+               (dumps({"stage": "rating", "asked_again": True}), ticket["id"]))
+    if not backlog:
+        prompt = routing.tenant_settings(tx, ticket["tenant_id"]).get("rating_prompt", RATING_PROMPT)
+        routing.send_bot(tx, ticket, prompt)
+    return "asked"
+
+
+def _opt_out_word(tx: Tx, tenant_id: int, body: str) -> dict[str, Any] | None:
+    """The tenant's settings when ``body`` is one of its opt-out keywords, else None."""
+    word = body.strip().upper()
+    if not word or len(word) > 40 or " " in word:  # keywords are one word: skip the settings read
+        return None
+    settings = routing.tenant_settings(tx, tenant_id)
+    if word not in [k.upper() for k in settings.get("opt_out_keywords", OPT_OUT_KEYWORDS)]:
+        return None
+    return settings
 
 
 def _opts_out(tx: Tx, contact: dict[str, Any], body: str) -> str | None:
     """The customer answered with an opt-out keyword: no more automated messages to them.
     Returns the confirmation to send, or None."""
-    word = body.strip().upper()
-    if not word or len(word) > 40 or " " in word:  # keywords are one word: skip the settings read
-        return None
-    settings = routing.tenant_settings(tx, contact["tenant_id"])
-    if word not in [k.upper() for k in settings.get("opt_out_keywords", OPT_OUT_KEYWORDS)]:
+    settings = _opt_out_word(tx, contact["tenant_id"], body)
+    if settings is None:
         return None
     tx.execute("UPDATE contacts SET opted_out = 1, updated_at = ? WHERE id = ?", (tx.now, contact["id"]))
     tx.audit(None, "contact.opt_out", "contact", contact["id"], keyword=body.strip(), tenant_id=contact["tenant_id"])
@@ -159,7 +187,8 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
         return None
     if (msg.edit_of or msg.revoke_of) and _apply_change(tx, connection_id, msg):
         return None
-    if msg.is_group and routing.connection_settings(tx, connection_id)[1].get("groups") == "ignore":
+    groups = routing.connection_settings(tx, connection_id)[1].get("groups", "route") if msg.is_group else None
+    if groups == "ignore":
         return None
     alt = "" if msg.is_group else msg.sender_alt
     name = msg.group_name if msg.is_group else "" if msg.from_me else msg.push_name
@@ -167,11 +196,14 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     if msg.is_group:
         _name_group(tx, contact, msg.group_name)
     backlog = time.time() - msg.ts > backlog_age_s
-    rated = None
+    # a group hears zing's chatbot, greetings and out-of-hours notes only if its number says "chatbot":
+    # its members talk to each other, and every one of their messages would get an answer
+    quiet = backlog or groups == "route"
+    rated = survey = None
     ticket = T.active(tx, connection_id, contact["id"])
     if ticket is None and not msg.from_me:  # a survey is only pending once the ticket is closed
         pending = _rating_ticket(tx, connection_id, contact["id"])
-        if pending is not None and _take_rating(tx, pending, msg.body):
+        if pending is not None and (survey := _take_rating(tx, pending, msg, backlog)):
             rated = pending
     if rated is not None:
         ticket, created = rated, False
@@ -197,24 +229,25 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     unread = 0 if msg.from_me or rated else 1
     tx.execute(
         "UPDATE tickets SET last_message = ?, last_message_at = ?, unread = unread + ?, updated_at = ?, "
-        "last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END WHERE id = ?",
-        (_preview(msg), tx.now, unread, tx.now, unread, tx.now, ticket["id"]))
+        "last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END, "
+        "last_inbound = CASE WHEN ? THEN ? ELSE last_inbound END WHERE id = ?",
+        (_preview(msg), tx.now, unread, tx.now, unread, tx.now, not msg.from_me, _preview(msg), ticket["id"]))
     view = T.get(tx, tenant_id, ticket["id"])
     if created:
         tx.emit(tenant_id, "ticket.created", {"ticket": view}, ticket_id=ticket["id"])
     tx.emit(tenant_id, "message.created", {"message": row, "ticket": view}, ticket_id=ticket["id"])
     if rated is not None:
-        if not backlog:
+        if not backlog and survey == "rated":
             routing.send_bot(tx, ticket, routing.tenant_settings(tx, tenant_id).get("rating_thanks", RATING_THANKS))
         T.emit_updated(tx, ticket["id"], tenant_id)
     elif msg.call:
-        if not backlog and (reply := _call_reply(tx, ticket)):
+        if not quiet and (reply := _call_reply(tx, ticket)):
             routing.send_bot(tx, ticket, reply)
             T.emit_updated(tx, ticket["id"], tenant_id)
-    elif not msg.from_me and (reply := _opts_out(tx, contact, msg.body)):
+    elif not msg.from_me and groups != "route" and (reply := _opts_out(tx, contact, msg.body)):
         routing.send_bot(tx, ticket, reply)
         T.emit_updated(tx, ticket["id"], tenant_id)
-    elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created, quiet=backlog):
+    elif not msg.from_me and routing.route(tx, ticket, contact, msg.body, created, quiet=quiet):
         T.emit_updated(tx, ticket["id"], tenant_id)
     return row
 

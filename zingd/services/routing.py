@@ -8,7 +8,10 @@ A connection's settings may hold:
         (default: one option per queue linked to the connection, or per tenant queue)
   menu_max_retries: 3          invalid answers before the default queue
   default_queue_id: N          where a customer lands after too many invalid answers
-  groups: "ignore" | "route"   group chats (default "route")
+  groups: "ignore" | "route" | "chatbot"
+                               group chats: left out, routed quietly (the default: to the default
+                               queue, no menu, greeting, out-of-hours or opt-out reply: members
+                               talk among themselves), or routed as one-to-one chats are
   call_reply: "text"           sent when a customer calls (zing can't take calls; default: nothing)
 
 Backlog (a message that reached zing long after WhatsApp timestamped it, see
@@ -173,7 +176,7 @@ def _menu_step(tx: Tx, ticket: dict[str, Any], conn: dict[str, Any], settings: d
 def route(tx: Tx, ticket: dict[str, Any], contact: dict[str, Any], body: str, created: bool,
           quiet: bool = False) -> bool:
     """Route an unassigned ticket after a customer message; True if anything changed.
-    ``quiet`` (backlog): the default queue, without a word to the customer."""
+    ``quiet`` (backlog, a group): the default queue, without a word to the customer."""
     if ticket["user_id"] is not None or ticket["queue_id"] is not None:
         return False
     owner = contact.get("owner_user_id")

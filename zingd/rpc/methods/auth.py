@@ -59,9 +59,12 @@ async def bootstrap(call: Call, p: BootstrapParams) -> dict:
 
 @REGISTRY.method("auth.whoami", result=R.Me)
 async def whoami(call: Call, p) -> dict:
-    """The user this connection acts as."""
-    row = await call.app.db.one("SELECT * FROM users WHERE id = ?", (call.actor.user_id,))
-    return {**public_user(row), "role": call.actor.role, "via": "token" if call.actor.token_id else "os_user"}
+    """The user this connection acts as, and their company's time zone (the one times are typed and
+    shown in)."""
+    row = await call.app.db.one("SELECT u.*, t.timezone AS timezone FROM users u JOIN tenants t "
+                                "ON t.id = u.tenant_id WHERE u.id = ?", (call.actor.user_id,))
+    return {**public_user(row), "role": call.actor.role, "via": "token" if call.actor.token_id else "os_user",
+            "timezone": row["timezone"]}
 
 
 @REGISTRY.method("auth.logout", result=R.Revoked, errors=(Unavailable,))

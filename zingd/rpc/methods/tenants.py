@@ -58,9 +58,9 @@ async def create(call: Call, p: TenantCreate) -> dict:
     return await call.app.db.write(admin.create_tenant, call.actor, p.name, limits)
 
 
-@REGISTRY.method("tenant.get", TenantGet, result=R.Tenant, errors=(NotFound,))
+@REGISTRY.method("tenant.get", TenantGet, result=R.TenantDetail, errors=(NotFound,))
 async def get(call: Call, p: TenantGet) -> dict:
-    """One tenant (one's own unless superadmin)."""
+    """One tenant (one's own unless superadmin), with the defaults of the settings it has not set."""
     return await admin.get_tenant(call.app.db, call.actor, p.id)
 
 
