@@ -6,6 +6,7 @@ pending -> queued -> sent -> delivered -> read, or failed / skipped / opted_out.
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -357,6 +358,14 @@ def _eta(state: dict[str, Any]) -> str:
     return f"ETA {output.duration(state['eta_s'])}" if state["eta_s"] is not None else "ETA ?"
 
 
+def _progress_line(state: dict[str, Any]) -> str:
+    """One change of a watched campaign as a plain line, for a pipe or a log (no bar to redraw)."""
+    percent = state["done"] * 100 // state["total"] if state["total"] else 100
+    reason = f" ({state['stop_reason']})" if state["stop_reason"] else ""
+    return (f"campaign {state['id']} [{state['status']}]{reason} {state['done']}/{state['total']} {percent}%"
+            f"{_stats(state).plain.replace('  sent', ' · sent', 1)} · {_eta(state)}")
+
+
 def _stats(state: dict[str, Any]) -> Text:
     n = state["counts"]
     rate = f"{state['rate_per_min']:.1f}/min" if state["rate_per_min"] is not None else "-/min"
@@ -391,7 +400,8 @@ def watch(session: Session, out: Output, campaign_id: CampaignId) -> None:
     """Follow a campaign live: a progress bar of recipients done, with sent/delivered/read/failed, rate and ETA.
 
     Exits 0 when the campaign is done (and its queued messages have left) or cancelled, 1 when it is paused
-    (the stop reason is printed); Ctrl-C exits 0. --jsonl (or --json) prints one JSON line per change instead.
+    (the stop reason is printed); Ctrl-C exits 0. Off a terminal (a pipe, a log) it prints a plain line per
+    change instead of the bar; --jsonl (or --json) one JSON line per change.
     """
     c = session.call("campaign.get", {"id": campaign_id})  # an unknown id fails here, before any bar
     if c["status"] in ("draft", "scheduled"):
@@ -399,7 +409,7 @@ def watch(session: Session, out: Output, campaign_id: CampaignId) -> None:
     meter, since_done, code, task = Meter(), None, None, None
     progress = Bar(TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
                    TaskProgressColumn(), TextColumn("{task.fields[eta]}"), console=output.console(),
-                   auto_refresh=False) if out.for_people else None
+                   auto_refresh=False) if out.for_people and sys.stdout.isatty() else None
     try:
         if progress is not None:
             progress.start()
@@ -411,7 +421,7 @@ def watch(session: Session, out: Output, campaign_id: CampaignId) -> None:
                 since_done = now
             if progress is None:
                 if meter.changed(c):
-                    out.line(state, "")
+                    out.line(state, Text(_progress_line(state)))
             else:
                 description = escape(f"campaign {c['id']} [{c['status']}]")
                 if task is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from zingctl import exports, inputs, messages, output, tags
 from zingctl.commands import Typer
 from zingctl.inputs import FileOrStdin, Source
 from zingctl.output import Output
-from zingctl.session import Session
+from zingctl.session import CLEAR, Session
 from zingctl.uploads import uploaded
 from zingd.errors import ZingError
 
@@ -40,11 +41,13 @@ TICKET_COLUMNS: list[output.Column] = [
 def list_(
     session: Session, out: Output,
     search: Annotated[str | None, typer.Option("--search", "-s", help="Match name or number.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", "-t", metavar="NAME", help="Only contacts with this tag.")]
+    = None,
     after: Annotated[int | None, typer.Option("--after", help="Page on: contacts with an id above this.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 100,
 ) -> None:
-    """List contacts by id, or those matching a search."""
-    found = session.call("contact.list", {"query": search, "after_id": after, "limit": limit})
+    """List contacts by id, or those matching a search and/or carrying a tag."""
+    found = session.call("contact.list", {"query": search, "tag": tag, "after_id": after, "limit": limit})
     out.rows(found, COLUMNS, empty="no contacts")
 
 
@@ -64,9 +67,45 @@ def merged_from(m: dict[str, Any]) -> str:
 def show(session: Session, out: Output, contact_id: ContactId) -> None:
     """Show a contact with its WhatsApp ids, tickets, and what was merged into it and why."""
     contact = session.call("contact.get", {"id": contact_id})
-    if out.for_people and contact.get("merges"):
-        contact = {**contact, "merges": "\n".join(merged_from(m) for m in contact["merges"])}
+    if out.for_people:
+        owner = contact.pop("owner", None)
+        contact.pop("owner_user_id", None)
+        contact["wallet"] = f"{owner['name']} (user {owner['id']})" if owner else "none"
+        if contact.get("merges"):
+            contact["merges"] = "\n".join(merged_from(m) for m in contact["merges"])
     out.item(contact, title="contact", tables={"tickets": TICKET_COLUMNS})
+
+
+def _user_id(session: Session, who: str) -> int:
+    """A user by email, id, or `me`; an agent (who can't list users) names only themselves."""
+    me = session.call("auth.whoami")
+    if who in ("me", me["email"], str(me["id"])):
+        return me["id"]
+    if me["role"] == "agent":
+        raise typer.BadParameter("an agent can put a contact only in their own wallet: --agent me",
+                                 param_hint="--agent")
+    users = session.call("user.list")
+    found = [u for u in users if who.lower() in (u["email"].lower(), str(u["id"]))]
+    if not found:
+        raise typer.BadParameter(f"no user {who!r} in this tenant (an email or user id)", param_hint="--agent")
+    return found[0]["id"]
+
+
+@app.command("wallet")
+def wallet(
+    session: Session, out: Output,
+    contact_id: ContactId,
+    agent: Annotated[str | None, typer.Option(
+        "--agent", metavar="EMAIL|ID|me", help="Put the contact in this user's wallet (their customer).")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Take the contact out of any wallet.")] = False,
+) -> None:
+    """Set whose customer a contact is (their wallet): their new tickets go straight to that user."""
+    if (agent is None) == (not clear):
+        raise typer.BadParameter("give --agent EMAIL|ID|me, or --clear")
+    owner = CLEAR if clear else _user_id(session, agent)
+    c = session.call("contact.update", {"id": contact_id, "owner_user_id": owner})
+    whose = f"in the wallet of user {c['owner_user_id']}" if c["owner_user_id"] else "in no wallet"
+    out.done(c, f"contact {c['id']} {c['name'] or c['push_name'] or c['number']} is {whose}")
 
 
 @app.command("update")
@@ -109,14 +148,46 @@ def delete(session: Session, out: Output, contact_id: ContactId) -> None:
     out.done(c, f"deleted contact {contact_id} +{c['number']}")
 
 
+def _preview(out: Output, p: dict[str, Any]) -> None:
+    """What a merge would move, as a person reads it."""
+    if not out.for_people:
+        out.raw(p)
+        return
+    tickets = ", ".join(map(str, p["tickets"]))
+    out.item({"tickets": f"{len(p['tickets'])} ({tickets})" if tickets else "0", "messages": p["messages"],
+              "tags": ", ".join(p["tags"]), "fields": p["fields"], "fields kept (the target's)": p["fields_kept"],
+              "WhatsApp ids": ", ".join(p["ids"]), "schedules": p["schedules"]},
+             title=f"merging contact {p['id']} into {p['into_id']} would move")
+
+
 @app.command("merge")
 def merge(
     session: Session, out: Output,
     contact_id: Annotated[int, typer.Argument(help="The contact to fold in (it disappears).")],
     into: Annotated[int, typer.Option("--into", help="The contact that stays.")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only show what would move (tickets, messages, tags, fields); merge nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Merge without asking (scripts must say so).")] = False,
 ) -> None:
-    """Fold a duplicate contact into another: its tickets, messages, WhatsApp ids and tags follow."""
-    c = session.call("contact.merge", {"id": contact_id, "into_id": into})
+    """Fold a duplicate contact into another: its tickets, messages, WhatsApp ids and tags follow.
+
+    It can't be undone, so it shows what would move and asks first, unless --yes; off a terminal (or
+    with --json/--jsonl) it refuses without --yes.
+    """
+    params = {"id": contact_id, "into_id": into}
+    if dry_run:
+        _preview(out, session.call("contact.merge", {**params, "dry_run": True}))
+        return
+    if not yes:
+        if not (out.for_people and sys.stdin.isatty()):
+            raise typer.BadParameter(f"merging contact {contact_id} into {into} can't be undone and there is no "
+                                     "one to ask: add --yes to merge, or --dry-run to see what would move",
+                                     param_hint="--yes")
+        _preview(out, session.call("contact.merge", {**params, "dry_run": True}))
+        if not typer.confirm(f"Merge contact {contact_id} into {into}? It can't be undone", default=False):
+            out.error("nothing merged", "cancelled")
+            raise typer.Exit(1)
+    c = session.call("contact.merge", params)
     out.done(c, f"merged contact {contact_id} into {c['id']} +{c['number']} {c['name']}".rstrip())
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Annotated, Any
@@ -13,6 +16,7 @@ from rich.text import Text
 from zingctl.commands import Typer
 from zingctl.output import Output
 from zingctl.session import Session
+from zingd.rpc.client import ConnectionLost, DaemonUnreachable
 
 app = Typer()
 
@@ -43,6 +47,24 @@ def render(event: dict[str, Any]) -> Text:
                          (f"{event['type']:<20}", "cyan"), " ", summary(event["type"], event.get("data") or {}))
 
 
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # between tries to reach a daemon that went away
+
+
+def _reconnect(session: Session, out: Output, topics: list[str], since: int) -> Iterator[dict[str, Any]]:
+    """The events after ``since`` from a daemon that went away, once it is back: tries again with
+    backoff, for as long as it takes (Ctrl-C stops), and resubscribes from there so nothing is missed."""
+    out.status(f"zingd went away after seq {since}; reconnecting (Ctrl-C to stop)")
+    for attempt in itertools.count():
+        session.close()
+        try:
+            client = session.client()
+            client.call("events.subscribe", {"topics": topics, "since_seq": since})
+            out.status(f"reconnected; following events after seq {since}")
+            return client.iter_events()
+        except (DaemonUnreachable, ConnectionLost, OSError):
+            time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+
+
 @app.command("events")
 def events(
     session: Session, out: Output,
@@ -55,14 +77,25 @@ def events(
 ) -> None:
     """Tail the live event stream, one line per event, until Ctrl-C (exit 0).
 
-    --json prints JSON lines too: a stream has no single document.
+    When the daemon goes away (a restart), it says so on stderr, reconnects with backoff and goes on
+    from the last event it saw: none is missed or shown twice. --json prints JSON lines too: a stream
+    has no single document.
     """
+    topics = topic or ["tenant"]
     client = session.client()
-    sub = client.call("events.subscribe", {"topics": topic or ["tenant"], "since_seq": since})
-    out.note(f"following events after seq {since if since is not None else sub['seq']} (Ctrl-C to stop)")
+    sub = client.call("events.subscribe", {"topics": topics, "since_seq": since})
+    last = since if since is not None else sub["seq"]
+    out.note(f"following events after seq {last} (Ctrl-C to stop)")
+    stream = client.iter_events()
     try:
-        for event in client.iter_events():
-            if not kinds or any(fnmatchcase(event["type"], k) for k in kinds):
-                out.line(event, render(event))
+        while True:
+            try:
+                for event in stream:
+                    if event.get("seq"):  # a "lagged" notice has none
+                        last = event["seq"]
+                    if not kinds or any(fnmatchcase(event["type"], k) for k in kinds):
+                        out.line(event, render(event))
+            except (ConnectionLost, OSError):
+                stream = _reconnect(session, out, topics, last)
     except KeyboardInterrupt:
         pass

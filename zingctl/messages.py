@@ -19,6 +19,9 @@ app = Typer(name="messages", help="A ticket's conversation: read, send (text or 
 def _body(m: dict[str, Any]) -> str:
     media = m.get("media_path") or m.get("media_error")
     text = m.get("body") or ""
+    if m["type"] == "audio" and m.get("media_seconds"):  # a voice note has a waveform, an audio file none
+        minutes, seconds = divmod(int(m["media_seconds"]), 60)
+        text = f"{'voice note' if m.get('media_waveform') else 'audio'} {minutes}:{seconds:02d} {text}".strip()
     return f"{text} [{m['type']}: {media}]".strip() if media else text
 
 

@@ -26,13 +26,25 @@ def say(
         "`-` reads standard input.")] = "",
     name: Annotated[str, typer.Option("--name", help="The customer's WhatsApp push name.")] = "",
     image: Annotated[bool, typer.Option("--image", help="Send a (placeholder) picture instead of text.")] = False,
+    voice: Annotated[int | None, typer.Option(
+        "--voice", metavar="SECONDS", help="Send a voice note this long (recorded in WhatsApp: it has a "
+        "waveform), instead of text.")] = None,
+    audio: Annotated[int | None, typer.Option(
+        "--audio", metavar="SECONDS", help="Send an audio file this long (not a voice note), instead of text.")]
+    = None,
     connection: Connection = None,
 ) -> None:
-    """A simulated customer writes to the helpdesk."""
-    said = session.call("sim.say", {"from": sender, "body": text, "name": name,
-                                    "type": "image" if image else "text", "connection_id": connection})
+    """A simulated customer writes to the helpdesk, or sends a picture, a voice note or an audio file."""
+    if sum((image, voice is not None, audio is not None)) > 1:
+        raise typer.BadParameter("choose one of --image, --voice and --audio")
+    seconds = voice if voice is not None else audio
+    kind = "image" if image else "audio" if seconds is not None else "text"
+    said = session.call("sim.say", {"from": sender, "body": text, "name": name, "type": kind, "seconds": seconds,
+                                    "ptt": False if audio is not None else None, "connection_id": connection})
     state = "stored" if said["delivered"] else "queued on the network (the connection is down)"
-    out.done(said, f"{sender} wrote ({said['wa_id']}): {state}")
+    what = {"image": "sent a picture", "audio": f"sent {'a voice note' if voice is not None else 'audio'} "
+            f"of {seconds}s"}.get(kind, "wrote")
+    out.done(said, f"{sender} {what} ({said['wa_id']}): {state}")
 
 
 @app.command("customers")
@@ -57,12 +69,16 @@ def fault(
                                             "(they become unconfirmed).")] = None,
     release_receipts: Annotated[bool, typer.Option(
         "--release-receipts", help="Deliver the receipts held back for those sends.")] = False,
+    fail_downloads: Annotated[int | None, typer.Option(
+        "--fail-downloads", metavar="N", help="The next N files customers send fail to download "
+                                              "(`zingctl messages fetch-media` gets them).")] = None,
     connection: Connection = None,
 ) -> None:
     """Inject faults; with no option, just show the current ones."""
     faults = session.call("sim.fault", {"disconnect_s": disconnect, "ban_s": ban, "send_failure_rate": fail_rate,
                                         "duplicate_inbound": duplicates, "lose_answers": lose_answers,
-                                        "release_receipts": release_receipts, "connection_id": connection})
+                                        "release_receipts": release_receipts, "failed_downloads": fail_downloads,
+                                        "connection_id": connection})
     out.item(faults, title="sim faults")
 
 

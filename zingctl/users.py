@@ -45,7 +45,8 @@ def create(
     tenant: Annotated[int | None, typer.Option("--tenant", help="Create in another tenant (superadmin).")] = None,
     password_stdin: inputs.PasswordStdin = False,
 ) -> None:
-    """Add a user; the password is prompted (hidden) or read from stdin."""
+    """Add a user; the password is asked for at the terminal (hidden, twice), or, with --password-stdin,
+    read from the first line of stdin."""
     password = inputs.password(password_stdin, confirm=True)
     u = session.call("user.create", {"email": email, "password": password, "name": name, "role": role,
                                      "max_tickets": max_tickets, "tenant_id": tenant})
@@ -80,7 +81,8 @@ def enable(session: Session, out: Output, user_id: UserId) -> None:
 @app.command("reset-password")
 def reset_password(session: Session, out: Output, user_id: UserId,
                    password_stdin: inputs.PasswordStdin = False) -> None:
-    """Set a new password for a user (prompted hidden, or from stdin)."""
+    """Set a new password for a user: asked for at the terminal (hidden, twice), or, with --password-stdin,
+    read from the first line of stdin."""
     password = inputs.password(password_stdin, confirm=True, prompt="New password")
     _update(session, out, user_id, {"password": password}, "reset the password of")
 

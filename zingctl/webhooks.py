@@ -11,16 +11,29 @@ from zingctl.commands import Typer
 from zingctl.output import Output
 from zingctl.session import Session
 
-app = Typer(name="webhooks", help="Send events to a URL (HMAC-signed): create, list, pause, deliveries.")
+app = Typer(name="webhooks", help="Send events to a URL (HMAC-signed): create, list, show, pause, dead letters, "
+                                  "replay.")
+
+
+def trouble(w: dict[str, Any]) -> str:
+    """What holds a webhook up, in words: "retrying event 42 (attempt 3) at 12:01:05", or ""."""
+    if w.get("retry_seq") is None:
+        return ""
+    return f"retrying event {w['retry_seq']} (attempt {w['retry_attempts'] + 1}) at {output.when(w['next_attempt_at'])}"
+
+
+def last_error(w: dict[str, Any]) -> str:
+    return f"{w['last_error']} ({output.when(w['last_error_at'])})" if w.get("last_error") else ""
+
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("URL", "url"), ("Events", lambda w: ", ".join(w.get("event_types") or []) or "all"),
     ("Enabled", lambda w: "yes" if w.get("enabled") else "no"), ("Cursor", "last_seq"), ("Failures", "failures"),
-    ("Last error", "last_error"), ("Created", "created_at"),
+    ("Last error", last_error), ("Next retry", trouble), ("Dead letters", "dead_letters"), ("Created", "created_at"),
 ]
 DELIVERY_COLUMNS: list[output.Column] = [
-    ("ID", "id"), ("Seq", "event_seq"), ("Event", "event_type"), ("Status", "status"), ("HTTP", "http_status"),
-    ("Attempts", "attempts"), ("Error", "last_error"), ("Time", "created_at"),
+    ("Seq", "event_seq"), ("Event", "event_type"), ("Status", "status"), ("HTTP", "http_status"),
+    ("Attempts", "attempts"), ("Error", "last_error"), ("First failed", "created_at"),
 ]
 
 WebhookId = Annotated[int, typer.Argument(help="Webhook id.")]
@@ -36,7 +49,7 @@ def create(
     url: Annotated[str, typer.Argument(help="An http(s) URL that receives the POSTs.")],
     event: Annotated[list[str] | None, typer.Option(
         "--event", "-e", metavar="TYPE", help="Only this event type, e.g. ticket.created (repeatable; "
-        "default: all).")] = None,
+        "default: all; an unknown one is refused with the list of known ones).")] = None,
     from_start: Annotated[bool, typer.Option(
         "--from-start", help="Also deliver the stored past events, not only new ones.")] = False,
 ) -> None:
@@ -49,8 +62,17 @@ def create(
 
 @app.command("list")
 def list_(session: Session, out: Output) -> None:
-    """List the webhooks with their delivery cursor and last error."""
+    """List the webhooks with their delivery cursor and trouble: failures, last error, next retry, dead letters."""
     out.rows(session.call("webhook.list"), COLUMNS, empty="no webhooks")
+
+
+@app.command("show")
+def show(session: Session, out: Output, webhook_id: WebhookId) -> None:
+    """Show one webhook: its cursor, the failures since its last delivery, the last error and the next retry."""
+    w = session.call("webhook.get", {"id": webhook_id})
+    if out.for_people:
+        w = {**w, "last_error": last_error(w), "next retry": trouble(w)}
+    out.item(w, title=f"webhook {webhook_id}")
 
 
 @app.command("delete")
@@ -72,12 +94,29 @@ def disable(session: Session, out: Output, webhook_id: WebhookId) -> None:
     _said(out, session.call("webhook.update", {"id": webhook_id, "enabled": False}), "disabled")
 
 
-@app.command("deliveries")
-def deliveries(
+@app.command("dead-letters")
+def dead_letters(
     session: Session, out: Output,
     webhook_id: WebhookId,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many at most.")] = 100,
 ) -> None:
-    """List the events a webhook gave up on, newest first."""
-    out.rows(session.call("webhook.deliveries", {"id": webhook_id, "limit": limit}), DELIVERY_COLUMNS,
-             empty="no failed deliveries")
+    """List the events a webhook gave up on (and those queued for a replay), newest first."""
+    out.rows(session.call("webhook.dead_letters", {"id": webhook_id, "limit": limit}), DELIVERY_COLUMNS,
+             empty="no dead letters")
+
+
+app.command("deliveries", hidden=True)(dead_letters)  # its old name
+
+
+@app.command("replay")
+def replay(
+    session: Session, out: Output,
+    webhook_id: WebhookId,
+    seqs: Annotated[list[int] | None, typer.Argument(
+        metavar="[SEQ]...", help="The dead letters' event seqs (default: all of them).")] = None,
+) -> None:
+    """Send dead letters again, once each, before the events not sent yet; those that fail stay dead letters."""
+    r = session.call("webhook.replay", {"id": webhook_id, "seqs": seqs or None})
+    gone = f"; {len(r['gone'])} can't be: their events were pruned ({', '.join(map(str, r['gone']))})" \
+        if r["gone"] else ""
+    out.done(r, f"webhook {webhook_id}: {len(r['queued'])} dead letter(s) queued to be sent again{gone}")

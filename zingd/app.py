@@ -83,7 +83,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.dispatcher = Dispatcher(self.db, self.clock, self.governor, self.scheduler, settings.schedules)
         self.maintenance = Maintenance(self.db, self.clock, self.scheduler, settings.tickets)
-        self.webhooks = Webhooks(self.db, self.bus, self.clock)
+        self.webhooks = Webhooks(self.db, self.bus, self.clock, settings.webhooks)
         self.status = Status(self.db, self.bus, self.clock, self.channels, self.outbox, self.inbound, settings,
                              sessions=lambda: len(self.rpc.sessions))
         parts = Parts(self.db, self.bus, self.clock, settings, self.auth, self.channels, self.governor, self.campaigns,

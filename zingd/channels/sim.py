@@ -65,6 +65,7 @@ class Journal:
         self.sent: dict[str, dict[str, Any]] = {}
         self.acked: set[str] = set()
         self.received: dict[str, dict[str, Any]] = {}
+        self.failed_media: set[str] = set()  # messages whose file failed to download, not fetched since
         self.duplicates = 0
         if path.exists():
             for line in path.read_bytes().splitlines():
@@ -84,6 +85,10 @@ class Journal:
             self.received[wa_id] = rec
         elif kind == "dup":
             self.duplicates += 1
+        elif kind == "nomedia":
+            self.failed_media.add(wa_id)
+        elif kind == "media":
+            self.failed_media.discard(wa_id)
 
     def append(self, rec: dict[str, Any]) -> None:
         os.write(self._fd, _enc.encode(rec) + b"\n")
@@ -104,6 +109,8 @@ class Faults:
     # arrived); their receipts wait in ``held`` until released (the customer's phone comes online).
     lose_answers: int = 0
     held: list[tuple[str, str]] = field(default_factory=list)
+    # The next N files customers send fail to download (a stalled CDN); media.fetch gets them later.
+    failed_downloads: int = 0
 
 
 class SimChannel(Channel):
@@ -149,19 +156,22 @@ class SimChannel(Channel):
     async def say(self, number: str, body: str = "", push_name: str = "", type_: str = "text",
                   quoted_wa_id: str | None = None, group: str | None = None,
                   lid: str | None = None, hide_phone: bool = False, *, ts: float | None = None,
-                  call: str = "", seconds: int | None = None) -> dict[str, Any]:
-        """A customer writes (in a group, or addressed by a hidden LID: with ``hide_phone`` WhatsApp
+                  call: str = "", seconds: int | None = None, group_name: str = "",
+                  ptt: bool = True) -> dict[str, Any]:
+        """A customer writes (in a group, named ``group_name``, or addressed by a hidden LID: with ``hide_phone`` WhatsApp
         does not say whose LID it is, as before it shares the mapping). Journaled first;
         delivered now if connected, else on reconnect. ``ts``: WhatsApp's time of the message when
         it is not now (backlog from while zing was away); ``call``: "voice" or "video", a call instead
-        of a message; ``seconds``: a voice note's length (type audio)."""
+        of a message; ``seconds``: a voice note's length (type audio; ``ptt`` False: an audio file,
+        which WhatsApp sends without a waveform)."""
         if self.journal is None:
             raise SendError("the sim connection is stopped", retryable=False)
         rec: dict[str, Any] = {"k": "in", "id": "SIM" + secrets.token_hex(8).upper(), "from": jid(number),
                                "push": push_name, "body": body, "type": type_, "ts": time.time() if ts is None else ts}
         for key, value in (("quoted", quoted_wa_id), ("group", group and f"{group}@g.us"),
                            ("lid", lid and f"{lid}@lid"), ("hidden", bool(lid and hide_phone)), ("call", call),
-                           ("seconds", seconds)):
+                           ("seconds", seconds), ("gname", group and group_name),
+                           ("file", type_ == "audio" and not ptt)):
             if value:
                 rec[key] = value
         self.journal.append(rec)
@@ -173,9 +183,15 @@ class SimChannel(Channel):
                 await self._deliver(rec, journal_ack=False)
         return {"wa_id": rec["id"], "delivered": delivered}
 
-    async def _deliver(self, rec: dict[str, Any], journal_ack: bool = True) -> None:
+    async def _deliver(self, rec: dict[str, Any], journal_ack: bool = True, refetch: bool = False) -> None:
         media = None
-        if rec["type"] == "image":
+        if rec["type"] in ("image", "audio") and self.faults.failed_downloads and not refetch:
+            self.faults.failed_downloads -= 1
+            if self.journal is not None:
+                self.journal.append({"k": "nomedia", "id": rec["id"]})
+            media = Media(mime="image/png" if rec["type"] == "image" else "audio/ogg",
+                          error="download failed: (sim) the media server did not answer", retryable=True)
+        elif rec["type"] == "image":
             media = await asyncio.to_thread(self._placeholder_image, rec["id"])
         elif rec["type"] == "audio":
             media = await asyncio.to_thread(self._placeholder_voice, rec["id"])
@@ -184,12 +200,22 @@ class SimChannel(Channel):
             wa_id=rec["id"], chat=rec.get("group") or sender, sender=sender, ts=rec["ts"], type=rec["type"],
             body=rec["body"], push_name=rec.get("push", ""), media=media, quoted_wa_id=rec.get("quoted"),
             is_group="group" in rec, sender_alt=rec["from"] if "lid" in rec and "hidden" not in rec else "",
-            call=rec.get("call", ""), media_seconds=rec.get("seconds"),
-            waveform=bytes(i * 100 // 63 for i in range(64)) if rec["type"] == "audio" else b"",
+            call=rec.get("call", ""), media_seconds=rec.get("seconds"), group_name=rec.get("gname", ""),
+            waveform=bytes(i * 100 // 63 for i in range(64)) if rec["type"] == "audio" and "file" not in rec
+            else b"",
         )
         await self.sink.message(self.connection_id, msg)
         if journal_ack and self.journal is not None:
             self.journal.append({"k": "ack", "id": rec["id"]})
+
+    async def fetch_media(self, wa_id: str) -> None:
+        """The file of a message whose download failed (``failed_downloads``), delivered again with it."""
+        if self.journal is None or wa_id not in self.journal.failed_media:
+            raise LookupError("this sim number has no failed download of that message to try again")
+        if self.state != "connected":
+            raise SendError(f"the sim number is {self.state}", retryable=True)
+        await self._deliver(self.journal.sent[wa_id], journal_ack=False, refetch=True)
+        self.journal.append({"k": "media", "id": wa_id})
 
     def _placeholder_image(self, wa_id: str) -> Media:
         path = self.media_dir / time.strftime("%Y-%m") / f"{wa_id}.png"

@@ -27,16 +27,24 @@ log = logging.getLogger(__name__)
 
 
 async def list_contacts(db: Database, actor: Actor, query: str | None, after_id: int | None,
-                        limit: int) -> list[dict[str, Any]]:
+                        limit: int, tag: str | None = None) -> list[dict[str, Any]]:
+    """Contacts by id, or matching a search; with ``tag``, only those tagged so (an unknown tag is
+    an error, not an empty page: a typo must not look like nobody)."""
     limit = max(1, min(limit, 500))
+    where, args = "", []
+    if tag is not None:
+        tag_id = await db.value("SELECT id FROM tags WHERE tenant_id = ? AND name = ?", (actor.tenant_id, tag.strip()))
+        if tag_id is None:
+            raise NotFound(f"no tag {tag.strip()!r}", field="tag")
+        where, args = " AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)", [tag_id]
     if query:
         rows = await db.all(
             "SELECT c.* FROM contacts_fts f JOIN contacts c ON c.id = f.rowid "
-            "WHERE contacts_fts MATCH ? AND c.tenant_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
-            (fts_query(query), actor.tenant_id, after_id or 0, limit))
+            f"WHERE contacts_fts MATCH ? AND c.tenant_id = ? AND c.id > ?{where} ORDER BY c.id LIMIT ?",
+            (fts_query(query), actor.tenant_id, after_id or 0, *args, limit))
     else:
-        rows = await db.all("SELECT * FROM contacts WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
-                            (actor.tenant_id, after_id or 0, limit))
+        rows = await db.all(f"SELECT c.* FROM contacts c WHERE c.tenant_id = ? AND c.id > ?{where} "
+                            "ORDER BY c.id LIMIT ?", (actor.tenant_id, after_id or 0, *args, limit))
     return [C.view(r) for r in rows]
 
 
@@ -225,6 +233,34 @@ def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any
     the merge zing also makes by itself when WhatsApp maps a LID placeholder to a phone). Two
     active tickets on one number are refused here: a person chose to merge two addresses, and
     which conversation goes on is theirs to say."""
+    source, target = _mergeable(tx, actor, source_id, target_id)
+    return C.fold(tx, actor.tenant_id, source, target, actor)
+
+
+def merge_preview(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any]:
+    """What ``merge`` would move, checked as it would be, changing nothing: so a person sees the
+    tickets, messages, tags and fields that follow (and the fields the target keeps) before saying yes."""
+    source, target = _mergeable(tx, actor, source_id, target_id)
+    tickets = [r["id"] for r in tx.all("SELECT id FROM tickets WHERE contact_id = ? ORDER BY id", (source_id,))]
+    tags = tx.all("SELECT g.name FROM contact_tags ct JOIN tags g ON g.id = ct.tag_id WHERE ct.contact_id = ? "
+                  "AND ct.tag_id NOT IN (SELECT tag_id FROM contact_tags WHERE contact_id = ?) ORDER BY g.name",
+                  (source_id, target_id))
+    fields, kept = source["custom_fields"], target["custom_fields"]
+    return {
+        "dry_run": True, "id": source_id, "into_id": target_id,
+        "tickets": tickets,
+        "messages": tx.value(f"SELECT count(*) FROM messages WHERE ticket_id IN {in_list(tickets)}", tuple(tickets)),
+        "tags": [r["name"] for r in tags],
+        "fields": {k: v for k, v in fields.items() if k not in kept},
+        "fields_kept": {k: kept[k] for k in fields if k in kept and kept[k] != fields[k]},
+        "ids": [r["jid"] for r in tx.all("SELECT jid FROM contact_ids WHERE contact_id = ? ORDER BY jid",
+                                         (source_id,))],
+        "schedules": tx.value("SELECT count(*) FROM schedules WHERE contact_id = ?", (source_id,)),
+    }
+
+
+def _mergeable(tx: Tx, actor: Actor, source_id: int, target_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two contacts of a merge, refused as the merge would refuse them."""
     if source_id == target_id:
         raise Invalid("a contact can't be merged into itself")
     source, target = C.get(tx, actor.tenant_id, source_id), C.get(tx, actor.tenant_id, target_id)
@@ -237,7 +273,7 @@ def merge(tx: Tx, actor: Actor, source_id: int, target_id: int) -> dict[str, Any
     if clash:
         raise Conflict(f"both contacts have an active ticket on the same number ({clash['a']}, {clash['b']}); "
                        "close one first", tickets=[clash["a"], clash["b"]])
-    return C.fold(tx, actor.tenant_id, source, target, actor)
+    return source, target
 
 
 async def export(db: Database, actor: Actor) -> list[dict[str, Any]]:

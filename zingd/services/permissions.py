@@ -117,7 +117,9 @@ PERMISSIONS: dict[str, str] = {
     "webhook.list": "admin",
     "webhook.delete": "admin",
     "webhook.update": "admin",
-    "webhook.deliveries": "admin",
+    "webhook.get": "admin",
+    "webhook.dead_letters": "admin",
+    "webhook.replay": "admin",
     "message.send_to": "agent",
     "daemon.backup": "superadmin",
 }
@@ -127,6 +129,7 @@ PERMISSIONS: dict[str, str] = {
 ALIASES: dict[str, str] = {
     "campaign.show": "campaign.get",
     "webhook.enable": "webhook.update",
+    "webhook.deliveries": "webhook.dead_letters",
     "tenant.settings": "tenant.update_settings",
     "ticket.tag": "ticket.set_tags",
     "contact.tag": "contact.set_tags",

@@ -9,7 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from zingd.rpc import results as R
-from zingd.rpc.registry import REGISTRY, ById, changes
+from zingd.rpc.registry import REGISTRY, AnyOf, ById, changes
 from zingd.rpc.server import Call
 from zingd.services import contacts as svc
 from zingd.services import tags
@@ -21,6 +21,7 @@ class ContactList(msgspec.Struct, forbid_unknown_fields=True):
     query: str | None = None
     after_id: int | None = None
     limit: int = 100
+    tag: str | None = None  # only contacts with this tag (by name)
 
 
 class ContactUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,6 +52,7 @@ class ContactImport(msgspec.Struct, forbid_unknown_fields=True):
 class ContactMerge(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     into_id: int
+    dry_run: bool = False
 
 
 class ContactSetTags(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,10 +60,10 @@ class ContactSetTags(msgspec.Struct, forbid_unknown_fields=True):
     tags: list[str]
 
 
-@REGISTRY.method("contact.list", ContactList, result=list[R.Contact], errors=(Invalid,))
+@REGISTRY.method("contact.list", ContactList, result=list[R.Contact], errors=(Invalid, NotFound))
 async def list_(call: Call, p: ContactList) -> list:
-    """Contacts by id, or matching a name/number search."""
-    return await svc.list_contacts(call.app.db, call.actor, p.query, p.after_id, p.limit)
+    """Contacts by id, or matching a name/number search; with tag, only those tagged so."""
+    return await svc.list_contacts(call.app.db, call.actor, p.query, p.after_id, p.limit, p.tag)
 
 
 @REGISTRY.method("contact.get", ById, result=R.ContactDetail, errors=(NotFound,))
@@ -113,9 +115,13 @@ async def export(call: Call, p) -> list:
     return await svc.export(call.app.db, call.actor)
 
 
-@REGISTRY.method("contact.merge", ContactMerge, result=R.Contact, errors=(NotFound, Conflict, Invalid, Unavailable))
+@REGISTRY.method("contact.merge", ContactMerge, result=AnyOf(R.Contact, R.MergePreview),
+                 errors=(NotFound, Conflict, Invalid, Unavailable))
 async def merge(call: Call, p: ContactMerge) -> dict:
-    """Fold contact id into into_id: its tickets, messages, WhatsApp ids and tags follow."""
+    """Fold contact id into into_id: its tickets, messages, WhatsApp ids and tags follow (dry_run: what
+    would move, checked as the merge would be, nothing changed)."""
+    if p.dry_run:
+        return await call.app.db.dry_run(svc.merge_preview, call.actor, p.id, p.into_id)
     return await call.app.db.write(svc.merge, call.actor, p.id, p.into_id)
 
 

@@ -22,11 +22,13 @@ class SimSay(msgspec.Struct, forbid_unknown_fields=True):
     connection_id: int | None = None
     quoted_wa_id: str | None = None
     group: str | None = None
+    group_name: str = ""  # with group: the group's subject, as WhatsApp tells it
     lid: str | None = None
     hide_phone: bool = False  # with lid: no phone alongside it (WhatsApp has not shared the mapping yet)
     ts: float | None = None   # WhatsApp's time of the message, epoch seconds: an old one is backlog
     call: str | None = None   # "voice" or "video": the customer calls instead of writing
-    seconds: int | None = None  # type audio: the voice note's length
+    seconds: int | None = None  # type audio: its length
+    ptt: bool = True  # type audio: a voice note recorded in WhatsApp (push-to-talk); false: an audio file
 
 
 class SimFault(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,6 +39,7 @@ class SimFault(msgspec.Struct, forbid_unknown_fields=True):
     duplicate_inbound: bool | None = None
     lose_answers: int | None = None
     release_receipts: bool = False
+    failed_downloads: int | None = None
 
 
 class SimJournalParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,9 +62,9 @@ async def _sim(call: Call, connection_id: int | None) -> SimChannel:
 
 @REGISTRY.method("sim.say", SimSay, result=R.SimSaid, errors=(NotFound, Invalid))
 async def say(call: Call, p: SimSay) -> dict:
-    """A simulated customer writes in, optionally in a group or behind a LID (hide_phone: without the phone
-    beside it), sends a voice note (type audio, seconds), calls (call), or wrote at an earlier time (ts:
-    backlog); returns once zing stored it."""
+    """A simulated customer writes in, optionally in a group (group_name: its subject) or behind a LID (hide_phone: without the phone
+    beside it), sends a voice note (type audio, seconds; ptt false: an audio file instead), calls (call), or
+    wrote at an earlier time (ts: backlog); returns once zing stored it."""
     number = "".join(ch for ch in p.from_ if ch.isdigit())
     if len(number) < 8 or len(number) > 15:
         raise Invalid("from must be a phone number with 8 to 15 digits", field="from")
@@ -73,6 +76,8 @@ async def say(call: Call, p: SimSay) -> dict:
         raise Invalid("a text message needs a body", field="body")
     if p.seconds is not None and not (p.type == "audio" and 1 <= p.seconds <= 3600):
         raise Invalid("seconds: a voice note's length, 1 to 3600, with type audio", field="seconds")
+    if not p.ptt and p.type != "audio":
+        raise Invalid("ptt: whether audio is a voice note; only with type audio", field="ptt")
     if p.ts is not None and not 0 < p.ts <= time.time() + 60:
         raise Invalid("ts must be epoch seconds, not in the future", field="ts")
     channel = await _sim(call, p.connection_id)
@@ -80,11 +85,14 @@ async def say(call: Call, p: SimSay) -> dict:
     for field, value in (("group", p.group), ("lid", p.lid)):
         if value is not None and not (value.isdigit() and 5 <= len(value) <= 30):
             raise Invalid(f"{field} must be 5 to 30 digits (the id before @)", field=field)
+    if p.group_name and p.group is None:
+        raise Invalid("group_name needs a group", field="group_name")
     if p.hide_phone and p.lid is None:
         raise Invalid("hide_phone needs a lid", field="hide_phone")
     type_, body = ("system", CALL_LINES[p.call]) if p.call else (p.type, p.body)
     out = await channel.say(number, body, name, type_, p.quoted_wa_id, p.group, p.lid, p.hide_phone, ts=p.ts,
-                            call=p.call or "", seconds=p.seconds)
+                            call=p.call or "", seconds=p.seconds, group_name=p.group_name.strip(),
+                            ptt=p.ptt)
     return {**out, "connection_id": channel.connection_id}
 
 
@@ -97,7 +105,8 @@ async def customers(call: Call, p) -> list:
 @REGISTRY.method("sim.fault", SimFault, result=R.SimFaults, errors=(NotFound, Invalid))
 async def fault(call: Call, p: SimFault) -> dict:
     """Inject faults: a network outage, a temporary ban, a send failure rate, duplicate inbound delivery,
-    sends whose answer is lost (they reach the customer; receipts held until ``release_receipts``)."""
+    sends whose answer is lost (they reach the customer; receipts held until ``release_receipts``), files whose
+    download fails (the next ``failed_downloads`` images or audio customers send; media.fetch gets them)."""
     channel = await _sim(call, p.connection_id)
     if p.send_failure_rate is not None:
         if not 0 <= p.send_failure_rate <= 1:
@@ -109,6 +118,10 @@ async def fault(call: Call, p: SimFault) -> dict:
         if not 0 <= p.lose_answers <= 1000:
             raise Invalid("lose_answers must be between 0 and 1000", field="lose_answers")
         channel.faults.lose_answers = p.lose_answers
+    if p.failed_downloads is not None:
+        if not 0 <= p.failed_downloads <= 1000:
+            raise Invalid("failed_downloads must be between 0 and 1000", field="failed_downloads")
+        channel.faults.failed_downloads = p.failed_downloads
     released = channel.release_receipts() if p.release_receipts else 0
     for field, seconds, state, reason in (
             ("disconnect_s", p.disconnect_s, "disconnected", "simulated network outage"),
@@ -120,7 +133,8 @@ async def fault(call: Call, p: SimFault) -> dict:
     return {"connection_id": channel.connection_id, "state": channel.state,
             "send_failure_rate": channel.faults.send_failure_rate,
             "duplicate_inbound": channel.faults.duplicate_inbound, "lose_answers": channel.faults.lose_answers,
-            "held_receipts": len(channel.faults.held), "released_receipts": released}
+            "held_receipts": len(channel.faults.held), "released_receipts": released,
+            "failed_downloads": channel.faults.failed_downloads}
 
 
 @REGISTRY.method("sim.journal", SimJournalParams, result=R.SimJournal, errors=(NotFound,))

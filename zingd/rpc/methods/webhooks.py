@@ -23,9 +23,14 @@ class WebhookUpdate(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool | UnsetType = UNSET
 
 
-class WebhookDeliveries(msgspec.Struct, forbid_unknown_fields=True):
+class WebhookDeadLetters(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     limit: int = 100
+
+
+class WebhookReplay(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    seqs: list[int] | None = None  # the dead letters' event seqs; none: all of them
 
 
 @REGISTRY.method("webhook.create", WebhookCreate, result=R.NewWebhook, errors=(Invalid, Unavailable))
@@ -39,8 +44,14 @@ async def create(call: Call, p: WebhookCreate) -> dict:
 
 @REGISTRY.method("webhook.list", result=list[R.Webhook])
 async def list_(call: Call, p) -> list:
-    """The tenant's webhooks with their delivery cursor and last error."""
+    """The tenant's webhooks with their delivery cursor and trouble: failures, last error, next retry."""
     return await svc.list_webhooks(call.app.db, call.actor)
+
+
+@REGISTRY.method("webhook.get", ById, result=R.Webhook, errors=(NotFound,))
+async def get(call: Call, p: ById) -> dict:
+    """One webhook with its delivery cursor and trouble: failures, last error, next retry, dead letters."""
+    return await svc.get(call.app.db, call.actor, p.id)
 
 
 @REGISTRY.method("webhook.delete", ById, result=R.Webhook, errors=(NotFound, Unavailable))
@@ -54,17 +65,24 @@ async def update(call: Call, p: WebhookUpdate) -> dict:
     """Pause or resume deliveries with enabled (resuming continues from where it stopped)."""
     c = changes(p)
     if "enabled" not in c:  # nothing to change: the webhook as it is
-        for row in await svc.list_webhooks(call.app.db, call.actor):
-            if row["id"] == p.id:
-                return row
-        raise NotFound(f"no webhook {p.id}", id=p.id)
+        return await svc.get(call.app.db, call.actor, p.id)
     row = await call.app.db.write(svc.set_enabled, call.actor, p.id, c["enabled"])
     if c["enabled"]:
         call.app.webhooks.ensure(p.id, call.actor.tenant_id)
     return row
 
 
-@REGISTRY.method("webhook.deliveries", WebhookDeliveries, result=list[R.Delivery], errors=(NotFound,))
-async def deliveries(call: Call, p: WebhookDeliveries) -> list:
-    """Events a webhook gave up on, newest first."""
-    return await svc.deliveries(call.app.db, call.actor, p.id, p.limit)
+@REGISTRY.method("webhook.dead_letters", WebhookDeadLetters, result=list[R.Delivery], errors=(NotFound,))
+async def dead_letters(call: Call, p: WebhookDeadLetters) -> list:
+    """Events a webhook gave up on (and those queued for a replay), newest first."""
+    return await svc.dead_letters(call.app.db, call.actor, p.id, p.limit)
+
+
+@REGISTRY.method("webhook.replay", WebhookReplay, result=R.Replay, errors=(NotFound, Unavailable))
+async def replay(call: Call, p: WebhookReplay) -> dict:
+    """Send dead letters again (these seqs, or all), once each, before the events not sent yet."""
+    out = await call.app.db.write(svc.replay, call.actor, p.id, p.seqs)
+    row = await svc.get(call.app.db, call.actor, p.id)
+    if row["enabled"]:
+        call.app.webhooks.ensure(p.id, call.actor.tenant_id)
+    return out
