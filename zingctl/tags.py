@@ -55,9 +55,18 @@ def delete(session: Session, out: Output, tag_id: TagId) -> None:
     out.done(t, f"deleted tag {tag_id} {t['name']!r}")
 
 
+TicketNames = Annotated[list[str] | None, typer.Argument(
+    metavar="TAG", show_default=False, help="Existing tag names (zingctl tags list; a supervisor creates them).")]
+
+
 @tickets.app.command("tag")
-def tag_ticket(session: Session, out: Output, ticket_id: tickets.TicketId, tags: Names = None,
+def tag_ticket(session: Session, out: Output, ticket_id: tickets.TicketId, tags: TicketNames = None,
+               replace: Annotated[bool, typer.Option("--replace", help="Make these the ticket's only tags.")] = False,
+               remove: Annotated[bool, typer.Option("--remove", help="Take these tags off the ticket.")] = False,
                clear: Clear = False) -> None:
-    """Set a ticket's tags, e.g. `zingctl tickets tag 12 vip billing` (replaces them)."""
-    t = session.call("ticket.set_tags", {"id": ticket_id, "tags": names(tags, clear)})
+    """Add tags to a ticket, e.g. `zingctl tickets tag 12 vip billing` (its other tags stay; --replace, --remove)."""
+    if replace and remove:
+        raise typer.BadParameter("--replace or --remove, not both")
+    mode = "replace" if replace or clear else "remove" if remove else "add"
+    t = session.call("ticket.set_tags", {"id": ticket_id, "tags": names(tags, clear), "mode": mode})
     out.done(t, f"ticket {t['id']} tags: {', '.join(t.get('tags') or []) or 'none'}")

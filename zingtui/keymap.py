@@ -37,13 +37,15 @@ def _owners() -> tuple[type, ...]:
     from zingtui.screens.contact import ContactEditDialog, ContactScreen
     from zingtui.screens.dialogs import AttachDialog, CloseDialog, Dialog, ResendDialog, TagDialog
     from zingtui.screens.main import MainScreen
+    from zingtui.screens.manage import ConfirmDialog, ManageScreen, QuickReplyDialog
     from zingtui.screens.search import SearchScreen
     from zingtui.widgets.conversation.chat import ChatView
     from zingtui.widgets.conversation.composer import Composer
     from zingtui.widgets.queue.ticket_list import TicketList
 
     return (ZingApp, MainScreen, TicketList, ChatView, Composer, Dialog, CloseDialog, ResendDialog, TagDialog,
-            AttachDialog, SearchScreen, ContactScreen, ContactEditDialog, CampaignsScreen, ConnectionsScreen)
+            AttachDialog, SearchScreen, ContactScreen, ContactEditDialog, CampaignsScreen, ConnectionsScreen,
+            ManageScreen, QuickReplyDialog, ConfirmDialog)
 
 
 def _declared(owner: type) -> list[Binding]:

@@ -90,6 +90,8 @@ def test_tenant_settings_and_users_me(cli):
 def test_tags_notes_history_and_read(cli):
     t = new_ticket(cli, "5511910000001", "preciso de ajuda")
     tid = str(t["id"])
+    for name in ("vip", "billing"):
+        cli("tags", "create", name)
     assert cli.json("tickets", "tag", tid, "vip", "billing")["tags"] == ["billing", "vip"]
     assert "tags: billing, vip" in cli("tickets", "tag", tid, "vip", "billing").stdout
     cli("tickets", "tag", tid, code=2)  # no tags and no --clear
@@ -141,10 +143,10 @@ def test_contacts_create_merge_delete_and_history(cli):
     [b] = cli.json("contacts", "list", "--search", "Kim")
     assert b["number"] == "5511920000002"
     assert "[conflict]" in cli("contacts", "create", "5511920000002", code=1).stderr
-    merged = cli.json("contacts", "merge", str(a["id"]), "--into", str(b["id"]))
+    merged = cli.json("contacts", "merge", str(a["id"]), "--into", str(b["id"]), "--yes")
     assert merged["id"] == b["id"] and merged["custom_fields"] == {"plano": "ouro"}
     assert "importado" in cli.json("contacts", "show", str(b["id"]))["tags"]
-    assert "[not_found]" in cli("contacts", "merge", str(a["id"]), "--into", str(b["id"]), code=1).stderr
+    assert "[not_found]" in cli("contacts", "merge", str(a["id"]), "--into", str(b["id"]), "--yes", code=1).stderr
 
     sent = cli.json("messages", "send-to", "+55 11 92000-0002", "olá Kim")
     assert sent["direction"] == "out" and sent["body"] == "olá Kim"
@@ -279,9 +281,9 @@ def test_schedules(cli):
 
 
 def test_webhooks(cli):
-    w = cli.json("webhooks", "create", "http://127.0.0.1:9/hook", "--event", "ticket.created", "-e",
-                 "ticket.closed")
-    assert w["secret"].startswith("whsec_") and w["event_types"] == ["ticket.closed", "ticket.created"]
+    w = cli.json("webhooks", "create", "http://127.0.0.1:9/hook", "--event", "ticket.updated", "-e",
+                 "ticket.created")
+    assert w["secret"].startswith("whsec_") and w["event_types"] == ["ticket.created", "ticket.updated"]
     shown = cli("webhooks", "create", "https://example.invalid/all")
     assert "whsec_" in shown.stdout and "only this once" in shown.stderr
     listed = cli.json("webhooks", "list")
@@ -290,7 +292,7 @@ def test_webhooks(cli):
     assert "(enabled)" in cli("webhooks", "enable", str(w["id"])).stdout
     assert cli.json("webhooks", "deliveries", str(w["id"])) == []
     assert "deleted webhook" in cli("webhooks", "delete", str(w["id"])).stdout
-    assert "[not_found]" in cli("webhooks", "deliveries", str(w["id"]), code=1).stderr
+    assert "[not_found]" in cli("webhooks", "dead-letters", str(w["id"]), code=1).stderr
     assert "[invalid]" in cli("webhooks", "create", "ftp://x", code=1).stderr
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -365,3 +366,31 @@ async def test_async_client_reconnects_and_resubscribes_across_a_restart(demo):
     missing = sorted(set(expected) - set(got))
     assert dups == 0, "duplicated events across the reconnect"
     assert got == expected, f"missed {len(missing)} event(s) across the restart: {missing[:10]}"
+
+
+def test_an_agents_schedules_reach_only_them_and_the_supervisors(demo):
+    """schedule.list shows an agent their own schedules only; its events must not tell colleagues more."""
+    z = demo
+    tid = _agent_setup(z)
+    ana = login(z, "ana@demo.zing", AGENT_PASSWORD)
+    bruno = Raw(z.socket)
+    bruno.call("auth.login", {"email": "bruno@demo.zing", "password": AGENT_PASSWORD})
+    watcher = Raw(z.socket)  # the demo admin, linked to this OS user
+    try:
+        mine = bruno.call("events.subscribe", {"topics": ["tenant"]})
+        theirs = watcher.call("events.subscribe", {"topics": ["type:schedule.updated"]})
+        ana.call("ticket.accept", {"id": tid})
+        ana.call("schedule.create", {"ticket_id": tid, "body": "Ana's private reminder", "run_at": time.time() + 1})
+        [fired] = collect(watcher, theirs["subscription"], 1, timeout=30)  # it went out: schedule.updated
+        assert fired["data"]["schedule"]["body"] == "Ana's private reminder"
+        settle(z)
+        bruno.read_available(quiet=0.5)
+        assert [e["type"] for e in bruno.drain_events() if e["subscription"] == mine["subscription"]
+                and e["type"].startswith("schedule.")] == []
+        replay = bruno.call("events.subscribe", {"topics": ["tenant"], "since_seq": mine["seq"]})
+        bruno.read_available(quiet=0.5)
+        assert [e for e in bruno.drain_events() if e["subscription"] == replay["subscription"]
+                and e["type"].startswith("schedule.")] == []
+    finally:
+        for c in (bruno, watcher, ana):
+            c.close()

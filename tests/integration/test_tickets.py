@@ -143,7 +143,7 @@ def test_notes_are_private_and_in_the_timeline(desk):
 def test_tags_on_tickets_and_contacts(desk):
     desk.say("5511800000700", "help")
     t = desk.ticket_of("5511800000700")
-    with pytest.raises(Forbidden, match="a supervisor creates tags"):
+    with pytest.raises(NotFound, match="a supervisor creates tags"):
         desk.agents["ana"].call("ticket.tag", {"id": t["id"], "tags": ["vip"]})
     for name in ("vip", "billing"):
         desk.admin.call("tag.create", {"name": name})

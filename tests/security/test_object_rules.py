@@ -89,6 +89,7 @@ WALK: dict[str, list[dict[str, Any]] | str] = {
     "message.typing": [{"ticket_id": TICKET, "composing": True}],
     "media.upload": [{"upload_id": UPLOAD, "data": "aW50cnVzaW9u"}],
     "media.discard": [{"upload_id": UPLOAD}],
+    "media.fetch": [{"message_id": MESSAGE}],
     "message.send_to": "a number, not an id: test_writing_to_a_customer_in_someone_elses_conversation_is_refused",
     "schedule.create": [{"ticket_id": TICKET, "body": "intrusion", "run_at": LATER}],
     "schedule.list": [{"contact_id": CONTACT}],
@@ -387,7 +388,7 @@ def test_agents_attach_only_existing_tags(world, ana):
                            ("ticket.tag", {"id": w.own_ticket, "tags": ["brand-new-tag"]}),
                            ("contact.create", {"number": "+5511930000022", "tags": ["brand-new-tag"]})):
         before = fingerprint(w.z)
-        message = refused(ana.request(method, params), "forbidden")
+        message = refused(ana.request(method, params), "not_found")
         assert "'brand-new-tag'" in message and "supervisor creates tags" in message, message
         assert not changed(before, fingerprint(w.z)), method
     assert "brand-new-tag" not in [t["name"] for t in ana.call("tag.list")]

@@ -45,14 +45,22 @@ def visible_to(current: Callable[[], Actor | None]) -> Callable[[Event], bool]:
     ``current`` returns the session's actor as it is now (roles and queues change
     while a console is open). Ticket-scoped events carry the ticket's view, so the
     rule is applied to it as the daemon sees it now; ack events carry the ticket's ``owner``.
+    A personal quick reply's events reach its owner only, whatever the role (as quickreply.list);
+    a schedule's reach its author and those who see every ticket (as schedule.list).
     """
 
     def visible(event: Event) -> bool:
         actor = current()
         if actor is None:
             return False
+        owner = (event.data.get("quick_reply") or {}).get("user_id")
+        if owner is not None and owner != actor.user_id:  # a personal quick reply is its owner's alone
+            return False
         if actor.sees_all_tickets:
             return True
+        schedule = event.data.get("schedule")
+        if schedule is not None:  # an agent's schedules are theirs alone (as schedule.list)
+            return schedule.get("user_id") == actor.user_id
         states = [s for s in (event.data.get("ticket") or event.data.get("owner"), event.data.get("was")) if s]
         if states:  # the ticket as it is, and as it was (so a ticket leaving someone's view reaches them)
             return any(s["user_id"] == actor.user_id or (

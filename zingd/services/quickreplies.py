@@ -1,7 +1,10 @@
 """Quick replies (tenant-wide and personal) and the variables every sent text may use.
 
 Variables: {{name}} {{first_name}} {{number}} (the contact), {{agent}} (who sends),
-{{protocol}} (the ticket's protocol number), {{queue}}, {{date}}. Unknown ones stay as typed.
+{{protocol}} (the ticket's protocol number), {{queue}}, {{date}}. A quick reply with any other is
+refused when saved (it would reach the customer as typed); in a typed text, or a row saved before
+that rule, an unknown one stays as typed. Changes are events (``quickreply.created`` / ``.updated``
+/ ``.deleted``); a personal reply's reach only its owner (``services.events.visible_to``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from zingd.services import hours
 from zingd.store.db import Database, Tx
 
 _VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+VARIABLES = ("name", "first_name", "number", "agent", "protocol", "queue", "date")
 
 
 def protocol_number(ticket: dict[str, Any]) -> str:
@@ -52,6 +56,21 @@ def expand(tx: Tx, ticket: dict[str, Any], actor: Actor | None, text: str) -> st
     return _VAR.sub(lambda m: values.get(m.group(1).lower(), m.group(0)), text)
 
 
+def _check_body(body: str) -> str:
+    if not body.strip():
+        raise Invalid("a quick reply needs a body", field="body")
+    unknown = sorted({m.group(1) for m in _VAR.finditer(body) if m.group(1).lower() not in VARIABLES})
+    if unknown:
+        raise Invalid(f"unknown variable {', '.join('{{' + u + '}}' for u in unknown)}: the known ones are "
+                      f"{' '.join('{{' + v + '}}' for v in VARIABLES)}", field="body", unknown=unknown)
+    return body
+
+
+def _emit(tx: Tx, actor: Actor, row: dict[str, Any], type_: str) -> dict[str, Any]:
+    tx.emit(actor.tenant_id, type_, {"quick_reply": row})
+    return row
+
+
 def _shortcut(text: str) -> str:
     shortcut = text.strip().lstrip("/").lower()
     if not re.fullmatch(r"[\w-]{1,40}", shortcut):
@@ -61,8 +80,7 @@ def _shortcut(text: str) -> str:
 
 def create(tx: Tx, actor: Actor, shortcut: str, body: str, personal: bool) -> dict[str, Any]:
     shortcut = _shortcut(shortcut)
-    if not body.strip():
-        raise Invalid("a quick reply needs a body", field="body")
+    _check_body(body)
     if not personal and not actor.at_least("supervisor"):
         raise Forbidden("only supervisors and admins create tenant-wide quick replies; use personal")
     owner = actor.user_id if personal else None
@@ -72,7 +90,7 @@ def create(tx: Tx, actor: Actor, shortcut: str, body: str, personal: bool) -> di
     qid = tx.insert("quick_replies", {"tenant_id": actor.tenant_id, "user_id": owner, "shortcut": shortcut,
                                       "body": body, "created_at": tx.now})
     tx.audit(actor, "quickreply.create", "quick_reply", qid, shortcut=shortcut)
-    return _get(tx, actor, qid)
+    return _emit(tx, actor, _get(tx, actor, qid), "quickreply.created")
 
 
 def _get(tx: Tx, actor: Actor, qid: int) -> dict[str, Any]:
@@ -94,11 +112,9 @@ def update(tx: Tx, actor: Actor, qid: int, shortcut: str | None, body: str | Non
     if shortcut is not None:
         tx.execute("UPDATE quick_replies SET shortcut = ? WHERE id = ?", (_shortcut(shortcut), qid))
     if body is not None:
-        if not body.strip():
-            raise Invalid("a quick reply needs a body", field="body")
-        tx.execute("UPDATE quick_replies SET body = ? WHERE id = ?", (body, qid))
+        tx.execute("UPDATE quick_replies SET body = ? WHERE id = ?", (_check_body(body), qid))
     tx.audit(actor, "quickreply.update", "quick_reply", qid)
-    return _get(tx, actor, qid)
+    return _emit(tx, actor, _get(tx, actor, qid), "quickreply.updated")
 
 
 def delete(tx: Tx, actor: Actor, qid: int) -> dict[str, Any]:
@@ -106,7 +122,7 @@ def delete(tx: Tx, actor: Actor, qid: int) -> dict[str, Any]:
     _check_edit(actor, row)
     tx.execute("DELETE FROM quick_replies WHERE id = ?", (qid,))
     tx.audit(actor, "quickreply.delete", "quick_reply", qid, shortcut=row["shortcut"])
-    return row
+    return _emit(tx, actor, row, "quickreply.deleted")
 
 
 async def list_replies(db: Database, actor: Actor, query: str | None) -> list[dict[str, Any]]:

@@ -1,16 +1,21 @@
 """Tags on tickets and contacts, by name. The tenant's tags are a supervisor's to make
-(``tag.create``, or a new name on first use); an agent attaches existing ones only."""
+(``tag.create``; on a contact, a supervisor's new name too); a ticket is tagged with existing ones
+only, so a typo is an error and never a new tag. Every change of the list is an event
+(``tag.created`` / ``tag.updated`` / ``tag.deleted``): open consoles offer the new list at once."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from zingd.actor import Actor
-from zingd.errors import Forbidden, Invalid, NotFound
+from zingd.errors import Invalid, NotFound
 from zingd.services.tickets import require_visible
 from zingd.store import tickets as T
 from zingd.store.db import Database, Tx
 from zingd.store.rows import in_list
+
+MODES = ("replace", "add", "remove")
 
 
 def _clean(names: list[str]) -> list[str]:
@@ -24,36 +29,69 @@ def _clean(names: list[str]) -> list[str]:
     return out
 
 
+def check_color(value: str) -> str:
+    """A colour as ``#rrggbb`` (``#rgb`` is widened), the form queues use and a terminal can show."""
+    value = value.strip().lower()
+    if re.fullmatch(r"#[0-9a-f]{3}", value):
+        value = "#" + "".join(ch * 2 for ch in value[1:])
+    if not re.fullmatch(r"#[0-9a-f]{6}", value):
+        raise Invalid(f"color {value!r}: use #rrggbb or #rgb, like #1c7ed6", field="color")
+    return value
+
+
+def _emit(tx: Tx, tenant_id: int, tag_id: int, type_: str) -> dict[str, Any]:
+    row = tx.one("SELECT * FROM tags WHERE id = ?", (tag_id,))
+    tx.emit(tenant_id, type_, {"tag": row})
+    return row
+
+
 def ensure(tx: Tx, tenant_id: int, names: list[str]) -> list[int]:
+    """The ids of ``names``, creating the missing ones (a supervisor's or an import's)."""
     ids = []
     for name in _clean(names):
-        tx.execute("INSERT OR IGNORE INTO tags (tenant_id, name) VALUES (?, ?)", (tenant_id, name))
+        made = tx.execute("INSERT OR IGNORE INTO tags (tenant_id, name) VALUES (?, ?)", (tenant_id, name)).rowcount
         ids.append(tx.value("SELECT id FROM tags WHERE tenant_id = ? AND name = ?", (tenant_id, name)))
+        if made:
+            _emit(tx, tenant_id, ids[-1], "tag.created")
     return ids
 
 
-def attachable(tx: Tx, actor: Actor, names: list[str]) -> list[int]:
-    """The ids of the tags ``names`` an actor may attach: a supervisor's new names are created
-    (as ``tag.create`` would), an agent's must exist already."""
-    if actor.at_least("supervisor"):
-        return ensure(tx, actor.tenant_id, names)
+def existing(tx: Tx, tenant_id: int, names: list[str]) -> list[int]:
+    """The ids of the tags ``names``; an unknown one is ``not_found``, named, never created."""
     names = _clean(names)
     found = {r["name"]: r["id"] for r in tx.all(
-        f"SELECT id, name FROM tags WHERE tenant_id = ? AND name IN {in_list(names)}", (actor.tenant_id, *names))}
+        f"SELECT id, name FROM tags WHERE tenant_id = ? AND name IN {in_list(names)}", (tenant_id, *names))}
     unknown = [n for n in names if n not in found]
     if unknown:
-        raise Forbidden(f"no tag {', '.join(map(repr, unknown))}: a supervisor creates tags (tag.create); "
-                        "pick existing ones (tag.list)", field="tags", unknown=unknown)
+        raise NotFound(f"no tag {', '.join(map(repr, unknown))}: pick existing ones (tag.list); a supervisor "
+                       "creates tags (tag.create, zingctl tags create NAME)", field="tags", unknown=unknown)
     return [found[n] for n in names]
 
 
-def set_ticket_tags(tx: Tx, actor: Actor, ticket_id: int, names: list[str]) -> dict[str, Any]:
+def attachable(tx: Tx, actor: Actor, names: list[str]) -> list[int]:
+    """The ids of the tags ``names`` an actor may put on a contact: a supervisor's new names are
+    created (as ``tag.create`` would), an agent's must exist already."""
+    if actor.at_least("supervisor"):
+        return ensure(tx, actor.tenant_id, names)
+    return existing(tx, actor.tenant_id, names)
+
+
+def set_ticket_tags(tx: Tx, actor: Actor, ticket_id: int, names: list[str], mode: str = "replace") -> dict[str, Any]:
+    """``replace`` the ticket's tags with ``names``, ``add`` them to its tags or ``remove`` them;
+    every name must be an existing tag, whoever asks."""
     t = require_visible(tx, actor, ticket_id)
-    ids = attachable(tx, actor, names)
-    tx.execute("DELETE FROM ticket_tags WHERE ticket_id = ?", (ticket_id,))
-    tx.conn.executemany("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES (?, ?)", [(ticket_id, i) for i in ids])
-    T.log(tx, t, actor, "tags", tags=_clean(names))
-    tx.audit(actor, "ticket.tag", "ticket", ticket_id, tags=_clean(names))
+    ids = existing(tx, actor.tenant_id, names)
+    if mode == "replace":
+        tx.execute("DELETE FROM ticket_tags WHERE ticket_id = ?", (ticket_id,))
+    if mode == "remove":
+        tx.execute(f"DELETE FROM ticket_tags WHERE ticket_id = ? AND tag_id IN {in_list(ids)}", (ticket_id, *ids))
+    else:
+        tx.conn.executemany("INSERT OR IGNORE INTO ticket_tags (ticket_id, tag_id) VALUES (?, ?)",
+                            [(ticket_id, i) for i in ids])
+    now = [r["name"] for r in tx.all("SELECT g.name FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
+                                     "WHERE tt.ticket_id = ? ORDER BY g.name", (ticket_id,))]
+    T.log(tx, t, actor, "tags", tags=now)
+    tx.audit(actor, "ticket.tag", "ticket", ticket_id, tags=now, mode=mode, names=_clean(names))
     return T.emit_updated(tx, ticket_id, t["tenant_id"])
 
 
@@ -68,10 +106,17 @@ def set_contact_tags(tx: Tx, actor: Actor, contact_id: int, names: list[str]) ->
 
 
 def create(tx: Tx, actor: Actor, name: str, color: str) -> dict[str, Any]:
-    [tag_id] = ensure(tx, actor.tenant_id, [name])
-    tx.execute("UPDATE tags SET color = ? WHERE id = ?", (color, tag_id))
+    """A new tag (``tag.created``), or a new colour for an existing one (``tag.updated``)."""
+    color = check_color(color)
+    [name] = _clean([name])
+    tag_id = tx.value("SELECT id FROM tags WHERE tenant_id = ? AND name = ?", (actor.tenant_id, name))
+    kind = "tag.updated" if tag_id is not None else "tag.created"
+    if tag_id is None:
+        tag_id = tx.insert("tags", {"tenant_id": actor.tenant_id, "name": name, "color": color})
+    else:
+        tx.execute("UPDATE tags SET color = ? WHERE id = ?", (color, tag_id))
     tx.audit(actor, "tag.create", "tag", tag_id, name=name)
-    return tx.one("SELECT * FROM tags WHERE id = ?", (tag_id,))
+    return _emit(tx, actor.tenant_id, tag_id, kind)
 
 
 def delete(tx: Tx, actor: Actor, tag_id: int) -> dict[str, Any]:
@@ -80,6 +125,7 @@ def delete(tx: Tx, actor: Actor, tag_id: int) -> dict[str, Any]:
         raise NotFound(f"no tag {tag_id}", id=tag_id)
     tx.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
     tx.audit(actor, "tag.delete", "tag", tag_id, name=row["name"])
+    tx.emit(actor.tenant_id, "tag.deleted", {"tag": row})
     return row
 
 

@@ -1,4 +1,5 @@
-"""The contact panel: who the customer is, their fields and tags, their past tickets; ``e`` edits."""
+"""The contact panel: who the customer is, their fields and tags, their wallet owner, their past
+tickets; ``e`` edits, ``o`` puts the contact in a wallet or takes it out."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class ContactScreen(Dialog):
 
     TITLE_TEXT = "Contact"
     COMPONENT_CLASSES: ClassVar[set[str]] = {"contact--name", "contact--muted", "contact--tags", "contact--opted-out"}
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "edit", "Edit", id="contact.edit")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "edit", "Edit", id="contact.edit"),
+                                             Binding("o", "wallet", "Wallet", id="contact.wallet")]
 
     def __init__(self, contact: dict[str, Any], ticket: dict[str, Any]) -> None:
         super().__init__()
@@ -46,7 +48,7 @@ class ContactScreen(Dialog):
         yield Static(id="contact-info")
         yield Label("Past tickets", classes="section")
         yield OptionList(id="past-tickets")
-        yield Static("e edit · ⏎ open ticket · esc close", classes="hint")
+        yield Static("e edit · o wallet · ⏎ open ticket · esc close", classes="hint")
 
     def on_mount(self) -> None:
         self.show()
@@ -71,6 +73,9 @@ class ContactScreen(Dialog):
         for key, value in (c.get("custom_fields") or {}).items():
             info.append(f"\n{key}: ", style=muted)
             info.append(str(value))
+        if c.get("owner_user_id"):
+            info.append("\nwallet: ", style=muted)
+            info.append(self._owner_name())
         if c.get("opted_out"):
             info.append("\nopted out of campaigns", style=self._style("opted-out"))
         for m in c.get("merges") or []:
@@ -101,8 +106,29 @@ class ContactScreen(Dialog):
             self.contact = found
             self.show()
 
+    def _owner_name(self) -> str:
+        owner_id = self.contact.get("owner_user_id")
+        known = self.contact.get("owner") or {}
+        users = self.app.main_screen.directory.users if self.app.main_screen else {}
+        return (users.get(owner_id) or (known if known.get("id") == owner_id else {})).get("name") or f"user {owner_id}"
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.contact["tickets"][event.option_index]["id"])
+
+    def action_wallet(self) -> None:
+        """Whose customer this is (inbound tickets go to them): a supervisor picks anyone; an agent puts
+        an unowned contact in their own wallet or takes their own out, as zingd allows."""
+        session, owner = self.app.session, self.contact.get("owner_user_id")
+        if not session.supervisor and owner not in (None, session.me):
+            self.notify(f"{self._owner_name()}'s customer: only a supervisor moves it to another wallet",
+                        severity="warning")
+            return
+        users = list(self.app.main_screen.directory.users.values()) if session.supervisor else [session.user]
+        self.app.push_screen(WalletDialog(self.contact, users), self._wallet_chosen)
+
+    def _wallet_chosen(self, choice: dict[str, Any] | None) -> None:
+        if choice is not None:
+            self.save(choice)
 
     def action_edit(self) -> None:
         self.app.push_screen(ContactEditDialog(self.contact), self._saved)
@@ -126,6 +152,30 @@ class ContactScreen(Dialog):
             self.contact["tags"] = tagged["tags"]
         self.show()
         self.notify("Contact saved")
+
+
+class WalletDialog(Dialog):
+    """Pick the wallet owner, or nobody; Enter chooses."""
+
+    TITLE_TEXT = "Wallet"
+
+    def __init__(self, contact: dict[str, Any], users: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.contact = contact
+        self.choices: list[tuple[int | None, str]] = [(None, "Nobody: their tickets go through the queues")] + [
+            (u["id"], u["name"]) for u in sorted(users, key=lambda u: u["name"])]
+
+    def body(self) -> ComposeResult:
+        yield Label(f"Whose customer is {self.contact.get('name') or format.address(self.contact.get('number', ''))}?")
+        yield OptionList(*(Option(("● " if uid == self.contact.get("owner_user_id") else "  ") + label)
+                           for uid, label in self.choices), id="owners")
+        yield Static("↑↓ choose · ⏎ set · esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#owners", OptionList).highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss({"owner_user_id": self.choices[event.option_index][0]})
 
 
 class ContactEditDialog(Dialog):

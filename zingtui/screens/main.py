@@ -22,6 +22,7 @@ from textual.widgets import Footer
 
 from zingtui.messages import Daemon
 from zingtui.model import Directory, Filter, Inbox
+from zingtui.screens.manage import ManageScreen
 from zingtui.screens.ticket_actions import TicketActions
 from zingtui.session import Session
 from zingtui.widgets.conversation.chat import ChatView
@@ -32,12 +33,20 @@ from zingtui.widgets.queue.ticket_list import TicketList
 from zingtui.widgets.statusbar import StatusBar
 
 
+# The events that change what the dialogs offer (``MainScreen.reference_event``).
+REFERENCE_EVENTS = frozenset({"tag.created", "tag.updated", "tag.deleted", "queue.created", "queue.updated",
+                              "queue.deleted", "quickreply.created", "quickreply.updated", "quickreply.deleted",
+                              "user.created"})
+
+
 class MainScreen(TicketActions, Screen):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "focus_list", show=False, tooltip="Back to the ticket list", id="main.focus_list"),
-        Binding("question_mark", "app.show_help_panel", "Keys", show=False, tooltip="Show every key that works here",
+        Binding("question_mark", "keys", "Keys", show=False, tooltip="Show every key that works here",
                 id="main.keys"),
+        Binding("d", "manage", "Desk", tooltip="Your desk: quick replies and your scheduled messages",
+                id="main.manage"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -120,6 +129,29 @@ class MainScreen(TicketActions, Screen):
             d.users = {u["id"]: u for u in await call("user.directory", quiet=True) or []}
         await self.conversation.load_replies()
 
+    def reference_event(self, kind: str, data: dict[str, Any]) -> None:
+        """A tag, queue, quick reply or colleague changed while the console is open: the dialogs
+        (tag, transfer, filter, the composer's / menu) offer the list as it is now."""
+        d = self.directory
+        thing, _, change = kind.partition(".")
+        if thing == "quickreply":
+            self.run_worker(self.conversation.load_replies(), group="replies", exclusive=True)
+        elif thing == "user":
+            user = data["user"]
+            if user.get("enabled", 1):
+                d.users[user["id"]] = user
+        else:  # a tag or a queue: data[thing] is the row as committed
+            field = "tags" if thing == "tag" else "queues"
+            row, rows = data[thing], getattr(d, field)
+            old = next((r for r in rows if r["id"] == row["id"]), {})
+            rows = [r for r in rows if r["id"] != row["id"]]
+            if change != "deleted":
+                rows.append({**old, **row})
+            setattr(d, field, sorted(rows, key=lambda r: r["name"] if thing == "tag" else r["id"]))
+
+    def action_manage(self) -> None:
+        self.app.push_screen(ManageScreen(self.session))
+
     # -- between the parts -----------------------------------------------------
     def on_queue_pane_opened(self, message: QueuePane.Opened) -> None:
         self.open(message.ticket)
@@ -154,9 +186,14 @@ class MainScreen(TicketActions, Screen):
             conn = connections.setdefault(data["id"], {"id": data["id"], "name": f"number {data['id']}"})
             conn.update(status=data.get("status"), reason=data.get("reason") or "")
             self.query_one(StatusBar).connections = connections
+        elif kind in REFERENCE_EVENTS:
+            self.reference_event(kind, data)
         elif kind == "user.updated":
             user = data.get("user") or {}
-            self.directory.users.setdefault(user.get("id"), user).update(user)
+            if user.get("enabled", 1):
+                self.directory.users.setdefault(user.get("id"), user).update(user)
+            else:  # as user.directory: enabled users only
+                self.directory.users.pop(user.get("id"), None)
             if user.get("id") == self.session.me:
                 self.session.user.update(user)
                 self.query_one(StatusBar).status = user.get("status", "offline")
@@ -186,10 +223,10 @@ class MainScreen(TicketActions, Screen):
             self.open(ticket)
             self.apply_ticket(ticket, follow=True)  # the list goes to the tab that holds it
 
-    async def change(self, method: str, params: dict[str, Any]) -> Any:
+    async def change(self, method: str, params: dict[str, Any], **how: Any) -> Any:
         """A call that changes a ticket: one at a time, so a fast "send, close" is never "close, send"."""
         async with self._in_order:
-            return await self.app.call(method, params)
+            return await self.app.call(method, params, **how)
 
     async def set_status(self, status: str) -> None:
         if await self.app.call("user.set_status", {"status": status}) is not None:

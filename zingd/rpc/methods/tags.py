@@ -24,7 +24,7 @@ async def list_(call: Call, p) -> list:
 
 @REGISTRY.method("tag.create", TagCreate, result=R.Tag, errors=(Invalid, Unavailable))
 async def create(call: Call, p: TagCreate) -> dict:
-    """Create (or recolor) a tag."""
+    """Create (or recolor) a tag; color as #rrggbb or #rgb."""
     return await call.app.db.write(tags.create, call.actor, p.name, p.color)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -41,6 +43,7 @@ class TicketClose(msgspec.Struct, forbid_unknown_fields=True):
 class TicketSetTags(msgspec.Struct, forbid_unknown_fields=True):
     id: int
     tags: list[str]
+    mode: Literal["replace", "add", "remove"] = "replace"
 
 
 @REGISTRY.method("ticket.list", TicketList, result=R.TicketPage, errors=(Invalid,))
@@ -89,8 +92,8 @@ async def reopen(call: Call, p: ById) -> dict:
 
 @REGISTRY.method("ticket.set_tags", TicketSetTags, result=R.Ticket, errors=(NotFound, Invalid, Unavailable))
 async def set_tags(call: Call, p: TicketSetTags) -> dict:
-    """Set a ticket's tags by name (replaces them); a supervisor's new names are created, an agent's must exist."""
-    return await call.app.db.write(tags.set_ticket_tags, call.actor, p.id, p.tags)
+    """Set a ticket's tags by name: replace them (mode add / remove: only those); each must exist (tag.create)."""
+    return await call.app.db.write(tags.set_ticket_tags, call.actor, p.id, p.tags, p.mode)
 
 
 @REGISTRY.method("ticket.history", ById, result=list[R.TicketEvent], errors=(NotFound,))
