@@ -33,6 +33,7 @@ from zingd.rpc.client import Client
 from zingtui import keymap as keymaps
 from zingtui.commands import ZingCommands
 from zingtui.credentials import TokenStore
+from zingtui.drafts import drafts_path
 from zingtui.messages import Daemon
 from zingtui.screens.login import LoginScreen, SplashScreen
 from zingtui.screens.main import MainScreen
@@ -52,7 +53,8 @@ class ZingApp(App):
 
     def __init__(self, socket: Path, email: str | None = None, password: str | None = None, alerts: bool = True,
                  tokens: TokenStore | None = None, client_factory: ClientFactory = Client,
-                 clock: Callable[[], float] = time.time, keymap: Mapping[str, str] | None = None) -> None:
+                 clock: Callable[[], float] = time.time, keymap: Mapping[str, str] | None = None,
+                 drafts_file: Path | None = None) -> None:
         super().__init__()
         self.socket = socket
         self.email = email
@@ -62,6 +64,7 @@ class ZingApp(App):
         self._clashes: set[frozenset[str]] = set()
         self.alerts = alerts
         self.tokens = tokens or TokenStore()
+        self.drafts_file = drafts_file or drafts_path()  # unsent text and waiting replies (zingtui.drafts)
         self.client_factory = client_factory
         self.clock = clock
         self.session: Session | None = None
@@ -160,6 +163,8 @@ class ZingApp(App):
         main = self.main_screen
         if main is not None:
             main.daemon_state(message.state)
+            if message.state == "connected":
+                main.conversation.deliver()  # the replies that waited for zingd
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -168,8 +173,12 @@ class ZingApp(App):
                 return screen
         return None
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, quiet: bool = False) -> Any:
-        """Call zingd; on any error show a toast (unless quiet) and return None."""
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, quiet: bool = False,
+                   offline: bool = False) -> Any:
+        """Call zingd; on any error show a toast (unless quiet) and return None.
+
+        With offline, an unreachable zingd raises ConnectionError instead: the caller keeps the call for later.
+        """
         if self.leaving:
             raise asyncio.CancelledError
         try:
@@ -179,6 +188,8 @@ class ZingApp(App):
                 text = f"this zingd has no {method} yet" if e.kind == "method_not_found" else e.message
                 self.notify(text, title=e.kind.replace("_", " "), severity="error", timeout=6)
         except ConnectionError:
+            if offline:
+                raise
             if not quiet:
                 self.notify("zingd is not reachable; reconnecting…", title="offline", severity="warning")
         return None
@@ -200,6 +211,9 @@ class ZingApp(App):
         A worker that starts later (a screen mounting as the app leaves) stops at its first call.
         """
         self.leaving = True
+        main = self.main_screen
+        if main is not None and main.conversation.is_mounted:
+            main.composer.keep()  # the last keys typed, not only those before the last pause
         self.workers.cancel_all()
         super().exit(*args, **kwargs)
 

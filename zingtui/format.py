@@ -20,6 +20,7 @@ TICKS: dict[str, tuple[str, str]] = {
     "played": ("✓✓", "read"),
     "failed": ("✗", "failed"),
     "unconfirmed": ("?", "failed"),  # sent, WhatsApp never answered: it may not have arrived
+    "waiting": ("◷", "quiet"),  # typed and sent while zingd was unreachable: the console holds it
 }
 
 
@@ -86,6 +87,19 @@ def preview(message: dict[str, Any], limit: int = 60) -> str:
     return first_line(message.get("body") or f"[{message.get('type') or 'message'}]", limit)
 
 
+def row_preview(ticket: dict[str, Any]) -> str:
+    """A list row's last line: for a waiting customer what they wrote last (the last message is often
+    zing's own greeting or menu), else the conversation's last message."""
+    inbound = ticket.get("last_inbound") if ticket.get("status") == "pending" else None
+    return inbound or ticket.get("last_message") or ""
+
+
 def first_line(text: str, limit: int = 80) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def refetchable(media_error: str | None) -> bool:
+    """A media error media.fetch may cure: a failed download or save, not a file over the size
+    limit or gone from WhatsApp's servers (zingd/channels/whatsapp/inbound.py words them)."""
+    return bool(media_error) and not media_error.startswith(("expired", "not downloaded", "discarded"))

@@ -23,6 +23,13 @@ ANA = ("ana@demo.zing", "demo-agent")
 BRUNO = ("bruno@demo.zing", "demo-agent")
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path, monkeypatch):
+    """The console's drafts file (zingtui.drafts) in the test's directory, never the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
 @pytest.fixture
 def tokens(tmp_path) -> TokenStore:
     """A token file in the test's directory: never the user's keyring or ~/.config."""
@@ -73,6 +80,7 @@ def fake_console(tmp_path: Path, credentials: bool = True, **kwargs) -> ZingApp:
     """The console on fixed data (tests/tui/fakes.py) at a frozen clock: no daemon, no race."""
     creds = ANA if credentials else (None, None)
     kwargs.setdefault("client_factory", fakes.FakeClient)
+    kwargs.setdefault("drafts_file", tmp_path / "drafts.json")
     return ZingApp(Path("/nonexistent/zingd.sock"), *creds, alerts=False,
                    tokens=TokenStore(tmp_path / "credentials.json", use_keyring=False),
                    clock=lambda: fakes.NOW, **kwargs)
@@ -87,7 +95,8 @@ def ready(app: ZingApp) -> bool:
 @asynccontextmanager
 async def console(z: Zingd, tokens: TokenStore, credentials: tuple[str, str] | None = ANA,
                   size: tuple[int, int] = (100, 30), wait: bool = True, **kwargs):
-    """The console under Pilot; by default logged in and showing its queue."""
+    """The console under Pilot; by default logged in and showing its queue (its drafts beside the tokens)."""
+    kwargs.setdefault("drafts_file", tokens.path.parent / "drafts.json")
     app = ZingApp(z.socket, *(credentials or (None, None)), alerts=kwargs.pop("alerts", False), tokens=tokens,
                   **kwargs)
     async with app.run_test(size=size) as pilot:

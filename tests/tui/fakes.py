@@ -77,9 +77,12 @@ CONTACTS = {21: {"id": 21, "number": "5511999990001", "name": "Ana Souza", "push
                  "tickets": [{"id": 21, "status": "open", "created_at": NOW - 86400, "last_message": "Obrigado!"},
                              {"id": 7, "status": "closed", "created_at": NOW - 40 * 86400,
                               "last_message": "tudo certo, obrigada"}]}}
-HISTORY = {21: [{"action": "created", "user_id": None, "user_name": None, "data": {}, "created_at": NOW - 86400},
-                {"action": "accepted", "user_id": ANA["id"], "user_name": "Ana Agent", "data": {"queue_id": 2},
-                 "created_at": NOW - 86400 + 60}]}
+HISTORY = {21: [{"action": "queue", "user_id": None, "user_name": None, "data": {"queue_id": 2},
+                 "created_at": NOW - 86400},
+                {"action": "accept", "user_id": ANA["id"], "user_name": "Ana Agent", "data": {},
+                 "created_at": NOW - 86400 + 60},
+                {"action": "tags", "user_id": ANA["id"], "user_name": "Ana Agent", "data": {"tags": ["vip"]},
+                 "created_at": NOW - 86400 + 120}]}
 METHODS = ["auth.login", "auth.token", "auth.whoami", "connection.list", "connection.pair", "contact.get",
            "contact.update", "contact.set_tags", "message.list", "message.read", "message.send", "message.typing",
            "note.create", "note.list", "queue.list", "quickreply.list", "tag.list", "ticket.accept", "ticket.close",

@@ -147,8 +147,11 @@ async def test_tags_and_tag_filter(desk, tokens):
         await pilot.press("down", "space", "enter")  # boleto, vip: the second
         await until(pilot, lambda: main.current.get("tags") == ["vip"], what="tagged")
         assert "#vip" in str(main.query_one("#chat-title").render())
-        main.set_filter(Filter(tag="vip"))
-        await pilot.press("escape", "1")
+        await pilot.press("escape", "f")  # to the list, then the filter: the tag Select is the second
+        await until(pilot, lambda: type(app.screen).__name__ == "FilterDialog", what="the filter dialog")
+        await pilot.press("tab", "enter", "down", "down", "enter", "tab", "tab", "enter")  # vip, Apply
+        await until(pilot, lambda: main.queue.flt == Filter(tag="vip") and app.screen is main, what="filtered")
+        await pilot.press("1")
         await until(pilot, lambda: main.list.rows == [] and main.query_one("#filters").display, what="pending filtered")
         await pilot.press("2")
         await until(pilot, lambda: [r["id"] for r in main.list.rows] == [ticket["id"]], what="mine filtered")

@@ -122,3 +122,17 @@ def test_login(snap_compare, tmp_path):
         await steady(pilot)
 
     assert snap_compare(console, terminal_size=SMALL, run_before=run_before)
+
+
+def test_filter_dialog(snap_compare, tmp_path):
+    """The filter with a queue chosen by keys (issue 13: f used to crash the console)."""
+    async def run_before(pilot):
+        main = await queue_ready(pilot)
+        main.list.focus()
+        await pilot.press("f")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "FilterDialog")
+        await pilot.press("enter", "down", "enter", "tab")
+        await until(pilot, lambda: pilot.app.screen.query_one("#queue").value == 1)
+        await steady(pilot)
+
+    assert snap_compare(app(tmp_path), terminal_size=SMALL, run_before=run_before)

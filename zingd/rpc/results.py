@@ -106,6 +106,12 @@ class TenantSummary(Tenant):
     connections: int
 
 
+class TenantDetail(Tenant):
+    """tenant.get: with the daemon's default of each setting (what it is while not in ``settings``)."""
+
+    defaults: dict[str, Any]
+
+
 class TenantSettings(Struct):
     """Company-wide behaviour; a key not set is its default."""
 
@@ -144,6 +150,7 @@ class UserDetail(User):
 
 class Me(User):
     via: Literal["token", "os_user"]
+    timezone: str  # the company's
 
 
 class Colleague(Struct):
@@ -352,6 +359,21 @@ class ContactDetail(Contact):
     tickets: list[ContactTicket]
 
 
+class MergePreview(Struct):
+    """contact.merge with dry_run: what would move from contact id into into_id; nothing is changed."""
+
+    dry_run: bool
+    id: int
+    into_id: int
+    tickets: list[int]
+    messages: int
+    tags: list[str]  # the source's tags the target lacks
+    fields: dict[str, Any]  # custom fields the target gains
+    fields_kept: dict[str, Any]  # the target's own values where both have the field (the source's are dropped)
+    ids: list[str]  # WhatsApp ids that will map to the target
+    schedules: int
+
+
 class ContactTags(Struct):
     id: int
     tags: list[str]
@@ -403,6 +425,7 @@ class Ticket(Struct):
     last_message: str
     last_message_at: Time
     last_inbound_at: Time | None
+    last_inbound: str  # the preview of the customer's last message (last_message may be zing's own)
     is_group: Flag
     chatbot_state: dict[str, Any]
     campaign_id: int | None
@@ -474,6 +497,7 @@ class Message(Struct):
     offline: Flag              # arrived as backlog (received while offline): no automatic reply was sent
     media_seconds: int | None  # an audio's or video's length
     media_waveform: str | None  # a voice note's 64 levels (0-100), base64
+    client_ref: str | None | msgspec.UnsetType = msgspec.UNSET  # message.send's answer: the sender's key
 
 
 class MessagePage(Struct):
@@ -653,8 +677,19 @@ class Webhook(Struct):
     enabled: Flag
     created_at: Time
     last_seq: int
-    failures: int
-    last_error: str | None
+    failures: int  # failed attempts since the last delivery that went through
+    last_error: str | None  # kept after a recovery, with its time
+    last_error_at: Time | None
+    retry_seq: int | None  # the event being retried (it holds up the ones after it), and how:
+    retry_attempts: int | None
+    next_attempt_at: Time | None
+    dead_letters: int  # events given up on (webhook.dead_letters, webhook.replay)
+
+
+class Replay(Struct):
+    webhook_id: int
+    queued: list[int]  # event seqs queued to be sent again
+    gone: list[int]  # dead letters whose event was pruned from the log: they can't be sent
 
 
 class NewWebhook(Webhook):
@@ -666,12 +701,12 @@ class Delivery(Struct):
     webhook_id: int
     event_seq: int
     event_type: str
-    status: str
+    status: Literal["dead", "replay"]  # a dead letter, or one queued to be sent again
     attempts: int
     next_attempt_at: Time
     last_error: str | None
     http_status: int | None
-    created_at: Time
+    created_at: Time  # its first failure
 
 
 # -- the daemon and the simulated network -------------------------------------------------------
@@ -744,6 +779,7 @@ class SimFaults(Struct):
     lose_answers: int
     held_receipts: int
     released_receipts: int
+    failed_downloads: int
 
 
 class SimJournal(Struct):

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_BODY = 65536
+CLIENT_REF = re.compile(r"[A-Za-z0-9._-]{1,64}")
+BY_CLIENT_REF = f"SELECT {M.COLUMNS}, client_ref FROM messages WHERE tenant_id = ? AND user_id = ? AND client_ref = ?"
 SEARCH_SCAN = 5000  # newest FTS candidates examined per search: bounds the work for common words
 
 
@@ -39,8 +41,28 @@ def sign(tx: Tx, actor: Actor, body: str, signature: bool | None) -> str:
     return f"*{actor.name}:*\n{body}" if signature and body else body
 
 
+def sent_before(tx: Tx, actor: Actor, ticket_id: int, client_ref: str | None) -> dict[str, Any] | None:
+    """The message this user already sent under ``client_ref``: a repeated send (its answer was lost
+    with the connection) gets it back instead of queueing the message twice. Asked before the ticket's
+    state, which may have changed since the first send went in."""
+    if client_ref is None:
+        return None
+    return _same_ticket(tx.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id, client_ref)
+
+
+def _same_ticket(found: dict[str, Any] | None, ticket_id: int, client_ref: str) -> dict[str, Any] | None:
+    if found is not None and found["ticket_id"] != ticket_id:
+        raise Conflict(f"client_ref {client_ref!r} was used for a message in ticket {found['ticket_id']}",
+                       field="client_ref", ticket_id=found["ticket_id"])
+    return found
+
+
 def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | None,
-              media: dict[str, Any] | None, signature: bool | None = None) -> dict[str, Any]:
+              media: dict[str, Any] | None, signature: bool | None = None,
+              client_ref: str | None = None) -> dict[str, Any]:
+    first = sent_before(tx, actor, ticket_id, client_ref)
+    if first is not None:
+        return first
     t = require_visible(tx, actor, ticket_id)
     if t["status"] == "closed":
         raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
@@ -52,21 +74,36 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
     type_ = media_type(media["media_mime"]) if media else "text"
     body = sign(tx, actor, expand(tx, t, actor, body), signature)
     msg = queue_outbound(tx, t, actor, body, type_, media, quoted_id)
+    if client_ref is not None:
+        tx.execute("UPDATE messages SET client_ref = ? WHERE id = ?", (client_ref, msg["id"]))
+        msg = {**msg, "client_ref": client_ref}
     tx.audit(actor, "message.send", "message", msg["id"], ticket_id=ticket_id)
     return msg
 
 
 async def send(db: Database, data_dir: Path, actor: Actor, ticket_id: int, body: str, quoted_id: int | None = None,
-               upload_id: int | None = None, signature: bool | None = None) -> dict[str, Any]:
-    """Queue a message; with ``upload_id`` the upload becomes the tenant's media file and is consumed."""
+               upload_id: int | None = None, signature: bool | None = None,
+               client_ref: str | None = None) -> dict[str, Any]:
+    """Queue a message; with ``upload_id`` the upload becomes the tenant's media file and is consumed.
+
+    With ``client_ref`` a repeat of a send that went in returns the first message: its upload, if
+    any, is left alone (the first send took its own), so it is not turned into a file no message has.
+    """
     body = body.strip()
     if not body and upload_id is None:
         raise Invalid("a message needs a body or an upload_id", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
+    if client_ref is not None:
+        if not CLIENT_REF.fullmatch(client_ref):
+            raise Invalid("client_ref is 1 to 64 letters, digits, '-', '_' or '.'", field="client_ref")
+        first = _same_ticket(await db.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id,
+                             client_ref)
+        if first is not None:
+            return first
     async with uploads.as_media(db, data_dir, actor, upload_id) as media:
         return await db.write(uploads.consuming(send_unit, upload_id), actor, ticket_id, body, quoted_id, media,
-                              signature)
+                              signature, client_ref)
 
 
 def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[dict[str, Any]]]:

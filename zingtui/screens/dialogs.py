@@ -28,7 +28,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from zingtui import format
-from zingtui.model import Filter
+from zingtui.model import Directory, Filter
 
 
 class Dialog(ModalScreen):
@@ -150,7 +150,7 @@ class TagDialog(Dialog):
         if self.tags:
             yield SelectionList[str](*((t["name"], t["name"], t["name"] in current) for t in self.tags), id="tags")
         else:
-            yield Label("This company has no tags yet (zingctl tags add).", classes="hint")
+            yield Label("This company has no tags yet (a supervisor: zingctl tags create NAME).", classes="hint")
         yield Static("space toggle · ⏎ save · esc cancel", classes="hint")
 
     def action_save(self) -> None:
@@ -161,7 +161,7 @@ class TagDialog(Dialog):
 
 
 class FilterDialog(Dialog):
-    """Narrow the lists by queue, tag and number."""
+    """Narrow the lists by queue, tag and number: tab between the choices, Enter opens one and picks."""
 
     TITLE_TEXT = "Filter tickets"
 
@@ -172,21 +172,22 @@ class FilterDialog(Dialog):
         self.queues, self.tags, self.connections = queues, tags, connections
 
     def body(self) -> ComposeResult:
-        yield Label("Queue")
-        yield Select([(q["name"], q["id"]) for q in self.queues], value=self._value(self.current.queue_id),
-                     prompt="any queue", id="queue")
-        yield Label("Tag")
-        yield Select([(t["name"], t["name"]) for t in self.tags], value=self._value(self.current.tag),
-                     prompt="any tag", id="tag")
-        yield Label("Number")
-        yield Select([(c["name"], c["id"]) for c in self.connections],
-                     value=self._value(self.current.connection_id), prompt="any number", id="connection")
+        choices = (("Queue", "queue", "any queue", [(q["name"], q["id"]) for q in self.queues], self.current.queue_id),
+                   ("Tag", "tag", "any tag", [(t["name"], t["name"]) for t in self.tags], self.current.tag),
+                   ("Number", "connection", "any number", [(c["name"], c["id"]) for c in self.connections],
+                    self.current.connection_id))
+        for label, name, prompt, options, value in choices:
+            yield Label(label)
+            yield Select(options, value=self._value(value, options), prompt=prompt, id=name)
         yield Button("Apply", variant="primary", id="apply")
         yield Button("Clear", id="clear")
+        yield Static("tab next · ⏎ open, pick, press · esc cancel", classes="hint")
 
     @staticmethod
-    def _value(value: Any) -> Any:
-        return Select.NULL if value is None else value
+    def _value(value: Any, options: list[tuple[str, Any]]) -> Any:
+        """The Select's value for a filter's: none (Select.NULL), also for a queue, tag or number that is
+        gone since (a Select refuses a value it has no option for)."""
+        return value if value is not None and any(v == value for _, v in options) else Select.NULL
 
     def _get(self, name: str) -> Any:
         value = self.query_one(f"#{name}", Select).value
@@ -255,24 +256,74 @@ class AttachDialog(Dialog):
             self.notify(f"No file at {event.value}", severity="warning")
 
 
+USER_KEYS = ("user_id", "from_user", "to_user")
+QUEUE_KEYS = ("queue_id", "from_queue", "to_queue")
+ACTIONS = {  # ticket_log actions (zingd's T.log calls) as the agent reads them
+    "start": "started by writing to the customer", "queue": "put in a queue", "out_of_hours": "arrived out of hours",
+    "assign": "assigned", "accept": "accepted", "close": "closed", "reopen": "reopened",
+    "note": "private note added", "rated": "rated",
+}
+
+
+def history_line(entry: dict[str, Any], directory: Directory) -> str:
+    """One ticket_log entry as a sentence, with the names of the agents and queues it refers to."""
+    data = entry.get("data") or {}
+
+    def user(uid: Any) -> str:
+        return (directory.users.get(uid) or {}).get("name") or f"agent #{uid}"
+
+    def queue(qid: Any) -> str:
+        return next((q["name"] for q in directory.queues if q["id"] == qid), f"queue #{qid}")
+
+    action = entry.get("action") or "?"
+    if action == "transfer":
+        to = user(data["to_user"]) if data.get("to_user") else f"queue {queue(data.get('to_queue'))}"
+        was = f" from {user(data['from_user'])}" if data.get("from_user") else ""
+        what = f"transferred{was} to {to}"
+    elif action == "tags":
+        tags = data.get("tags") or []
+        what = f"tags set: {' '.join(f'#{t}' for t in tags)}" if tags else "tags cleared"
+    elif action == "merged":
+        what = f"joined into #{data['into']}" if data.get("into") else f"#{data.get('ticket_id')} joined into it"
+    else:
+        what = ACTIONS.get(action, action.replace("_", " "))
+        details = []
+        for key, value in data.items():
+            if value is None or value is False or key == "note_id":
+                continue
+            if key in USER_KEYS:
+                details.append(user(value))
+            elif key in QUEUE_KEYS:
+                details.append(queue(value))
+            elif key == "rating":
+                details.append(f"{value}/5")
+            elif value is True:
+                details.append(key.replace("_", " "))
+            elif isinstance(value, list):
+                details.append(", ".join(map(str, value)))
+            else:
+                details.append(f"{key.replace('_', ' ')} {value}")
+        if details:
+            what += f" ({', '.join(details)})"
+    return f"{what}, by {entry.get('user_name') or 'zing'}"
+
+
 class HistoryScreen(Dialog):
-    """What happened to a ticket, oldest first."""
+    """What happened to a ticket, oldest first, in words and names."""
 
     TITLE_TEXT = "Ticket history"
 
-    def __init__(self, ticket: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    def __init__(self, ticket: dict[str, Any], entries: list[dict[str, Any]], directory: Directory) -> None:
         super().__init__()
         self.ticket = ticket
         self.entries = entries
+        self.directory = directory
 
     def body(self) -> ComposeResult:
         yield Label(f"#{self.ticket['id']} · {format.contact_name(self.ticket)}")
         lines = []
         for entry in self.entries:
             when = time.strftime("%d %b %H:%M", time.localtime(entry.get("created_at") or 0))
-            data = entry.get("data") or {}
-            details = ", ".join(f"{k} {v}" for k, v in data.items() if v is not None)
-            who = entry.get("user_name") or "system"
-            lines.append(f"{when}  {entry.get('action')}  by {who}" + (f"  ({details})" if details else ""))
+            lines.append(f"{when}  {history_line(entry, self.directory)}")
         yield Static("\n".join(lines) or "Nothing yet.", id="history")
         yield Static("esc close", classes="hint")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import work
+from textual.widgets import HelpPanel
 
 from zingtui import format
 from zingtui.actions import NAMES
@@ -48,7 +49,7 @@ class TicketActions:
         mine = t is not None and (t.get("user_id") in (None, s.me) or s.supervisor)
         live = t is not None and t["status"] != "closed"
         item = self.chat.selected_item if self.is_mounted else None
-        message = item is not None and not item.get("_note")
+        message = item is not None and not item.get("_note") and not item.get("_waiting")  # a sent one
         rules = {
             "accept": t is not None and t["status"] == "pending",
             "close": live and mine,
@@ -60,7 +61,7 @@ class TicketActions:
             "attach": live,
             "signature": live,
             "quote": live and message,
-            "retry": message and item.get("ack") in ("failed", "unconfirmed"),
+            "retry": message and (item.get("ack") in ("failed", "unconfirmed") or _failed_download(item)),
             "open_media": message and bool(item.get("media_path")),
             "save_media": message and bool(item.get("media_path")),
             "history": t is not None and s.supports("ticket.history"),
@@ -71,7 +72,18 @@ class TicketActions:
         return rules.get(action, True)
 
     def action_focus_list(self) -> None:
-        self.list.focus()
+        """Escape: hides the key list if it is up, else goes back to the ticket list."""
+        if self.query(HelpPanel):
+            self.app.action_hide_help_panel()
+        else:
+            self.list.focus()
+
+    def action_keys(self) -> None:
+        """? shows every key that works here; ? again hides them."""
+        if self.query(HelpPanel):
+            self.app.action_hide_help_panel()
+        else:
+            self.app.action_show_help_panel()
 
     def action_tab(self, key: str) -> None:
         if key in self.inbox.index:
@@ -117,6 +129,7 @@ class TicketActions:
         done = await self.change("ticket.close", params)
         if done is not None:
             self.apply_ticket(done)
+            self.list.release()  # the agent's own close: on to the next ticket
             self.list.focus()
             self.notify(f"Closed #{ticket['id']} ({format.contact_name(ticket)})")
 
@@ -133,6 +146,7 @@ class TicketActions:
         done = await self.change("ticket.transfer", params)
         if done is not None:
             self.apply_ticket(done)
+            self.list.release()
             self.list.focus()
             to = done.get("user_name") or done.get("queue_name") or "the queue"
             self.notify(f"Transferred #{ticket['id']} to {to}")
@@ -178,7 +192,7 @@ class TicketActions:
     async def history(self, ticket: dict[str, Any]) -> None:
         entries = await self.app.call("ticket.history", {"id": ticket["id"]})
         if entries is not None:
-            self.app.push_screen(HistoryScreen(ticket, entries))
+            self.app.push_screen(HistoryScreen(ticket, entries, self.directory))
 
     def action_note(self) -> None:
         if self.current is not None:
@@ -200,7 +214,7 @@ class TicketActions:
 
     def action_quote(self) -> None:
         item = self.chat.selected_item
-        if item is not None and not item.get("_note"):
+        if item is not None and not item.get("_note") and not item.get("_waiting"):
             self.composer.quoted = item
             self.composer.input.focus()
 
@@ -208,11 +222,20 @@ class TicketActions:
         item = self.chat.selected_item
         if item is None:
             return
-        if item.get("ack") == "failed":
+        if _failed_download(item):
+            self.run_worker(self._fetch_media(item), group="act")
+        elif item.get("ack") == "failed":
             self.run_worker(self.app.call("message.retry", {"id": item["id"]}), group="act")
         elif item.get("ack") == "unconfirmed":  # it may have arrived: only on the agent's word
             self.app.push_screen(ResendDialog(), lambda yes: yes and self.run_worker(
                 self.app.call("message.retry", {"id": item["id"], "resend": True}), group="act"))
+
+    async def _fetch_media(self, item: dict[str, Any]) -> None:
+        """The file again from WhatsApp; message.updated redraws the bubble either way."""
+        self.notify("Fetching the file again…")
+        fetched = await self.app.call("media.fetch", {"message_id": item["id"]})
+        if fetched is not None and fetched.get("media_error"):
+            self.notify(f"Still no file: {fetched['media_error']}", severity="warning")
 
     def action_open_media(self) -> None:
         item = self.chat.selected_item
@@ -283,3 +306,8 @@ class TicketActions:
 
     def action_logout(self) -> None:
         self.app.logout()
+
+
+def _failed_download(item: dict[str, Any] | None) -> bool:
+    """A customer's file that did not arrive for a reason a new attempt may fix (format.refetchable)."""
+    return bool(item) and item.get("direction") == "in" and format.refetchable(item.get("media_error"))

@@ -27,6 +27,7 @@ class Send(msgspec.Struct, forbid_unknown_fields=True):
     quoted_id: int | None = None
     upload_id: int | None = None
     signature: bool | None = None
+    client_ref: str | None = None  # the sender's key for this message: sending again with it sends nothing twice
 
 
 class Retry(msgspec.Struct, forbid_unknown_fields=True):
@@ -94,9 +95,10 @@ async def list_(call: Call, p: MessageList) -> dict:
                  errors=(NotFound, Forbidden, Conflict, Invalid, Unavailable))
 async def send(call: Call, p: Send) -> dict:
     """Queue a message (text, and/or a file as upload_id from media.upload, consumed); it is stored before
-    anything is sent."""
+    anything is sent. With a client_ref (the caller's key, unique per user) a repeated send, e.g. after a lost
+    answer, returns the message the first one queued."""
     return await svc.send(call.app.db, call.app.settings.data_path, call.actor, p.ticket_id, p.body, p.quoted_id,
-                          p.upload_id, p.signature)
+                          p.upload_id, p.signature, p.client_ref)
 
 
 @REGISTRY.method("message.retry", Retry, result=R.Message, errors=(NotFound, Forbidden, Conflict, Unavailable))

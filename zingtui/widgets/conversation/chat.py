@@ -34,7 +34,10 @@ LAYOUT_TRIES = 20
 Namer = Callable[[Item], str]
 
 
-def item_key(item: Item) -> tuple[str, int]:
+def item_key(item: Item) -> tuple[str, int | str]:
+    """Messages and notes by id; a reply waiting for zingd (no id yet) by its client_ref."""
+    if item.get("_waiting"):
+        return ("w", item["_waiting"])
     return ("n" if item.get("_note") else "m", item["id"])
 
 
@@ -91,6 +94,8 @@ class Bubble(Static):
         elif item.get("ack") == "unconfirmed":
             parts.append(Text("? may not have arrived (WhatsApp never answered) — y resends",
                               style=self.style("failed")))
+        elif item.get("_waiting"):
+            parts.append(Text("◷ waiting for zingd: goes out once it is back", style=self.style("edited")))
         return Group(*parts)
 
     def _head(self, item: Item) -> Text:
@@ -125,7 +130,10 @@ class Bubble(Static):
 
     def _media(self, item: Item) -> Text:
         if item.get("media_error"):
-            return Text(f"▣ {item.get('type')}: {item['media_error']}", style=self.style("media-error"))
+            text = Text(f"▣ {item.get('type')}: {item['media_error']}", style=self.style("media-error"))
+            if item.get("direction") == "in" and format.refetchable(item["media_error"]):
+                text.append("  y fetches again", style=self.style("hint"))
+            return text
         name = (item.get("media_path") or "").rsplit("/", 1)[-1]
         text = Text().append(f"▣ {item.get('type')} ", style=self.style("media"))
         text.append(f"{name} · {item.get('media_mime') or '?'} · {format.size(item.get('media_size'))}")
@@ -187,7 +195,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.ticket_id: int | None = None
         self.more = False
         self.loading_older = False
-        self._bubbles: dict[tuple[str, int], Bubble] = {}
+        self._bubbles: dict[tuple[str, int | str], Bubble] = {}
         self._order: list[Bubble] = []
         self._held_notes: list[Item] = []  # notes older than the oldest loaded message: shown with its page
         self.selected: int | None = None
@@ -310,6 +318,19 @@ class ChatView(VerticalScroll, can_focus=True):
         previous = self._order[-1].item if self._order else None
         self.mount_all(self._widgets([item], previous))
 
+    def drop(self, key: tuple[str, int | str]) -> None:
+        """Take a bubble out (a waiting reply that went, or was refused)."""
+        bubble = self._bubbles.pop(key, None)
+        if bubble is None:
+            return
+        at = self._order.index(bubble)
+        del self._order[at]
+        if self.selected == at:
+            self.selected = None
+        elif self.selected is not None and self.selected > at:
+            self.selected -= 1
+        bubble.remove()
+
     def update(self, item: Item) -> None:
         bubble = self._bubbles.get(item_key(item))
         if bubble is not None:
@@ -325,7 +346,7 @@ class ChatView(VerticalScroll, can_focus=True):
         return bubble.item if bubble is not None else None
 
     def messages(self) -> list[Item]:
-        return [b.item for b in self._order if not b.item.get("_note")]
+        return [b.item for b in self._order if not b.item.get("_note") and not b.item.get("_waiting")]
 
     @property
     def oldest_id(self) -> int | None:

@@ -2,8 +2,9 @@
 
 It holds what goes with the next message (a quoted message, an attached file,
 the signature choice, reply or private-note mode) and shows it on its border;
-each ticket keeps its own unsent text; the screen does the sending. While the agent types it reports "composing" at
-most every few seconds, and "stopped" after a pause or on send.
+each ticket keeps its own unsent text, written to ``zingtui.drafts`` a moment after the agent stops
+typing (and when they switch tickets or leave), so a restart gives it back; the pane does the sending.
+While the agent types it reports "composing" at most every few seconds, and "stopped" after a pause or on send.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from zingtui import actions, format
+from zingtui.drafts import Drafts
 
 TYPING_EVERY_S = 4.0
 TYPING_IDLE_S = 5.0
+KEEP_AFTER_S = 0.4  # the draft goes to disk this long after the last key
 VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -95,6 +98,11 @@ class ComposerInput(TextArea):
         return self.parent  # type: ignore[return-value]
 
 
+def joined(back: str, typed: str) -> str:
+    """A draft given back, with what was typed meanwhile below it."""
+    return f"{back}\n{typed}" if typed.strip() else back
+
+
 @dataclass
 class Draft:
     ticket_id: int | None
@@ -131,8 +139,9 @@ class Composer(Vertical):
     class NeedReplies(Message):
         """The quick-reply menu opened: the screen refreshes the list."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, drafts: Drafts, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.drafts = drafts
         self.replies: list[dict[str, Any]] = []
         self.variables: dict[str, str] = {}
         self.target = ""
@@ -141,7 +150,7 @@ class Composer(Vertical):
         self._shown: list[dict[str, Any]] = []
         self._typing_sent = 0.0
         self._idle_timer = None
-        self._drafts: dict[int, str] = {}
+        self._keep_timer = None
 
     def compose(self) -> ComposeResult:
         menu = OptionList(id="quick-replies")
@@ -191,9 +200,10 @@ class Composer(Vertical):
         the attachment and the modes belong to the ticket being left and are dropped."""
         if ticket_id != self.ticket_id:
             self._stop_typing()
-            if self.ticket_id is not None and self.input.text.strip():
-                self._drafts[self.ticket_id] = self.input.text
-            self.input.load_text(self._drafts.pop(ticket_id, ""))
+            self.keep()
+            self.ticket_id = ticket_id
+            self.input.load_text(self.drafts.text(ticket_id))
+            self.input.move_cursor(self.input.document.end)  # typing goes on where it stopped
             self.note, self.quoted, self.attachment, self.signature = False, None, None, None
         self.ticket_id = ticket_id
         self.target = name
@@ -209,6 +219,17 @@ class Composer(Vertical):
         self._fill_menu(text[1:] if wants_menu else None)
         if text.strip() and self.input.has_focus:  # a draft coming back with its ticket is not typing
             self._typing()
+        if self._keep_timer is not None:
+            self._keep_timer.stop()
+        self._keep_timer = self.set_timer(KEEP_AFTER_S, self.keep)
+
+    def keep(self) -> None:
+        """Write the open ticket's text to the drafts file (nothing when it did not change)."""
+        if self._keep_timer is not None:
+            self._keep_timer.stop()
+            self._keep_timer = None
+        if self.ticket_id is not None and self.is_mounted:
+            self.drafts.keep(self.ticket_id, self.input.text)
 
     def _fill_menu(self, query: str | None) -> None:
         menu = self.menu
@@ -270,19 +291,23 @@ class Composer(Vertical):
         self.post_message(self.Submitted(draft))
 
     def sent(self) -> None:
-        """The screen says the draft went: clear it."""
+        """The pane has taken the draft (it is saved as a waiting reply, or being saved as a note): clear it."""
         self.input.clear()
+        self.keep()
         self.quoted = None
         self.attachment = None
         self.note = False
 
     def restore(self, draft: Draft) -> None:
-        """Sending failed: give the agent their draft back (to its ticket's drafts if they moved on)."""
+        """Sending failed: give the agent their draft back, above whatever they typed since (into its
+        ticket's drafts if they moved on)."""
         if draft.ticket_id != self.ticket_id:
-            self._drafts.setdefault(draft.ticket_id, draft.body)
+            if draft.ticket_id is not None:
+                self.drafts.keep(draft.ticket_id, joined(draft.body, self.drafts.text(draft.ticket_id)))
             return
-        if not self.input.text.strip():
-            self.input.load_text(draft.body)
+        self.input.load_text(joined(draft.body, self.input.text))
+        self.input.move_cursor(self.input.document.end)
+        self.keep()
         self.note, self.quoted, self.attachment, self.signature = (draft.note, draft.quoted, draft.attachment,
                                                                    draft.signature)
 

@@ -6,6 +6,11 @@ or shown twice. Sending goes through ``change``, the screen's one-at-a-time
 line to zingd, so a message and a ticket action reach zingd in the order the
 agent made them. The pane redraws the footer when what the keys may do
 changes (the ticket's state, the selected message).
+
+A reply is saved (``zingtui.drafts``) before it is sent, under its own client_ref. While zingd is
+unreachable it waits there, shown in the chat as waiting, and goes, in order, when the link is back
+(or when the console starts again); a repeat of a send whose answer was lost returns the first
+message, so none goes twice. A reply zingd refuses goes back to the composer.
 """
 
 from __future__ import annotations
@@ -24,17 +29,20 @@ from textual.widgets import Static
 
 from zingd.errors import ZingError
 from zingtui import format
+from zingtui.drafts import Drafts, Waiting
 from zingtui.messages import Daemon
 from zingtui.model import Directory
 from zingtui.session import Session
 from zingtui.widgets.conversation.chat import ChatView
 from zingtui.widgets.conversation.composer import Composer, Draft
 
+OFFLINE = object()  # a send that found zingd unreachable: it waits
+
 HISTORY_PAGE = 50
 SETTLE_S = 0.03  # holding an arrow key in the list loads only the ticket where it stops
 CHAT_EVENTS = ("message.created", "message.updated", "message.ack", "note.created")
 
-Change = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Change = Callable[..., Awaitable[Any]]
 
 
 class ConversationPane(Vertical):
@@ -51,11 +59,14 @@ class ConversationPane(Vertical):
         self.ticket: dict[str, Any] | None = None
         self._backlog: list[Daemon.Event] | None = None  # chat events that arrived during a history load
         self._keys_state: object = None
+        self.drafts = Drafts(self.app.drafts_file, f"{session.socket}#{session.me}")
+        self._parked = {w.ref for w in self.drafts.waiting}  # found zingd unreachable: shown as waiting
+        self._delivering = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chat-title")
         yield ChatView(id="chat", namer=self.name_of, clock=self.clock)
-        yield Composer(id="composer")
+        yield Composer(self.drafts, id="composer")
 
     @property
     def chat(self) -> ChatView:
@@ -68,6 +79,8 @@ class ConversationPane(Vertical):
     def on_mount(self) -> None:
         self.composer.default_signature = bool(self.session.user.get("signature"))
         self.chat.clear_chat("Pick a ticket on the left.")
+        if self.drafts.waiting:  # left from the last run
+            self.deliver()
 
     # -- the open ticket -----------------------------------------------------
     def shows(self, ticket_id: int) -> bool:
@@ -82,11 +95,22 @@ class ConversationPane(Vertical):
         self.update_keys()
 
     def refresh_ticket(self, ticket: dict[str, Any]) -> None:
-        """A fresh view of the open ticket (accepted, transferred, tagged...)."""
+        """A fresh view of the open ticket (accepted, transferred, tagged...). It stays open when it
+        leaves the agent's hands; if they were typing in it, they are told their text is kept."""
         if self.shows(ticket["id"]):
+            self._left_hands(self.ticket, ticket)
             self.ticket = ticket
             self.show_title()
             self.update_keys()
+
+    def _left_hands(self, was: dict[str, Any], now: dict[str, Any]) -> None:
+        me = self.session.me
+        closed = now["status"] == "closed" and was["status"] != "closed"
+        taken = was.get("user_id") == me and now.get("user_id") != me and now["status"] != "closed"
+        if (closed or taken) and self.composer.input.text.strip():
+            what = "closed" if closed else f"now with {now.get('user_name') or now.get('queue_name') or 'the queue'}"
+            self.notify(f"#{now['id']} is {what}: what you typed stays here, and is saved",
+                        title="your draft is kept", severity="warning", timeout=10)
 
     def rename_contact(self, contact: dict[str, Any]) -> None:
         if self.ticket is not None and self.ticket["contact_id"] == contact.get("id"):
@@ -165,6 +189,9 @@ class ConversationPane(Vertical):
         backlog, self._backlog = self._backlog or [], None
         for event in backlog:
             self._apply(event)
+        for reply in self.drafts.waiting_for(ticket_id):
+            if reply.ref in self._parked:
+                self.chat.add(self._waiting_item(reply))
         self.mark_read()
 
     def on_chat_view_need_older(self, message: ChatView.NeedOlder) -> None:
@@ -218,43 +245,89 @@ class ConversationPane(Vertical):
         if self.ticket is None:
             self.notify("Pick a ticket first", severity="warning")
             return
-        self.composer.sent()
-        self.send(self.ticket, message.draft)
+        draft = message.draft
+        if draft.note:
+            self.composer.sent()
+            self.save_note(self.ticket, draft)
+            return
+        self.drafts.wait(Waiting(draft.ticket_id, draft.body, self.clock(),
+                                 quoted_id=draft.quoted["id"] if draft.quoted else None, signature=draft.signature,
+                                 attachment=str(draft.attachment) if draft.attachment else None))
+        self.composer.sent()  # after the reply is saved: at no moment is it nowhere
+        self.deliver()
 
     @work(group="send")
-    async def send(self, ticket: dict[str, Any], draft: Draft) -> None:
-        if draft.note:
-            note = await self.change("note.create", {"ticket_id": ticket["id"], "body": draft.body})
-            if note is None:
-                self.composer.restore(draft)
-            elif self.chat.ticket_id == ticket["id"]:
-                self.chat.add({**note, "_note": True})
-            return
-        params: dict[str, Any] = {"ticket_id": ticket["id"], "body": draft.body}
-        if draft.quoted is not None:
-            params["quoted_id"] = draft.quoted["id"]
-        if draft.signature is not None:
-            params["signature"] = draft.signature
-        upload_id = None
-        if draft.attachment is not None:
-            upload_id = params["upload_id"] = await self.upload(draft.attachment)
-            if upload_id is None:
-                self.composer.restore(draft)
-                return
-        sent = await self.change("message.send", params)
-        if sent is None:
-            if upload_id is not None:  # refused: the upload would only wait to expire
-                await self.app.call("media.discard", {"upload_id": upload_id}, quiet=True)
+    async def save_note(self, ticket: dict[str, Any], draft: Draft) -> None:
+        note = await self.change("note.create", {"ticket_id": ticket["id"], "body": draft.body})
+        if note is None:
             self.composer.restore(draft)
         elif self.chat.ticket_id == ticket["id"]:
-            self.chat.add(sent)
+            self.chat.add({**note, "_note": True})
 
-    async def upload(self, path: Path) -> int | None:
+    @work(group="deliver")
+    async def deliver(self) -> None:
+        """Send the waiting replies, oldest first; stop at the first that finds zingd unreachable
+        (the app starts this again when the link is back)."""
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self.drafts.waiting:
+                reply = self.drafts.waiting[0]
+                if await self.send(reply) is OFFLINE:
+                    for waiting in self.drafts.waiting:
+                        self._park(waiting)
+                    return
+        finally:
+            self._delivering = False
+
+    async def send(self, reply: Waiting) -> object:
+        """One reply to zingd: the message it became, OFFLINE, or None when zingd refused it (the
+        composer has the text back)."""
+        params = reply.params()
+        if reply.attachment is not None:
+            upload_id = params["upload_id"] = await self.upload(Path(reply.attachment))
+            if upload_id is OFFLINE or upload_id is None:
+                return upload_id if upload_id is OFFLINE else self._refused(reply)
+        try:
+            sent = await self.change("message.send", params, offline=True)
+        except ConnectionError:
+            return OFFLINE
+        if sent is None:
+            if "upload_id" in params:  # refused: the upload would only wait to expire
+                await self.app.call("media.discard", {"upload_id": params["upload_id"]}, quiet=True)
+            return self._refused(reply)
+        self.drafts.done(reply)
+        self.chat.drop(("w", reply.ref))
+        if self.chat.ticket_id == reply.ticket_id:
+            self.chat.add(sent)
+        return sent
+
+    def _refused(self, reply: Waiting) -> None:
+        self.drafts.done(reply)
+        self.chat.drop(("w", reply.ref))
+        attachment = Path(reply.attachment) if reply.attachment else None
+        self.composer.restore(Draft(reply.ticket_id, reply.body, False, None, attachment, reply.signature))
+        return None
+
+    def _park(self, reply: Waiting) -> None:
+        """Show a reply as waiting (once) when its ticket is the one on screen."""
+        if reply.ref not in self._parked:
+            self._parked.add(reply.ref)
+            if self.chat.ticket_id == reply.ticket_id:
+                self.chat.add(self._waiting_item(reply))
+
+    def _waiting_item(self, reply: Waiting) -> dict[str, Any]:
+        return {"_waiting": reply.ref, "id": 0, "ticket_id": reply.ticket_id, "direction": "out", "type": "text",
+                "body": reply.body, "user_id": self.session.me, "ack": "waiting", "created_at": reply.created_at,
+                "quoted_id": reply.quoted_id}
+
+    async def upload(self, path: Path) -> int | object | None:
         """Hand the attached file over: the console reads it, with the user's rights (the daemon opens no path)."""
         try:
             return (await self.session.upload(path))["upload_id"]
         except ConnectionError:  # before OSError, which it is
-            self.notify("zingd is not reachable; reconnecting…", title="offline", severity="warning")
+            return OFFLINE
         except OSError as e:
             self.notify(f"cannot read {path}: {e.strerror or e}", title="attachment", severity="error", timeout=6)
         except ZingError as e:

@@ -183,11 +183,12 @@ class QueuePane(Vertical):
         return bool(self._alerts)
 
     # -- showing -------------------------------------------------------------
-    def show_list(self, reset: bool = False) -> None:
+    def show_list(self, reset: bool = False, hold: bool = True) -> None:
+        """The tab's rows; ``hold`` (not on a tab the agent picked) keeps a ticket that left them open."""
         rows = self.inbox.rows(self.tab, self.flt)
         self.list.empty_text = f"No {TAB_BY_KEY[self.tab].title.lower()} tickets" + (
             " match the filter" if self.flt.active else "")
-        self.list.show(rows, keep=self.kept, reset=reset)
+        self.list.show(rows, keep=self.kept, reset=reset, hold=hold)
 
     def update_tabs(self) -> None:
         bar = self.query_one(TabBar)
@@ -212,7 +213,7 @@ class QueuePane(Vertical):
         if not self.is_mounted:
             return
         self.update_tabs()
-        self.show_list(reset=True)
+        self.show_list(reset=True, hold=False)
         if not self.inbox.index[new].loaded:
             self.run_worker(self.load_tab(new, reset=True), group=f"tab-{new}")
 

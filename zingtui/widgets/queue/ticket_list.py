@@ -2,7 +2,9 @@
 
 Each ticket is two lines (contact and time; last message and unread count).
 The list never owns the data: the queue pane hands it the rows of the current tab
-and it keeps the cursor on the same ticket when they change. Every colour is a
+and it keeps the cursor on the same ticket when they change. When that ticket leaves the
+list on its own (a colleague closed or took it) the list holds: no row is marked and none is
+opened, so the conversation the agent is typing in stays on screen until they move. Every colour is a
 component class (``ticket-list--unread``, ``ticket-list--tags``...) styled in app.tcss.
 """
 
@@ -64,13 +66,22 @@ class TicketList(ScrollView, can_focus=True):
         self.empty_text = "No tickets"
         self.clock = clock
         self._highlighted: int | None = None
+        self.held = False  # the open ticket left the rows; the cursor marks nothing until the agent moves
 
     # -- data --------------------------------------------------------------
-    def show(self, rows: list[dict[str, Any]], keep: int | None = None, reset: bool = False) -> None:
+    def show(self, rows: list[dict[str, Any]], keep: int | None = None, reset: bool = False,
+             hold: bool = True) -> None:
         """Show these rows with the cursor on ticket ``keep`` if present, else where it was (or on top).
 
-        The view does not jump: new tickets appear above a cursor that stays on its ticket.
+        The view does not jump: new tickets appear above a cursor that stays on its ticket. With
+        ``hold``, a ``keep`` that was shown and is gone holds the list (see above) instead of
+        opening the row that took its place.
         """
+        present = keep is not None and any(row["id"] == keep for row in rows)
+        if present or not hold:
+            self.held = False
+        elif keep is not None and keep == self._highlighted:  # it was the row marked (rows change in place)
+            self.held = True
         self.rows = rows
         self.virtual_size = Size(self.size.width, len(rows) * ROW)
         index = self.index_of(keep) if keep is not None else None
@@ -81,7 +92,15 @@ class TicketList(ScrollView, can_focus=True):
         if reset:
             self.scroll_to(y=max(0, (index + 1) * ROW - self.size.height), animate=False, immediate=True)
         self.refresh()
-        self._announce()
+        if not self.held:
+            self._announce()
+
+    def release(self) -> None:
+        """Stop holding: open the row under the cursor (after the agent's own close or transfer)."""
+        if self.held:
+            self.held = False
+            self.refresh()
+            self._announce()
 
     @property
     def current(self) -> dict[str, Any] | None:
@@ -96,19 +115,24 @@ class TicketList(ScrollView, can_focus=True):
     def select(self, ticket_id: int) -> bool:
         index = self.index_of(ticket_id)
         if index is not None:
+            self.held = False
             self.cursor = index
         return index is not None
 
     # -- cursor ------------------------------------------------------------
     def action_move(self, delta: int) -> None:
         if self.rows:
+            if self.held and abs(delta) == 1:
+                delta = 0  # the first step lands on the row that took the open ticket's place
+            self.held = False
             self.cursor = max(0, min(self.cursor + delta, len(self.rows) - 1))
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_lines(old * ROW, ROW)
         self.refresh_lines(new * ROW, ROW)
         self.scroll_to_region(Region(0, new * ROW, 1, ROW), animate=False, immediate=True)
-        self._announce()
+        if not self.held:
+            self._announce()
         if len(self.rows) - new < PAGE_AHEAD:
             self.post_message(self.NeedMore())
 
@@ -128,6 +152,7 @@ class TicketList(ScrollView, can_focus=True):
     def on_click(self, event: Click) -> None:
         index = int(event.y + self.scroll_offset.y) // ROW
         if 0 <= index < len(self.rows):
+            self.held = False
             self.cursor = index
 
     def on_focus(self) -> None:
@@ -155,7 +180,7 @@ class TicketList(ScrollView, can_focus=True):
         ticket = self.rows[index]
         text = self._line(ticket, part, width)
         strip = Strip(list(text.render(self.app.console)), text.cell_len).adjust_cell_length(width, base)
-        if index == self.cursor:
+        if index == self.cursor and not self.held:
             name = "ticket-list--cursor" if self.has_focus else "ticket-list--cursor-blurred"
             strip = strip.apply_style(self.get_component_rich_style(name))
         return strip
@@ -184,7 +209,7 @@ class TicketList(ScrollView, can_focus=True):
         if unread:
             right.append(f" {unread} ", style=self.get_component_rich_style("ticket-list--badge"))  # whole: its
             # text colour is the theme's contrast for the badge's background, which a partial style can't work out
-        preview = Text("  " + format.first_line(ticket.get("last_message") or "", 200), style=self._style("preview"))
+        preview = Text("  " + format.first_line(format.row_preview(ticket), 200), style=self._style("preview"))
         room = max(1, width - right.cell_len)
         preview.truncate(room, overflow="ellipsis")
         preview.pad_right(room - preview.cell_len)
