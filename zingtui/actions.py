@@ -69,7 +69,8 @@ ACTS: tuple[Act, ...] = (
     Act("signature", "Toggle signature", "Sign this message with your name, or not", {COMPOSER: "ctrl+b"},
         label="Sign", show=False),
     Act("quote", "Reply to message", "Quote the selected message in your answer", {CHAT: "r"}, label="Quote"),
-    Act("retry", "Retry failed message", "Send the selected failed message again", {CHAT: "y"}, label="Retry"),
+    Act("retry", "Retry failed message", "Send the selected failed message again, or fetch a file whose download "
+        "failed", {CHAT: "y"}, label="Retry"),
     Act("open_media", "Open file", "Open the selected message's file", {CHAT: "enter"}, label="Open"),
     Act("save_media", "Save file", "Save a copy of the selected message's file", {CHAT: "s"}, label="Save",
         show=False),

@@ -116,6 +116,10 @@ def _walk(z: Zingd, client) -> None:
     ana.call("message.send", {"ticket_id": first["id"], "upload_id": done["upload_id"]})
     spare = ana.call("media.upload", {"name": "spare.txt", "data": "eA==", "done": True})
     ana.call("media.discard", {"upload_id": spare["upload_id"]})
+    admin.call("sim.fault", {"failed_downloads": 1})
+    admin.call("sim.say", {"from": "5511900000001", "type": "image"})
+    [photo] = [m for m in admin.call("message.list", {"ticket_id": first["id"]})["messages"] if m["type"] == "image"]
+    ana.call("media.fetch", {"message_id": photo["id"]})
     ana.call("message.list", {"ticket_id": first["id"], "limit": 1})
     ana.call("message.read", {"ticket_id": first["id"]})
     ana.call("message.typing", {"ticket_id": first["id"]})
@@ -160,6 +164,7 @@ def _walk(z: Zingd, client) -> None:
     admin.call("contact.set_tags", {"id": carla["id"], "tags": ["vip"]})
     admin.call("contact.tag", {"id": carla["id"], "tags": ["vip", "gold"]})
     twin = admin.call("contact.create", {"number": "+55 11 90000-0009", "name": "Carla (work)", "tags": ["lead"]})
+    admin.call("contact.merge", {"id": twin["id"], "into_id": carla["id"], "dry_run": True})
     admin.call("contact.merge", {"id": twin["id"], "into_id": carla["id"]})
     lonely = admin.call("contact.create", {"number": "+55 11 90000-0010"})
     admin.call("contact.delete", {"id": lonely["id"]})
@@ -218,7 +223,10 @@ def _walk(z: Zingd, client) -> None:
     admin.call("webhook.update", {"id": hook["id"], "enabled": False})
     admin.call("webhook.update", {"id": hook["id"]})
     admin.call("webhook.enable", {"id": hook["id"], "enabled": True})
+    admin.call("webhook.get", {"id": hook["id"]})
+    admin.call("webhook.dead_letters", {"id": hook["id"]})
     admin.call("webhook.deliveries", {"id": hook["id"]})
+    admin.call("webhook.replay", {"id": hook["id"]})
     admin.call("webhook.delete", {"id": hook["id"]})
 
     # -- events, the daemon, logging out

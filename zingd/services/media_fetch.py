@@ -25,9 +25,12 @@ from zingd.store.db import Database, Tx
 def _failed_download(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
     m = tx.one("SELECT id, ticket_id, connection_id, wa_id, direction, media_error FROM messages "
                "WHERE id = ? AND tenant_id = ?", (message_id, actor.tenant_id))
-    if m is None:
-        raise NotFound(f"no message {message_id}", id=message_id)
-    require_visible(tx, actor, m["ticket_id"])
+    try:
+        if m is None:
+            raise NotFound("no such message")
+        require_visible(tx, actor, m["ticket_id"])
+    except NotFound:  # an invisible ticket's message answers like one that never existed
+        raise NotFound(f"no message {message_id}", id=message_id) from None
     if m["direction"] != "in" or not m["media_error"]:
         raise Conflict(f"message {message_id} has no failed download to try again", id=message_id)
     return m
