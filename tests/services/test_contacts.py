@@ -571,3 +571,12 @@ async def test_a_contact_the_account_made_first_absorbs_the_typed_one(db, seed, 
     assert merge["reason"] == "WhatsApp said +5511987654321 is +551187654321" and merge["user_id"] is None
     await db.write(learn_ids, seed.tenant, [(TYPED_JID, ACCOUNT_JID)])  # told again (a restart): nothing more
     assert len(await contacts_of(db)) == 1
+
+
+async def test_a_joined_ticket_previews_the_customers_latest_words(db, seed, writes):
+    """The pending list shows last_inbound: after a fold it is the newer ticket's, not the kept one's."""
+    await writes.say(PHONE_JID, body="from my phone")
+    await writes.say(LID_JID, body="from my hidden id, later")
+    await db.write(C.learn, seed.tenant, PHONE_JID, LID_JID)  # a history sync maps them: no new message
+    [t] = await active_tickets(db)
+    assert await db.value("SELECT last_inbound FROM tickets WHERE id = ?", (t["id"],)) == "from my hidden id, later"

@@ -114,6 +114,7 @@ def _join(tx: Tx, keep: dict[str, Any], drop: dict[str, Any]) -> None:
     changes, so "one active ticket per (number, contact)" holds at every step."""
     lead = keep if keep["user_id"] or not drop["user_id"] else drop
     newer = max(keep, drop, key=lambda t: (t["last_message_at"], t["id"]))
+    heard = max(keep, drop, key=lambda t: (t["last_inbound_at"] or 0, t["id"]))  # the customer's last word
     for table in ("messages", "notes", "schedules"):
         tx.execute(f"UPDATE {table} SET ticket_id = ? WHERE ticket_id = ?", (keep["id"], drop["id"]))
     tx.execute("INSERT OR IGNORE INTO ticket_tags (ticket_id, tag_id) SELECT ?, tag_id FROM ticket_tags "
@@ -123,11 +124,12 @@ def _join(tx: Tx, keep: dict[str, Any], drop: dict[str, Any]) -> None:
     firsts = [t["first_response_at"] for t in (keep, drop) if t["first_response_at"]]
     tx.execute(
         "UPDATE tickets SET status = ?, user_id = ?, queue_id = ?, accepted_at = ?, chatbot_state = ?, "
-        "unread = ?, last_message = ?, last_message_at = ?, last_inbound_at = ?, first_response_at = ?, "
-        "updated_at = ? WHERE id = ?",
+        "unread = ?, last_message = ?, last_message_at = ?, last_inbound_at = ?, last_inbound = ?, "
+        "first_response_at = ?, updated_at = ? WHERE id = ?",
         (lead["status"], lead["user_id"], lead["queue_id"] or keep["queue_id"] or drop["queue_id"],
          lead["accepted_at"], lead["chatbot_state"], keep["unread"] + drop["unread"], newer["last_message"],
          newer["last_message_at"], max(keep["last_inbound_at"] or 0, drop["last_inbound_at"] or 0) or None,
+         heard["last_inbound"],
          min(firsts) if firsts else None, tx.now, keep["id"]))
     T.log(tx, drop, None, "merged", into=keep["id"])
     T.log(tx, keep, None, "merged", ticket_id=drop["id"])
