@@ -7,14 +7,16 @@ Each command group is one module exposing a ``Typer`` named ``app`` (a
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from zingctl import (
-    account, audit, backup, campaigns, connections, contacts, credentials, events, messages, notes, queues,
-    quickreplies, reports, rpc, schedules, session, sim, status, tags, tenants, tickets, tokens, users, webhooks,
+    account, audit, backup, campaigns, company_time, connections, contacts, credentials, events, messages, notes,
+    output, queues, quickreplies, reports, rpc, schedules, session, sim, status, tags, tenants, tickets, tokens,
+    users, webhooks,
 )
 from zingctl.commands import Invocation
 from zingd.paths import default_socket_path
@@ -53,6 +55,7 @@ def root(
         current = session.Session(path, *stored) if stored else session.Session(path)
     ctx.obj = Invocation(current)
     ctx.call_on_close(current.close)
+    output.show_times_in(partial(company_time.named_zone, current))
 
 
 for _module in GROUPS:

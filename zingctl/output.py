@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import typer
@@ -26,12 +26,50 @@ Column = tuple[str, str | Callable[[dict[str, Any]], Any]]
 
 
 # -- values --------------------------------------------------------------------
+class _Times:
+    """The zone times are shown in: the company's (``show_times_in``), named under every table that
+    shows one; the machine's when the daemon can't say (not logged in, not running). Asked the first
+    time a time is drawn, so a command that shows none costs no call."""
+
+    def __init__(self, source: Callable[[], tuple[str, tzinfo] | None] = lambda: None) -> None:
+        self.source = source
+        self._zone: tuple[str, tzinfo] | None = None
+        self._asked = False
+        self.shown: str | None = None  # the zone's name, once a time was drawn in it since the last caption
+
+    def zone(self) -> tuple[str, tzinfo] | None:
+        if not self._asked:
+            self._asked = True
+            try:
+                self._zone = self.source()
+            except Exception:  # the daemon can't say who we are: the machine's zone, unnamed
+                self._zone = None
+        return self._zone
+
+    def caption(self) -> str | None:
+        """``times in America/Sao_Paulo`` under a table that showed a time, else None."""
+        name, self.shown = self.shown, None
+        return f"times in {name}" if name else None
+
+
+_times = _Times()
+
+
+def show_times_in(source: Callable[[], tuple[str, tzinfo] | None]) -> None:
+    global _times
+    _times = _Times(source)
+
+
 def when(ts: float | None) -> str:
-    """Local time: the clock alone for today, else date and minute (tables are narrow)."""
+    """The company's time: the clock alone for today, else date and minute (tables are narrow)."""
     if not ts:
         return ""
-    t = datetime.fromtimestamp(ts)
-    return t.strftime("%H:%M:%S") if t.date() == datetime.now().date() else t.strftime("%Y-%m-%d %H:%M")
+    zone = _times.zone()
+    tz = zone[1] if zone else None
+    if zone is not None:
+        _times.shown = zone[0]
+    t = datetime.fromtimestamp(ts, tz)
+    return t.strftime("%H:%M:%S") if t.date() == datetime.now(tz).date() else t.strftime("%Y-%m-%d %H:%M")
 
 
 def duration(seconds: float) -> str:
@@ -90,6 +128,7 @@ def table(items: Sequence[dict[str, Any]], columns: Sequence[Column], title: str
     for row in items:
         t.add_row(*(Text(cell(get, row.get(get)) if isinstance(get, str) else cell("", get(row)))
                     for _, get in columns))
+    t.caption, t.caption_justify = _times.caption(), "left"
     return t
 
 
@@ -136,6 +175,7 @@ class Output:
         for key, value in obj.items():
             if key not in tables and value not in (None, "", {}, []):
                 t.add_row(key, Text(cell(key, value)))
+        t.caption, t.caption_justify = _times.caption(), "left"
         out = console()
         out.print(t)
         for key, columns in tables.items():
@@ -150,9 +190,10 @@ class Output:
             self.raw(obj)
 
     def line(self, obj: dict[str, Any], text: Text | str) -> None:
-        """One entry of a live stream, flushed at once: JSON lines for scripts (--json too), else text."""
+        """One entry of a live stream, flushed at once: JSON lines for scripts (--json too), else text,
+        one line per entry whatever the width (a terminal wraps it, a pipe keeps it whole)."""
         if self.for_people:
-            console().print(text)
+            console().print(text, soft_wrap=True)
         else:
             self.raw(obj, one_line=True)
 
@@ -160,6 +201,11 @@ class Output:
         """A hint for the person at the terminal, on stderr so it never mixes into piped output."""
         if self.for_people:
             _stderr().print(Text(message, style="dim"))
+
+    def status(self, message: str) -> None:
+        """A change in a long-running command's state (a lost daemon, a reconnect), on stderr in every
+        format: a script reading stdout still gets only data, and its log says why the stream paused."""
+        _stderr().print(Text(message, style="dim" if self.for_people else ""))
 
     def error(self, message: str, kind: str | None = None, hint: str | None = None,
               details: dict[str, Any] | None = None) -> None:
