@@ -14,6 +14,7 @@ def desk(tmp_path):
     d.queue("Support", members=["ana", "bia"])
     yield d
     d.close()
+    d.z.kill()
 
 
 def outbound(desk, ticket_id: int) -> list[dict]:
