@@ -24,8 +24,10 @@ system-deps:
 demo: $(STAMP)
 	@$(BIN)/python scripts/demo.py
 
+# One worker per core, at most 4 (tests/conftest.py); a file's tests stay together, in order, on one
+# worker, sharing its module fixtures. PYTEST_XDIST_AUTO_NUM_WORKERS=N picks another count.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 crash: $(STAMP)
 	ZING_CRASH_ROUNDS=60 $(BIN)/python -m pytest -q -m slow tests/integration/test_crash.py
