@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import subprocess
@@ -20,6 +21,17 @@ TEST_ENV = {
     "ZING_OUTBOX__BACKOFF_BASE_S": "0.05",
     "ZING_LOG_LEVEL": "WARNING",
 }
+
+
+_started: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A daemon a test forgot to stop dies with the test process, not minutes later on a shared CI box."""
+    for proc in _started:
+        if proc.poll() is None:
+            proc.kill()
 
 
 class Zingd:
@@ -43,6 +55,7 @@ class Zingd:
             args.append("--demo")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=log)
+        _started.append(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
