@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -229,13 +230,16 @@ def test_invalid_since_seq(demo):
 
 # -- agents only hear about tickets they may see ------------------------------------
 
-def _agent_setup(z: Zingd):
-    """Ana accepts a fresh ticket; returns (ticket id, seq before acceptance)."""
+def _agent_setup(z: Zingd) -> tuple[int, Any, Raw]:
+    """A fresh pending ticket, and Ana and Bruno logged in: (ticket id, Ana's client, Bruno's raw socket)."""
     with z.client() as admin:
         admin.call("sim.say", {"from": "5511900000201", "body": "I need help"})
         [t] = admin.call("ticket.list", {"status": "pending"})["tickets"]
     settle(z)
-    return t["id"]
+    ana = login(z, "ana@demo.zing", AGENT_PASSWORD)
+    bruno = Raw(z.socket)
+    bruno.call("auth.login", {"email": "bruno@demo.zing", "password": AGENT_PASSWORD})
+    return t["id"], ana, bruno
 
 
 def _handoff(event: dict) -> bool:
@@ -245,10 +249,7 @@ def _handoff(event: dict) -> bool:
 
 def test_agent_gets_no_ticket_events_of_another_agents_ticket(demo):
     z = demo
-    tid = _agent_setup(z)
-    ana = login(z, "ana@demo.zing", AGENT_PASSWORD)
-    bruno = Raw(z.socket)
-    bruno.call("auth.login", {"email": "bruno@demo.zing", "password": AGENT_PASSWORD})
+    tid, ana, bruno = _agent_setup(z)
     try:
         assert bruno.call("ticket.get", {"id": tid})["status"] == "pending", "pending and unqueued: all agents see it"
         sub = bruno.call("events.subscribe", {"topics": ["tenant", f"ticket:{tid}"]})
@@ -280,10 +281,7 @@ def test_agent_gets_no_ticket_events_of_another_agents_ticket(demo):
 def test_agent_gets_no_ack_events_of_another_agents_ticket(demo):
     """message.ack events name the ticket too: an agent who may not see the ticket must not get them."""
     z = demo
-    tid = _agent_setup(z)
-    ana = login(z, "ana@demo.zing", AGENT_PASSWORD)
-    bruno = Raw(z.socket)
-    bruno.call("auth.login", {"email": "bruno@demo.zing", "password": AGENT_PASSWORD})
+    tid, ana, bruno = _agent_setup(z)
     try:
         bruno.call("events.subscribe", {"topics": ["tenant"]})
         ana.call("ticket.accept", {"id": tid})
@@ -371,10 +369,7 @@ async def test_async_client_reconnects_and_resubscribes_across_a_restart(demo):
 def test_an_agents_schedules_reach_only_them_and_the_supervisors(demo):
     """schedule.list shows an agent their own schedules only; its events must not tell colleagues more."""
     z = demo
-    tid = _agent_setup(z)
-    ana = login(z, "ana@demo.zing", AGENT_PASSWORD)
-    bruno = Raw(z.socket)
-    bruno.call("auth.login", {"email": "bruno@demo.zing", "password": AGENT_PASSWORD})
+    tid, ana, bruno = _agent_setup(z)
     watcher = Raw(z.socket)  # the demo admin, linked to this OS user
     try:
         mine = bruno.call("events.subscribe", {"topics": ["tenant"]})

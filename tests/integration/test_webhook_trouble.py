@@ -68,6 +68,16 @@ def said(event: dict, text: str) -> bool:
     return event["type"] == "message.created" and event["data"]["message"]["body"] == text
 
 
+def failing_hook(desk, number: str, bad: str, good: str) -> tuple[Receiver, dict]:
+    """A webhook for message.created whose receiver refuses ``bad``; the customer says ``bad``, then ``good``."""
+    rx = Receiver()
+    rx.fails = lambda e: said(e, bad)
+    hook = desk.admin.call("webhook.create", {"url": rx.url, "event_types": ["message.created"]})
+    desk.say(number, bad)
+    desk.say(number, good)
+    return rx, hook
+
+
 @pytest.fixture
 def desk(tmp_path):
     d = make_desk(tmp_path, env=FAST)
@@ -77,11 +87,7 @@ def desk(tmp_path):
 
 
 def test_a_failing_event_shows_its_trouble_goes_to_the_dead_letters_and_does_not_block_the_rest(desk):
-    rx = Receiver()
-    rx.fails = lambda e: said(e, "falha")
-    hook = desk.admin.call("webhook.create", {"url": rx.url, "event_types": ["message.created"]})
-    desk.say("5511960000031", "falha")
-    desk.say("5511960000031", "depois")
+    rx, hook = failing_hook(desk, "5511960000031", "falha", "depois")
 
     # while it is retried: how often it failed, why, which event and when it is tried again
     def retrying():
@@ -117,11 +123,7 @@ def test_a_failing_event_shows_its_trouble_goes_to_the_dead_letters_and_does_not
 
 
 def test_a_replay_that_fails_again_stays_a_dead_letter_and_the_cli_lists_it(desk):
-    rx = Receiver()
-    rx.fails = lambda e: said(e, "nunca")
-    hook = desk.admin.call("webhook.create", {"url": rx.url, "event_types": ["message.created"]})
-    desk.say("5511960000032", "nunca")
-    desk.say("5511960000032", "sim")
+    rx, hook = failing_hook(desk, "5511960000032", "nunca", "sim")
     wait_for(lambda: rx.bodies(rx.accepted) == ["sim"])
     cli = Cli(desk.z.socket)
     [dead] = cli.json("webhooks", "dead-letters", str(hook["id"]))
@@ -139,11 +141,7 @@ def test_the_retry_window_bounds_how_long_one_event_holds_up_the_rest(tmp_path):
     d = make_desk(tmp_path, env={"ZING_WEBHOOKS__BACKOFF_BASE_S": "0.2", "ZING_WEBHOOKS__BACKOFF_CAP_S": "0.3",
                                  "ZING_WEBHOOKS__MAX_ATTEMPTS": "1000", "ZING_WEBHOOKS__RETRY_WINDOW_S": "1.5"})
     try:
-        rx = Receiver()
-        rx.fails = lambda e: said(e, "lento")
-        hook = d.admin.call("webhook.create", {"url": rx.url, "event_types": ["message.created"]})
-        d.say("5511960000033", "lento")
-        d.say("5511960000033", "rápido")
+        rx, hook = failing_hook(d, "5511960000033", "lento", "rápido")
         wait_for(lambda: rx.bodies(rx.accepted) == ["rápido"], timeout=30)
         [dead] = d.admin.call("webhook.dead_letters", {"id": hook["id"]})
         assert 2 <= dead["attempts"] < 1000
