@@ -55,8 +55,10 @@ class Tail:
     """`zingctl events ...` as a live process; its stdout lines arrive on a queue, so reading never hangs."""
 
     def __init__(self, socket, *args: str) -> None:
+        # PYTHONFAULTHANDLER: a process that hangs is aborted with every thread's stack on stderr (exits)
         self.proc = subprocess.Popen([str(ZINGCTL), "--socket", str(socket), "events", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONFAULTHANDLER": "1"})
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -76,6 +78,15 @@ class Tail:
                 self.stop()
                 raise AssertionError(f"{wanted!r} not seen; got {got!r}; stderr {self.proc.stderr.read()!r}") from None
         return got
+
+    def exits(self, timeout: float = 60) -> int:
+        """Its exit code; a process still running then is aborted, and the failure shows where it hung."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(10)
+            raise AssertionError(f"still running {timeout:g}s later; where: {self.proc.stderr.read()}") from None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -114,5 +125,5 @@ def test_events_tail_prints_a_sim_message_and_exits_0_on_ctrl_c(demo_d, tail):
 
     for t in (jsonl, rich):
         t.proc.send_signal(signal.SIGINT)
-        assert t.proc.wait(60) == 0, t.proc.stderr.read()
+        assert t.exits(60) == 0, t.proc.stderr.read()
     assert "following events" in rich.proc.stderr.read()

@@ -70,7 +70,9 @@ def test_daily_cap_warmup_and_quiet_hours(tmp_path):
                                              "filter": {"fields": {"city": "Recife"}}})
         show = d.admin.call("campaign.show", {"id": c["id"]})
         limits = show["pacing"][str(d.connection_id)]
-        assert (limits["today_cap"], limits["daily_cap"], limits["quiet_start"]) == (2, 4, "22:00")
+        # the warm-up's cap, not the daily one: 2 on the number's first virtual day, 3 if a loaded
+        # machine let that day pass (86,400 virtual seconds are 2 s here) before this call
+        assert limits["today_cap"] in (2, 3) and (limits["daily_cap"], limits["quiet_start"]) == (4, "22:00")
         assert show["projection"]["last_send_at"] > show["projection"]["first_send_at"] + 86400
         d.admin.call("campaign.start", {"id": c["id"]})
         run_to_end(d, c["id"], timeout=90)

@@ -264,7 +264,8 @@ async def test_parked_events_survive_a_restart_and_are_replayed_once_connected(t
     assert second.channel.health()["parked"] == 0 and not list((tmp_path / "sessions" / "7.db.parked").iterdir())
 
 
-async def test_messages_waiting_for_media_at_a_stop_are_parked(rig):
+async def test_messages_waiting_for_media_at_a_stop_are_parked(make_rig):
+    rig = make_rig(fast(sink_timeout=120))  # only the stop parks here: no sink timeout on a loaded machine
     await rig.connected()
     rig.sink.hold.clear()  # the worker's first message waits in the sink; the second waits in the queue
     for n in (1, 2):
