@@ -127,6 +127,9 @@ async def test_the_palette_opens_the_desk(desk, tokens):
         assert "My desk" in str(hit) and "(d)" in str(hit)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ManageScreen), what="the desk")
+        await pilot.press("escape")  # and back: the desk's own methods must not shadow how a screen leaves
+        await until(pilot, lambda: app.screen is app.main_screen, what="back on the queue")
+        assert app.is_running
 
 
 async def wallet_of(desk, contact_id: int) -> int | None:

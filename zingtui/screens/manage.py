@@ -133,17 +133,19 @@ class ManageScreen(Dialog):
         reply = self._editable()
         if reply is not None:
             self.app.push_screen(ConfirmDialog(f"Delete the quick reply /{reply['shortcut']}?", "Delete"),
-                                 lambda yes: yes and self.remove("quickreply.delete", reply["id"], self.load_replies))
+                                 lambda yes: yes and self.change("quickreply.delete", reply["id"], self.load_replies))
 
     # -- schedules -----------------------------------------------------------
     def action_cancel_schedule(self) -> None:
         s = self._current("#schedules", self.schedules)
         if s is not None:
             self.app.push_screen(ConfirmDialog(f"Cancel this message?\n{schedule_line(s)}", "Cancel it"),
-                                 lambda yes: yes and self.remove("schedule.cancel", s["id"], self.load_schedules))
+                                 lambda yes: yes and self.change("schedule.cancel", s["id"], self.load_schedules))
 
     @work(group="manage-change")
-    async def remove(self, method: str, item_id: int, reload) -> None:
+    async def change(self, method: str, item_id: int, reload) -> None:
+        """Delete a quick reply or cancel a schedule, then reload its list. (Not ``remove``: that is
+        how Textual takes a screen away, and Esc would call this instead.)"""
         if await self.app.call(method, {"id": item_id}) is not None:
             self.notify("Deleted" if method == "quickreply.delete" else "Cancelled")
             reload()
