@@ -24,7 +24,9 @@ class Place:
 
 
 PLACES = (Place("My desk", "Quick replies (add, edit, delete) and your scheduled messages (cancel)", "manage",
-                "main.manage"),)
+                "main.manage"),
+          Place("Company settings", "Every setting of the company with its default: change, clear (admins)",
+                "settings", "main.settings"))
 
 
 class ZingCommands(Provider):
@@ -35,7 +37,10 @@ class ZingCommands(Provider):
         return [act for act in ACTS if screen.check_action(act.name, act.args) is True]
 
     def _places(self) -> list[Place]:
-        return list(PLACES) if hasattr(self.screen, "action_accept") else []
+        screen = self.screen
+        if not hasattr(screen, "action_accept"):
+            return []
+        return [p for p in PLACES if screen.check_action(p.action, ()) is True]
 
     def _run(self, action: str) -> None:
         self.app.call_later(self.screen.run_action, action)

@@ -39,13 +39,14 @@ def _owners() -> tuple[type, ...]:
     from zingtui.screens.main import MainScreen
     from zingtui.screens.manage import ConfirmDialog, ManageScreen, QuickReplyDialog
     from zingtui.screens.search import SearchScreen
+    from zingtui.screens.settings import SettingDialog, SettingsScreen
     from zingtui.widgets.conversation.chat import ChatView
     from zingtui.widgets.conversation.composer import Composer
     from zingtui.widgets.queue.ticket_list import TicketList
 
     return (ZingApp, MainScreen, TicketList, ChatView, Composer, Dialog, CloseDialog, ResendDialog, TagDialog,
             AttachDialog, SearchScreen, ContactScreen, ContactEditDialog, CampaignsScreen, ConnectionsScreen,
-            ManageScreen, QuickReplyDialog, ConfirmDialog)
+            ManageScreen, QuickReplyDialog, ConfirmDialog, SettingsScreen, SettingDialog)
 
 
 def _declared(owner: type) -> list[Binding]:

@@ -23,6 +23,7 @@ from textual.widgets import Footer
 from zingtui.messages import Daemon
 from zingtui.model import Directory, Filter, Inbox
 from zingtui.screens.manage import ManageScreen
+from zingtui.screens.settings import SettingsScreen
 from zingtui.screens.ticket_actions import TicketActions
 from zingtui.session import Session
 from zingtui.widgets.conversation.chat import ChatView
@@ -47,6 +48,8 @@ class MainScreen(TicketActions, Screen):
                 id="main.keys"),
         Binding("d", "manage", "Desk", tooltip="Your desk: quick replies and your scheduled messages",
                 id="main.manage"),
+        Binding("e", "settings", "Settings", tooltip="The company's settings: see, change, clear (admins)",
+                id="main.settings"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -151,6 +154,10 @@ class MainScreen(TicketActions, Screen):
 
     def action_manage(self) -> None:
         self.app.push_screen(ManageScreen(self.session))
+
+    def action_settings(self) -> None:
+        """Admins only: check_action hides the key from the others, the palette asks it too."""
+        self.app.push_screen(SettingsScreen())
 
     # -- between the parts -----------------------------------------------------
     def on_queue_pane_opened(self, message: QueuePane.Opened) -> None:

@@ -42,6 +42,8 @@ class TicketActions:
     """Needs the screen's ``current``, ``session``, ``directory``, ``change`` and its two panes (see MainScreen)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "settings":  # the main screen's own, for admins
+            return self.session.admin
         if action not in NAMES:  # not a ticket action: Textual's own, or a widget's
             return True
         t = self.current
