@@ -40,6 +40,16 @@ def test_every_setting_is_shown_with_its_default_and_can_be_cleared(cli):
     cli("tenants", "settings", "--clear", "region", "--region", "PT", code=2)
 
 
+def test_a_setting_that_would_break_what_it_drives_is_refused(cli):
+    for args, why in ((("--region", "XX"), "two-letter country code"),
+                      (("--rating-prompt", "   "), "rating_prompt: 1 to 1000 characters"),
+                      (("--opt-out-keywords", "pare agora"), "single words")):
+        assert why in cli("tenants", "settings", *args, code=1).stderr
+    assert cli.json("tenants", "show")["settings"] == {}  # nothing of it kept
+    assert cli.json("tenants", "settings", "--region", " pt ")["region"] == "PT"
+    cli("tenants", "settings", "--clear", "region")
+
+
 def test_a_queue_stops_auto_closing(cli):
     q = cli.json("queues", "create", "AutoClose", "--auto-close-hours", "4")
     assert q["auto_close_hours"] == 4

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import phonenumbers
+
 from zingd.actor import RANK, Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
 from zingd.services import routing
@@ -166,8 +168,34 @@ SETTING_DEFAULTS: dict[str, Any] = {
 }
 
 
+MAX_SETTING_TEXT = 1000  # a message zing sends by itself: a few lines, never a document
+
+
+def _check_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """Values that would break what they drive are refused, naming the setting; texts are trimmed."""
+    out = dict(changes)
+    for key in ("rating_prompt", "rating_thanks", "opt_out_reply"):
+        if out.get(key) is not None:
+            out[key] = out[key].strip()
+            if not out[key] or len(out[key]) > MAX_SETTING_TEXT:
+                raise Invalid(f"{key}: 1 to {MAX_SETTING_TEXT} characters (null puts the default back)", field=key)
+    if out.get("region") is not None:
+        out["region"] = out["region"].strip().upper()
+        if out["region"] not in phonenumbers.SUPPORTED_REGIONS:
+            raise Invalid(f"region: a two-letter country code phone numbers are read in, like BR or PT, not "
+                          f"{changes['region']!r}", field="region")
+    if out.get("opt_out_keywords") is not None:
+        words = [w.strip() for w in out["opt_out_keywords"] if w.strip()]
+        if not words or any(" " in w or len(w) > 40 for w in words):
+            raise Invalid("opt_out_keywords: one or more single words of up to 40 letters (null puts the "
+                          "default back)", field="opt_out_keywords")
+        out["opt_out_keywords"] = words
+    return out
+
+
 def tenant_settings(tx: Tx, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
     """Company-wide behaviour an admin controls: rating survey, phone region, opt-out keywords."""
+    changes = _check_settings(changes)
     tenant = _tenant(tx, actor.tenant_id)
     merged = {**tenant["settings"], **changes}  # a key given as None goes back to its default
     settings = {k: v for k, v in merged.items() if v is not None}
