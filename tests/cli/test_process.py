@@ -55,10 +55,13 @@ class Tail:
     """`zingctl events ...` as a live process; its stdout lines arrive on a queue, so reading never hangs."""
 
     def __init__(self, socket, *args: str) -> None:
-        # PYTHONFAULTHANDLER: a process that hangs is aborted with every thread's stack on stderr (exits)
+        # PYTHONFAULTHANDLER: a process that hangs is aborted with every thread's stack on stderr (exits).
+        # SIGINT as at a terminal: a suite started in the background (`make test &` from a script) runs with
+        # SIGINT ignored, a child inherits that, and Python then installs no KeyboardInterrupt for Ctrl-C.
         self.proc = subprocess.Popen([str(ZINGCTL), "--socket", str(socket), "events", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                                     env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
 
