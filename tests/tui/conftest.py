@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.command import CommandPalette
 
 from tests import helpers
 from tests.helpers import Zingd
@@ -124,3 +125,12 @@ def plain(widget) -> str:
 
 def toasts(app, severity: str | None = None) -> list[str]:
     return [n.message for n in app._notifications if severity is None or n.severity == severity]
+
+
+async def from_palette(app, pilot, words: str) -> str:
+    """Open the command palette (ctrl+p), type ``words``; the first hit's text (enter runs it)."""
+    await pilot.press("ctrl+p")
+    palette = await until(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, what="the palette")
+    await pilot.press(*words)
+    await until(pilot, lambda: palette.query("CommandList").first().option_count, what="hits")
+    return str(palette.query("CommandList").first().get_option_at_index(0).prompt)

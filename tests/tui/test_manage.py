@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from textual.command import CommandPalette
 from textual.widgets import Checkbox, Footer, OptionList
 from textual.widgets._footer import FooterKey
 
-from tests.tui.conftest import ANA, BRUNO, console, plain, toasts, until
+from tests.tui.conftest import ANA, BRUNO, console, from_palette, plain, toasts, until
 from tests.tui.test_features import ANA_SOUZA, accepted
 from zingtui.screens.contact import ContactScreen, WalletDialog
 from zingtui.screens.manage import ConfirmDialog, ManageScreen, QuickReplyDialog
@@ -119,12 +118,8 @@ async def test_the_palette_opens_the_desk(desk, tokens):
         footer = app.main_screen.query_one(Footer)
         await until(pilot, lambda: ("d", "Desk") in [(k.key, k.description) for k in footer.query(FooterKey)],
                     what="d Desk in the footer")
-        await pilot.press("ctrl+p")
-        palette = await until(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen)
-        await pilot.press(*"my desk")
-        await until(pilot, lambda: palette.query("CommandList").first().option_count, what="hits")
-        hit = palette.query("CommandList").first().get_option_at_index(0).prompt
-        assert "My desk" in str(hit) and "(d)" in str(hit)
+        hit = await from_palette(app, pilot, "my desk")
+        assert "My desk" in hit and "(d)" in hit
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ManageScreen), what="the desk")
         await pilot.press("escape")  # and back: the desk's own methods must not shadow how a screen leaves

@@ -7,7 +7,7 @@ from textual.command import CommandPalette
 from textual.widgets import Footer, Input, OptionList, Switch
 from textual.widgets._footer import FooterKey
 
-from tests.tui.conftest import console, toasts, until
+from tests.tui.conftest import console, from_palette, toasts, until
 from zingd.services.admin import SETTING_DEFAULTS
 from zingtui.screens.settings import SettingDialog, SettingsScreen
 
@@ -103,12 +103,8 @@ async def test_a_refusal_keeps_the_dialog_open(desk, tokens):
 
 async def test_the_palette_opens_the_settings_for_admins(desk, tokens):
     async with console(desk.z, tokens, credentials=None) as (app, pilot):
-        await pilot.press("ctrl+p")
-        palette = await until(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen)
-        await pilot.press(*"company settings")
-        await until(pilot, lambda: palette.query("CommandList").first().option_count, what="hits")
-        hit = palette.query("CommandList").first().get_option_at_index(0).prompt
-        assert "Company settings" in str(hit) and "(e)" in str(hit)
+        hit = await from_palette(app, pilot, "company settings")
+        assert "Company settings" in hit and "(e)" in hit
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the settings")
 
