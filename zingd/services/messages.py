@@ -168,16 +168,7 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int, resend: bool = False) -> d
         raise Conflict(f"message {message_id} is unconfirmed: it may already have arrived; retry with "
                        "resend=true to send it again anyway", id=message_id)
     # Same message, same WhatsApp id: a retry can never become a second, different message.
-    tx.execute("UPDATE messages SET ack = 'queued', error = NULL, updated_at = ? WHERE id = ?", (tx.now, message_id))
-    tx.insert("outbox", {"message_id": message_id, "tenant_id": msg["tenant_id"],
-                         "connection_id": msg["connection_id"], "next_attempt_at": tx.now})
-    msg.update(ack="queued", error=None)
-    if msg["automated"]:
-        tx.execute("UPDATE campaign_recipients SET state = 'queued', error = NULL WHERE message_id = ?", (message_id,))
-    tx.emit(msg["tenant_id"], "message.ack", {"id": message_id, "ticket_id": msg["ticket_id"],
-                                              "connection_id": msg["connection_id"], "ack": "queued",
-                                              "error": None, "owner": M.owner(tx, msg["ticket_id"])},
-            ticket_id=msg["ticket_id"])
+    M.requeue(tx, msg)
     tx.audit(actor, "message.retry", "message", message_id, **({"resend": True} if resend else {}))
     return msg
 

@@ -56,6 +56,24 @@ def owner(tx: Tx, ticket_id: int) -> dict[str, Any]:
     return tx.one("SELECT user_id, queue_id, status FROM tickets WHERE id = ?", (ticket_id,))
 
 
+def requeue(tx: Tx, message: dict[str, Any], last_error: str | None = None) -> None:
+    """Due again under the same WhatsApp id (an agent's retry, or an unconfirmed send proven not
+    sent): queued, in the outbox, its campaign recipient queued too; emitted."""
+    tx.execute("UPDATE messages SET ack = 'queued', error = NULL, updated_at = ? WHERE id = ?",
+               (tx.now, message["id"]))
+    tx.execute("INSERT OR IGNORE INTO outbox (message_id, tenant_id, connection_id, next_attempt_at, last_error) "
+               "VALUES (?, ?, ?, ?, ?)",
+               (message["id"], message["tenant_id"], message["connection_id"], tx.now, last_error))
+    message.update(ack="queued", error=None)
+    if message.get("automated"):
+        tx.execute("UPDATE campaign_recipients SET state = 'queued', error = NULL WHERE message_id = ?",
+                   (message["id"],))
+    tx.emit(message["tenant_id"], "message.ack",
+            {"id": message["id"], "ticket_id": message["ticket_id"], "connection_id": message["connection_id"],
+             "ack": "queued", "error": None, "owner": owner(tx, message["ticket_id"])},
+            ticket_id=message["ticket_id"])
+
+
 def advance_ack(tx: Tx, message: dict[str, Any], ack: str, error: str | None = None) -> bool:
     """Move an ack forward (read never goes back to delivered); emit it. False if nothing changed."""
     if ack != "failed" and ACK_RANK[ack] <= ACK_RANK[message["ack"]]:

@@ -104,15 +104,7 @@ def mark_late_answer(tx: Tx, message_id: int, sent: bool, error: str = "", retry
     elif msg["ack"] == "unconfirmed" and not retryable:
         M.advance_ack(tx, msg, "failed", error)
     elif msg["ack"] == "unconfirmed":
-        tx.execute("UPDATE messages SET ack = 'queued', error = NULL, updated_at = ? WHERE id = ?",
-                   (tx.now, message_id))
-        tx.execute("INSERT OR IGNORE INTO outbox (message_id, tenant_id, connection_id, next_attempt_at, last_error) "
-                   "VALUES (?, ?, ?, ?, ?)", (message_id, msg["tenant_id"], msg["connection_id"], tx.now, error))
-        msg.update(ack="queued", error=None)
-        tx.emit(msg["tenant_id"], "message.ack", {"id": message_id, "ticket_id": msg["ticket_id"],
-                                                  "connection_id": msg["connection_id"], "ack": "queued",
-                                                  "error": None, "owner": M.owner(tx, msg["ticket_id"])},
-                ticket_id=msg["ticket_id"])
+        M.requeue(tx, msg, error)
 
 
 def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, max_attempts: int,
