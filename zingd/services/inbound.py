@@ -182,8 +182,8 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
         stored = M.by_wa_id(tx, connection_id, msg.wa_id)
         if stored["type"] == "undecryptable" and msg.type != "undecryptable":
             _upgrade(tx, stored, msg)  # WhatsApp resent what it couldn't decrypt the first time
-        elif stored["media_error"] and msg.media is not None and msg.media.path:
-            _upgrade(tx, stored, msg)  # its file, fetched again after a failed download
+        elif stored["media_error"] and msg.media is not None and msg.media.error != stored["media_error"]:
+            _upgrade(tx, stored, msg)  # its file fetched again after a failed download (or the new error)
         return None
     if (msg.edit_of or msg.revoke_of) and _apply_change(tx, connection_id, msg):
         return None

@@ -17,20 +17,16 @@ from zingd.actor import Actor
 from zingd.channels.base import SendError
 from zingd.channels.manager import Channels
 from zingd.errors import ChannelDown, Conflict, NotFound
-from zingd.services.tickets import require_visible
 from zingd.store import messages as M
+from zingd.store import tickets as T
 from zingd.store.db import Database, Tx
 
 
 def _failed_download(tx: Tx, actor: Actor, message_id: int) -> dict[str, Any]:
     m = tx.one("SELECT id, ticket_id, connection_id, wa_id, direction, media_error FROM messages "
                "WHERE id = ? AND tenant_id = ?", (message_id, actor.tenant_id))
-    try:
-        if m is None:
-            raise NotFound("no such message")
-        require_visible(tx, actor, m["ticket_id"])
-    except NotFound:  # an invisible ticket's message answers like one that never existed
-        raise NotFound(f"no message {message_id}", id=message_id) from None
+    if m is None or T.get_visible(tx, actor, m["ticket_id"]) is None:  # invisible: as if it never existed
+        raise NotFound(f"no message {message_id}", id=message_id)
     if m["direction"] != "in" or not m["media_error"]:
         raise Conflict(f"message {message_id} has no failed download to try again", id=message_id)
     return m

@@ -86,7 +86,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from zingd.channels.base import Channel, ChannelSink, OutboundMessage, SendError, SendResult
+from zingd.channels.base import Channel, ChannelSink, InboundMessage, OutboundMessage, SendError, SendResult
 from zingd.channels.whatsapp.events import ExtraEvents, logout_state
 from zingd.channels.whatsapp.inbound import MEDIA_TYPES, EventDecoder, content_fields, enum_name, jid_str, unwrap
 from zingd.channels.whatsapp.gate import GATE
@@ -514,17 +514,16 @@ class NeonizeChannel(Channel):
         """Messages with media received and not yet handed to the daemon."""
         return self._media_pending
 
-    def _deliver(self, event: Any) -> None:
+    def _deliver(self, event: Any) -> InboundMessage | None:
         msg = self._inbound.message(event)
         if msg is None:
-            return
+            return None
         if not msg.is_group:
             self._on_whatsapp.add(msg.chat)
         if msg.media is not None and msg.media.retryable:
             self._store.keep_media_event(msg.wa_id, event.SerializePartialToString())
         self._bridge(self.sink.message(self.connection_id, msg))
-        if msg.media is not None and msg.media.path:
-            self._store.drop_media_event(msg.wa_id)  # a fetch that worked: nothing left to fetch
+        return msg
 
     def _on_undecryptable(self, event: Any) -> None:
         msg = self._inbound.undecryptable(event)
@@ -746,7 +745,8 @@ class NeonizeChannel(Channel):
         if not chat.endswith("@s.whatsapp.net") or chat in self._on_whatsapp:
             return self._accounts.get(chat, chat)
         account = await self._call(self._store.account, chat)
-        if account is None:
+        looked_up = account is None
+        if looked_up:
             number = "+" + chat.partition("@")[0]
             try:
                 found = await self._go(self._client.is_on_whatsapp, number)
@@ -756,10 +756,11 @@ class NeonizeChannel(Channel):
             if hit is None:
                 raise SendError(f"{number} is not on WhatsApp", retryable=False)
             account = jid_str(hit.JID) if hit.JID.User else chat
-            await self._call(self._store.remember_account, chat, account)
         if account != chat:
             self._accounts[chat] = account
             await self.sink.learn_ids(self.connection_id, [(chat, account)])
+        if looked_up:  # remembered once the daemon was told: a failed telling is asked again
+            await self._call(self._store.remember_account, chat, account)
         self._on_whatsapp.add(chat)
         return account
 
@@ -773,7 +774,9 @@ class NeonizeChannel(Channel):
                               "fetched already, is over 30 days old, or its file is over the size limit)")
         self._require_live()
         event = load().events.MessageEv.FromString(data)
-        await self._in_thread(partial(self._deliver, event), "fetch")
+        msg = await self._in_thread(partial(self._deliver, event), "fetch")
+        if msg is not None and msg.media is not None and msg.media.path:
+            await self._call(self._store.drop_media_event, wa_id)  # it worked: nothing left to fetch
 
     async def mark_read(self, chat: str, wa_ids: list[str], sender: str = "") -> None:
         if not wa_ids:
