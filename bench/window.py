@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -136,5 +135,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

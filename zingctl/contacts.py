@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ import typer
 from zingctl import exports, inputs, messages, output, tags
 from zingctl.commands import Typer
 from zingctl.inputs import FileOrStdin, Source
-from zingctl.output import Output
+from zingctl.output import Output, when
 from zingctl.session import CLEAR, Session
 from zingctl.uploads import uploaded
 from zingd.errors import ZingError
@@ -56,7 +55,7 @@ def merged_from(m: dict[str, Any]) -> str:
     number = m["merged_number"]
     address = f"LID {number.split('@')[0]}" if number.endswith("@lid") else \
         number if "@" in number else f"+{number}"
-    on = datetime.fromtimestamp(m["created_at"]).strftime("%Y-%m-%d %H:%M")
+    on = when(m["created_at"])  # in the company's zone, like the rest of `contacts show`
     how = f"by {m.get('user_name') or 'user ' + str(m['user_id'])}" if m.get("user_id") else "automatically"
     joined = "".join(f"; ticket {drop} joined into {keep}" for keep, drop in m.get("tickets_joined") or [])
     line = f"merged from contact {m['merged_id']} ({address}) on {on}, {how}"

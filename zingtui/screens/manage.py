@@ -81,7 +81,7 @@ class ManageScreen(Dialog):
         if rows is not None:  # a supervisor's list has everyone's: the desk shows one's own
             self.schedules = [s for s in rows if s["user_id"] == self.session.me]
             self._fill("#schedules", [schedule_line(s) for s in self.schedules],
-                       "Nothing scheduled (zingctl schedules create)")
+                       "Nothing scheduled (zingctl schedules add)")
 
     def _fill(self, selector: str, lines: list[str], empty: str) -> None:
         view = self.query_one(selector, OptionList)

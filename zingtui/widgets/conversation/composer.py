@@ -205,7 +205,6 @@ class Composer(Vertical):
             self.input.load_text(self.drafts.text(ticket_id))
             self.input.move_cursor(self.input.document.end)  # typing goes on where it stopped
             self.note, self.quoted, self.attachment, self.signature = False, None, None, None
-        self.ticket_id = ticket_id
         self.target = name
         self.variables = variables
         self._decorate()
