@@ -22,7 +22,8 @@ from tests.integration.desk import make_desk
 from zingd.errors import Invalid, NotFound
 from zingd.services.webhooks import EVENT_TYPES
 
-FAST = {"ZING_WEBHOOKS__BACKOFF_BASE_S": "0.3", "ZING_WEBHOOKS__BACKOFF_CAP_S": "1.5",
+# retries 1 s, then 4 s apart: the test reads the trouble between them, on a loaded machine too
+FAST = {"ZING_WEBHOOKS__BACKOFF_BASE_S": "1", "ZING_WEBHOOKS__BACKOFF_CAP_S": "4",
         "ZING_WEBHOOKS__MAX_ATTEMPTS": "3", "ZING_WEBHOOKS__RETRY_WINDOW_S": "60"}
 
 
@@ -30,10 +31,9 @@ class Receiver:
     """A webhook receiver on 127.0.0.1: answers 500 to the events ``fails`` picks, 200 to the others."""
 
     def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.sock = socket.socket()  # kept bound and served as is: no other test can take its port meanwhile
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
         self.fails = lambda event: False
         self.hits: list[dict] = []      # every POST, in order
         self.accepted: list[dict] = []  # those answered 200
@@ -56,7 +56,7 @@ class Receiver:
         app.router.add_post("/hook", hook)
         runner = web.AppRunner(app)
         loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        loop.run_until_complete(web.SockSite(runner, self.sock).start())
         ready.set()
         loop.run_forever()
 

@@ -24,13 +24,6 @@ ANA = ("ana@demo.zing", "demo-agent")
 BRUNO = ("bruno@demo.zing", "demo-agent")
 
 
-@pytest.fixture(autouse=True)
-def state_home(tmp_path, monkeypatch):
-    """The console's drafts file (zingtui.drafts) in the test's directory, never the user's."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
 @pytest.fixture
 def tokens(tmp_path) -> TokenStore:
     """A token file in the test's directory: never the user's keyring or ~/.config."""
