@@ -159,9 +159,14 @@ class Sink:
         self.failures = 0              # the next N messages or receipts raise, as a busy database would
         self.hold = asyncio.Event()    # cleared: the sink blocks until a test sets it
         self.hold.set()
+        self.held = 0                  # calls waiting on hold now
 
     async def _commit(self) -> None:
-        await self.hold.wait()
+        self.held += 1
+        try:
+            await self.hold.wait()
+        finally:
+            self.held -= 1
         if self.failures:
             self.failures -= 1
             raise RuntimeError("database is locked")

@@ -271,7 +271,7 @@ async def test_messages_waiting_for_media_at_a_stop_are_parked(make_rig):
     for n in (1, 2):
         await rig.push(message_event(E.Message(imageMessage=E.ImageMessage(mimetype="image/jpeg", fileLength=11)),
                                      wa_id=f"3EB0M{n}"))
-    await until(lambda: rig.channel.media_pending() == 2)
+    await until(lambda: rig.channel.media_pending() == 2 and rig.sink.held == 1)  # the first is in the worker's hand
     stopping = asyncio.ensure_future(rig.channel.stop())
     await until(lambda: rig.channel.health()["parked"] == 1)
     rig.sink.hold.set()
