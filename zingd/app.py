@@ -25,6 +25,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from zingd import __version__
+from zingd.assistant.hub import Assistant
 from zingd.bus import Bus
 from zingd.channels.manager import Channels
 from zingd.clock import Clock
@@ -86,8 +87,9 @@ class Daemon:
         self.webhooks = Webhooks(self.db, self.bus, self.clock, settings.webhooks)
         self.status = Status(self.db, self.bus, self.clock, self.channels, self.outbox, self.inbound, settings,
                              sessions=lambda: len(self.rpc.sessions))
+        self.assistant = Assistant(self.db, self.clock, settings.assistant)
         parts = Parts(self.db, self.bus, self.clock, settings, self.auth, self.channels, self.governor, self.campaigns,
-                      self.dispatcher, self.webhooks, self.status, self.metrics)
+                      self.dispatcher, self.webhooks, self.status, self.metrics, self.assistant)
         self.rpc = RpcServer(parts, self.auth, self.bus, self.events, settings.rpc, settings.socket_path)
         self.http = HttpServer(parts, self.rpc, self.inbound, self.outbox) if settings.http.enabled else None
         self._lock_fd: int | None = None
@@ -131,6 +133,7 @@ class Daemon:
             ("start the outbox", self.outbox.start, self._stop_outbox),
             ("start the campaign runner", self.campaigns.start, self.campaigns.stop),
             ("start the webhooks", self.webhooks.start, self.webhooks.stop),
+            ("start the assistant", self.assistant.start, self.assistant.stop),
             ("start the maintenance jobs", self.maintenance.start, None),
             ("start the scheduler", self.scheduler.start, self._stop_scheduler),
             ("start the schedule dispatcher", self.dispatcher.start, None),

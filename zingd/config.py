@@ -105,6 +105,13 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 8737
 
 
+class AssistantSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """The daemon's side of the assistant (a tenant's models and limits are its own settings)."""
+
+    max_concurrent: int = 8     # requests waiting on one model server at once (llama.cpp serves one)
+    max_connections: int = 64   # HTTP connections to all model servers
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = ""
     socket: str = ""
@@ -121,6 +128,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     schedules: ScheduleSettings = msgspec.field(default_factory=ScheduleSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
+    assistant: AssistantSettings = msgspec.field(default_factory=AssistantSettings)
     # The console's [keymap] shares this file; zingd accepts it and never reads it (zingtui/keymap.py does).
     keymap: dict[str, Any] = msgspec.field(default_factory=dict)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from zingd.assistant.hub import Assistant
     from zingd.bus import Bus
     from zingd.channels.manager import Channels
     from zingd.clock import Clock
@@ -40,3 +41,4 @@ class Parts:
     webhooks: Webhooks
     status: Status
     metrics: Metrics
+    assistant: Assistant

@@ -497,6 +497,8 @@ class Message(Struct):
     offline: Flag              # arrived as backlog (received while offline): no automatic reply was sent
     media_seconds: int | None  # an audio's or video's length
     media_waveform: str | None  # a voice note's 64 levels (0-100), base64
+    bot: Flag                  # written by the tenant's bot (user_id: the bot user)
+    transcript: str | None     # a voice note's text, from the tenant's transcription model
     client_ref: str | None | msgspec.UnsetType = msgspec.UNSET  # message.send's answer: the sender's key
 
 

@@ -122,6 +122,23 @@ PERMISSIONS: dict[str, str] = {
     "webhook.replay": "admin",
     "message.send_to": "agent",
     "daemon.backup": "superadmin",
+    "assistant.get": "admin",
+    "assistant.update": "admin",
+    "assistant.status": "agent",
+    "assistant.usage": "supervisor",
+    "assistant.models": "admin",
+    "bot.test": "supervisor",
+    "bot.list": "supervisor",
+    "copilot.suggest": "agent",
+    "copilot.rewrite": "agent",
+    "copilot.summarize": "agent",
+    "copilot.tags": "agent",
+    "knowledge.add": "supervisor",
+    "knowledge.update": "supervisor",
+    "knowledge.delete": "supervisor",
+    "knowledge.list": "agent",
+    "knowledge.get": "agent",
+    "knowledge.search": "agent",
 }
 
 # Old names, kept working for one release: the same handler under the same permission row;
@@ -193,5 +210,13 @@ AGENT_SCOPE: dict[str, str] = {
     "token.revoke": "own API tokens",
     "events.subscribe": f"events of {VISIBLE} (and of the tenant, not about tickets)",
     "events.unsubscribe": "the caller's own subscriptions",
+    "assistant.status": "which of the tenant's assistant features are on; no settings, no key",
+    "copilot.suggest": f"{VISIBLE}; nothing is sent",
+    "copilot.rewrite": f"the caller's own text; with a ticket_id: {VISIBLE}",
+    "copilot.summarize": f"{VISIBLE}; as a note: {VISIBLE}",
+    "copilot.tags": f"{VISIBLE}; proposes existing tags only",
+    "knowledge.list": "the tenant's knowledge entries, read only",
+    "knowledge.get": "the tenant's knowledge entries, read only",
+    "knowledge.search": "the tenant's knowledge entries, read only",
 }
 AGENT_SCOPE.update({old: AGENT_SCOPE[new] for old, new in ALIASES.items() if new in AGENT_SCOPE})

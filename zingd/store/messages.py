@@ -20,7 +20,7 @@ ACK_RANK = {"received": 0, "failed": 0, "queued": 1, "unconfirmed": 2, "sent": 3
 COLUMNS = (
     "id, tenant_id, ticket_id, connection_id, contact_id, wa_id, direction, from_device, type, body, media_path, "
     "media_mime, media_size, media_error, quoted_id, participant, user_id, ack, error, edited, deleted, "
-    "reaction_to, automated, sent_at, created_at, updated_at, wa_ts, offline, media_seconds, media_waveform"
+    "reaction_to, automated, sent_at, created_at, updated_at, wa_ts, offline, media_seconds, media_waveform, bot, transcript"
 )
 
 
