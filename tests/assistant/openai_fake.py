@@ -51,6 +51,9 @@ class FakeOpenAI:
         self.api_key = api_key          # when set, every request needs "Authorization: Bearer <key>"
         self.models = ["fake", "fake-embed", "fake-whisper"]
         self.default = "OK."
+        # "llama": behave as llama.cpp's server does (tool names repeated in every streamed chunk, no
+        # usage in streams, response_format json_schema refused with HTTP 500)
+        self.dialect = "openai"
         self.handler: Callable[[dict[str, Any]], Answer | None] | None = None
         self.embeddings_fn: Callable[[list[str]], list[list[float]]] = bag_of_words
         self.requests: list[dict[str, Any]] = []
@@ -103,6 +106,10 @@ class FakeOpenAI:
         """A streamed answer in ``pieces``; with ``hold`` the last piece waits for ``release()``."""
         return self._queue({"kind": "text", "text": text, "pieces": pieces, "gap": gap, "hold": hold,
                             "usage": {}})
+
+    def cut(self, text: str) -> FakeOpenAI:
+        """A stream that ends with [DONE] before any finish_reason (llama.cpp interrupting it)."""
+        return self._queue({"kind": "text", "text": text, "cut": True, "usage": {}})
 
     def release(self) -> None:
         """Let held streams and hung requests go on."""
@@ -171,6 +178,8 @@ class FakeOpenAI:
             return web.json_response({"error": {"message": "bad key"}}, status=401)
         if not isinstance(body, dict) or "messages" not in body:
             return web.json_response({"error": {"message": "messages is required"}}, status=400)
+        if self.dialect == "llama" and (body.get("response_format") or {}).get("type") == "json_schema":
+            return web.json_response({"error": {"message": "Input should be 'text' or 'json_object'"}}, status=500)
         answer = self._next(body)
         kind = answer["kind"]
         if kind == "hang":
@@ -222,12 +231,17 @@ class FakeOpenAI:
             await event({"content": part})
             if answer.get("gap"):
                 await asyncio.sleep(answer["gap"])
+        llama = self.dialect == "llama"
         for i, call in enumerate(calls):
+            name, args = call["function"]["name"], call["function"]["arguments"]
             await event({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                         "function": {"name": call["function"]["name"], "arguments": ""}}]})
-            await event({"tool_calls": [{"index": i, "function": {"arguments": call["function"]["arguments"]}}]})
-        await event({}, "tool_calls" if calls else "stop")
-        if (body.get("stream_options") or {}).get("include_usage"):
+                                         "function": {"name": name, "arguments": ""}}]})
+            for j in range(0, len(args), 3):
+                await event({"tool_calls": [{"index": i, "function": {
+                    **({"name": name} if llama else {}), "arguments": args[j:j + 3]}}]})
+        if not answer.get("cut"):
+            await event({}, "tool_calls" if calls else "stop")
+        if (body.get("stream_options") or {}).get("include_usage") and not llama:
             chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model, "choices": [],
                      "usage": usage}
             await resp.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")

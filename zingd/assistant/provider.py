@@ -172,7 +172,8 @@ class Provider:
     def _failed(status: int, data: bytes) -> ProviderError:
         detail = ""
         try:
-            err = json.loads(data).get("error")
+            body = json.loads(data)
+            err = body.get("error") or body.get("detail")  # OpenAI's shape, or FastAPI's (llama.cpp)
             detail = (err.get("message") if isinstance(err, dict) else err) or ""
         except (ValueError, AttributeError):
             detail = data[:200].decode(errors="replace")
@@ -231,14 +232,15 @@ class Provider:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
         return await self._request("POST", "/chat/completions", json_body=body,
-                                   stream=lambda resp: self._read_stream(resp, on_delta))
+                                   stream=lambda resp: self._read_stream(resp, messages, on_delta))
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse, on_delta: Callable[[str], Any]) -> Reply:
+    async def _read_stream(self, resp: aiohttp.ClientResponse, messages: list[dict[str, Any]],
+                           on_delta: Callable[[str], Any]) -> Reply:
         """Server-sent events: ``data: {chunk}`` lines until ``data: [DONE]`` (or the end)."""
         text: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         reply = Reply("")
-        size = 0
+        size = pieces = 0
         async for line in resp.content:
             size += len(line)
             if size > MAX_BODY:
@@ -267,16 +269,24 @@ class Provider:
                 delta = choice.get("delta") or {}
                 piece = delta.get("content") if isinstance(delta, dict) else None
                 if isinstance(piece, str) and piece:
+                    pieces += 1
                     text.append(piece)
                     on_delta(piece)
                 for call in (delta.get("tool_calls") or []) if isinstance(delta, dict) else []:
                     slot = calls.setdefault(call.get("index", 0), {"id": "", "name": "", "arguments": ""})
                     fn = call.get("function") or {}
                     slot["id"] = call.get("id") or slot["id"]
-                    slot["name"] += fn.get("name") or ""
+                    slot["name"] = slot["name"] or fn.get("name") or ""  # llama.cpp repeats it in every chunk
                     slot["arguments"] += fn.get("arguments") or ""
                 if choice.get("finish_reason"):
                     reply.finish_reason = str(choice["finish_reason"])
+        if not reply.finish_reason:
+            # llama.cpp ends a stream it interrupts for a newer request with [DONE] and no finish_reason:
+            # what came is only the start of the answer
+            raise ProviderError("server", "the server ended the stream before the answer was complete")
+        if not (reply.usage.prompt_tokens or reply.usage.completion_tokens):
+            # servers that don't count in streams (llama.cpp): one piece is about one token
+            reply.usage = Usage(len(json.dumps(messages, ensure_ascii=False)) // 4, pieces)
         reply.text = "".join(text)
         reply.tool_calls = [ToolCall(c["id"] or f"call_{i}", c["name"], _arguments(c["arguments"] or "{}"))
                             for i, c in sorted(calls.items()) if c["name"]]
