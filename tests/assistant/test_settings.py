@@ -113,3 +113,13 @@ def test_the_bot_user_serves_exactly_the_bot_queues_and_cannot_log_in(z, ai):
     with z.client() as anon, pytest.raises(Exception) as e:
         anon.call("auth.login", {"email": row["email"], "password": "!"})
     assert "wrong email or password" in str(e.value)
+
+
+def test_no_one_gives_the_bot_user_a_password_role_or_presence(z, ai):
+    with z.client(z.token) as c:
+        bot = c.call("assistant.update", {"base_url": ai.url, "chat": {"model": "fake"}})["bot_user_id"]
+        for change in ({"password": "password-123"}, {"role": "admin"}, {"max_tickets": 5}):
+            with pytest.raises(Invalid) as e:
+                c.call("user.update", {"id": bot, **change})
+            assert "assistant's bot" in e.value.message
+        assert c.call("user.update", {"id": bot, "name": "Ava (bot)"})["name"] == "Ava (bot)"

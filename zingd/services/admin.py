@@ -105,6 +105,10 @@ def update_user(tx: Tx, actor: Actor, user_id: int, changes: dict[str, Any]) -> 
         _check_grant(actor, changes["role"])
     if RANK[user["role"]] > RANK[actor.role]:
         raise Forbidden("you cannot change a user with a higher role than yours")
+    if user.get("is_bot") and set(changes) - {"name", "enabled"}:
+        raise Invalid(f"user {user_id} is the assistant's bot: only its name and whether it is enabled change "
+                      "(it has no password, role or presence; its queues are the bot's: zingctl assistant set)",
+                      field=sorted(set(changes) - {"name", "enabled"})[0])
     if "status" in changes and changes["status"] not in USER_STATUSES:
         raise Invalid(f"status must be one of {', '.join(USER_STATUSES)}", field="status")
     if changes:
