@@ -20,6 +20,28 @@ import platformdirs
 from zingd.rpc.client import DaemonUnreachable, SyncClient
 
 AGENT = ("ana@demo.zing", "demo-agent")
+AI_OFF = ("assistant: off. To try it, point it at any OpenAI-compatible server (llama.cpp, Ollama, vLLM, "
+          "OpenAI...):\n  ZING_DEMO_AI=http://127.0.0.1:8080/v1 make demo   "
+          "(optional: ZING_DEMO_AI_MODEL=name, ZING_DEMO_AI_KEY=key)")
+
+
+def assistant(sock: Path) -> str:
+    """Point Demo Co's assistant at ``ZING_DEMO_AI`` (the one setting), as its admin (this OS user)."""
+    url = os.environ.get("ZING_DEMO_AI", "").strip()
+    if not url:
+        return AI_OFF
+    key = os.environ.get("ZING_DEMO_AI_KEY") or None
+    try:
+        with SyncClient(sock, timeout=35) as c:
+            c.call("assistant.update", {"base_url": url, "api_key": key})
+            model = os.environ.get("ZING_DEMO_AI_MODEL") or next(iter(c.call("assistant.models")), "")
+            if not model:
+                return f"assistant: off: {url} lists no models; set ZING_DEMO_AI_MODEL"
+            c.call("assistant.update", {"chat": {"model": model}})
+    except Exception as e:  # the demo runs without it
+        return f"assistant: off: {e}"
+    return (f"assistant: on ({model} at {url}): the copilot is in the composer; the bot answers once an admin "
+            "runs `zingctl assistant set --bot --bot-queue ID`")
 
 
 def main() -> int:
@@ -46,6 +68,7 @@ def main() -> int:
             except (DaemonUnreachable, ConnectionError, OSError):
                 time.sleep(0.05)
         print(f"zingd is running with Demo Co (socket {sock}, data {data}, log {log}).")
+        print(assistant(sock))
         if importlib.util.find_spec("zingtui") is not None and sys.stdin.isatty():
             # the password through the environment, never on a command line (ps shows those)
             return subprocess.call([str(bindir / "zingtui"), "--email", AGENT[0]],
