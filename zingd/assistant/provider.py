@@ -163,10 +163,12 @@ class Provider:
 
     @staticmethod
     async def _body(resp: aiohttp.ClientResponse) -> bytes:
-        data = await resp.content.read(MAX_BODY + 1)
-        if len(data) > MAX_BODY:
-            raise ProviderError("bad_response", f"the answer is over {MAX_BODY >> 20} MB")
-        return data
+        data = bytearray()  # read() alone returns only what has arrived so far
+        async for piece in resp.content.iter_chunked(1 << 16):
+            data += piece
+            if len(data) > MAX_BODY:
+                raise ProviderError("bad_response", f"the answer is over {MAX_BODY >> 20} MB")
+        return bytes(data)
 
     @staticmethod
     def _failed(status: int, data: bytes) -> ProviderError:
