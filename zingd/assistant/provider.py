@@ -88,7 +88,7 @@ def _arguments(raw: Any) -> dict[str, Any]:
 
 def first_json_object(text: str) -> Any:
     """The first JSON object in ``text`` (models wrap JSON in prose or ``` fences); None if none."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # llama.cpp's grammars let raw newlines into strings
     start = text.find("{")
     while start != -1:
         try:
@@ -275,6 +275,7 @@ class Provider:
                     text.append(piece)
                     on_delta(piece)
                 for call in (delta.get("tool_calls") or []) if isinstance(delta, dict) else []:
+                    pieces += 1
                     slot = calls.setdefault(call.get("index", 0), {"id": "", "name": "", "arguments": ""})
                     fn = call.get("function") or {}
                     slot["id"] = call.get("id") or slot["id"]
