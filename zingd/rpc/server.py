@@ -63,11 +63,12 @@ _sub_ids = itertools.count(1)
 class Call:
     """What a method handler gets: the daemon's parts (``call.app``), the session and the actor."""
 
-    __slots__ = ("app", "session", "after_response")
+    __slots__ = ("app", "session", "after_response", "request_id")
 
-    def __init__(self, app: Parts, session: Session) -> None:
+    def __init__(self, app: Parts, session: Session, request_id: Any = None) -> None:
         self.app = app
         self.session = session
+        self.request_id = request_id  # the caller's id, for notifications that belong to this call (copilot.delta)
         self.after_response = None  # run once the response is written (event replay)
 
     @property
@@ -419,7 +420,7 @@ class RpcServer:
         rid = msg.get("id")
         if not is_notification and not protocol.valid_id(rid):
             return protocol.error(None, INVALID_REQUEST, "id must be a string, a number or null"), None
-        call = Call(self.parts, session)
+        call = Call(self.parts, session, rid)
         reply = await self._call(call, rid, msg["method"], msg.get("params"))
         return (None if is_notification else reply), call.after_response
 
