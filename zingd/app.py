@@ -45,6 +45,7 @@ from zingd.workers.campaigns import CampaignRunner
 from zingd.workers.maintenance import Maintenance
 from zingd.workers.outbox import Outbox
 from zingd.workers.schedules import Dispatcher
+from zingd.workers.sla import SlaWatch
 from zingd.workers.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Daemon:
         self.campaigns = CampaignRunner(self.db, self.bus, self.channels, self.clock, self.governor, settings.pacing)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.dispatcher = Dispatcher(self.db, self.clock, self.governor, self.scheduler, settings.schedules)
+        self.sla = SlaWatch(self.db, self.bus, self.clock)
         self.maintenance = Maintenance(self.db, self.clock, self.scheduler, settings.tickets)
         self.webhooks = Webhooks(self.db, self.bus, self.clock, settings.webhooks)
         self.status = Status(self.db, self.bus, self.clock, self.channels, self.outbox, self.inbound, settings,
@@ -137,6 +139,7 @@ class Daemon:
             ("start the maintenance jobs", self.maintenance.start, None),
             ("start the scheduler", self.scheduler.start, self._stop_scheduler),
             ("start the schedule dispatcher", self.dispatcher.start, None),
+            ("start the SLA watch", self.sla.start, self.sla.stop),
             (f"listen on the socket {s.socket_path}", self.rpc.start, self.rpc.stop),
         ]
         if self.http is not None:

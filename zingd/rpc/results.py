@@ -299,6 +299,9 @@ class Queue(Struct):
     rr_last_user_id: int | None
     created_at: Time
     members: list[int]
+    sla_first_response_s: float | None  # the queue's targets (seconds; none: no target)
+    sla_resolution_s: float | None
+    sla_clock: Literal["business", "calendar"]  # counted in the queue's business hours, or wall time
 
 
 class QueueSummary(Queue):
@@ -435,6 +438,10 @@ class Ticket(Struct):
     accepted_at: Time | None
     first_response_at: Time | None
     closed_at: Time | None
+    first_response_due_at: Time | None  # the queue's service-level targets, when it has them
+    resolution_due_at: Time | None
+    breached_first_response: Flag       # 1 once the target was missed (ticket.sla_breached said so)
+    breached_resolution: Flag
     contact_name: str
     contact_push_name: str
     contact_number: str

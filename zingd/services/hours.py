@@ -4,12 +4,14 @@ Spec (JSON): {"timezone": "America/Sao_Paulo",
               "days": {"mon": [["08:00", "12:00"], ["13:00", "18:00"]], ...},
               "holidays": ["2026-12-25"]}
 An empty spec means always open. Days not listed are closed.
+``add_business_seconds`` counts open time forward from a moment, for the service-level targets
+(zingd/services/sla.py).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,3 +89,38 @@ def is_open(spec: dict[str, Any], now: float) -> bool:
         return False
     minute = local.hour * 60 + local.minute
     return any(_minutes(a) <= minute < _minutes(b) for a, b in spec.get("days", {}).get(DAYS[local.weekday()], []))
+
+
+def _wall(day: date, hhmm: str, tz: ZoneInfo) -> float:
+    """Epoch seconds of a wall time of a local day ("24:00" is the next day's midnight)."""
+    minutes = _minutes(hhmm)
+    return datetime.combine(day + timedelta(days=minutes // 1440), time(minutes % 1440 // 60, minutes % 60),
+                            tzinfo=tz).timestamp()
+
+
+def add_business_seconds(spec: dict[str, Any], start: float, seconds: float) -> float | None:
+    """The moment ``seconds`` of open time have passed since ``start``: the queue's intervals,
+    day by day in its time zone, skipping closed days and holidays. An empty spec is always open
+    (wall time); a spec with no open day at all never gets there (None).
+
+    Wall times that daylight saving skips or repeats are read as zoneinfo reads them (the
+    earlier offset), the same reading ``is_open`` makes of the local clock."""
+    if not spec:
+        return start + seconds
+    days = spec.get("days", {})
+    if not any(days.get(day) for day in DAYS):
+        return None
+    tz = ZoneInfo(spec.get("timezone", "UTC"))
+    holidays = set(spec.get("holidays", []))
+    left = max(0.0, seconds)
+    day = datetime.fromtimestamp(start, tz).date() - timedelta(days=1)  # an interval may reach past midnight
+    while True:  # ends: some weekday is open, and holidays are finitely many
+        if day.isoformat() not in holidays:
+            for a, b in days.get(DAYS[day.weekday()], []):
+                opens, closes = max(start, _wall(day, a, tz)), _wall(day, b, tz)
+                if opens >= closes:
+                    continue
+                if closes - opens >= left:
+                    return opens + left
+                left -= closes - opens
+        day += timedelta(days=1)

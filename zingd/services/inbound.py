@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from zingd.channels.base import InboundMessage, Receipt, StateChange
-from zingd.services import routing
+from zingd.services import routing, sla
 from zingd.services.tickets import RATING_PROMPT
 from zingd.store import contacts as C
 from zingd.store import messages as M
@@ -51,6 +51,7 @@ def _open_ticket(tx: Tx, tenant_id: int, connection_id: int, contact: dict[str, 
             tx.execute("UPDATE tickets SET status = ?, closed_at = NULL, updated_at = ? WHERE id = ?",
                        (status, tx.now, last["id"]))
             T.log(tx, last, None, "reopen", by="customer")
+            sla.reopened(tx, last["id"])
             last["status"] = status
             return last, False
     # A reply to a campaign opens a ticket linked to it (the latest campaign that reached this contact).

@@ -1,4 +1,4 @@
-"""Queues (departments): greeting, business hours, auto-assignment, members."""
+"""Queues (departments): greeting, business hours, auto-assignment, members, service-level targets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
-from zingd.services import hours, routing
+from zingd.services import hours, routing, sla
 from zingd.store.db import Database, Tx
 from zingd.store.rows import dumps, with_json
 
@@ -45,6 +45,7 @@ def _check(changes: dict[str, Any]) -> dict[str, Any]:
         changes["business_hours"] = dumps(hours.validate(changes["business_hours"]))
     if changes.get("auto_close_hours") is not None and changes["auto_close_hours"] <= 0:
         raise Invalid("auto_close_hours must be positive (or null for never)", field="auto_close_hours")
+    sla.check(changes)
     return changes
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from zingd.actor import Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
-from zingd.services import routing
+from zingd.services import routing, sla
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
@@ -99,6 +99,8 @@ def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id
                (user_id, new_queue, status, tx.now, ticket_id))
     T.log(tx, t, actor, "transfer", from_user=t["user_id"], to_user=user_id, from_queue=t["queue_id"],
           to_queue=new_queue)
+    if new_queue != t["queue_id"]:
+        sla.entered_queue(tx, ticket_id)
     tx.audit(actor, "ticket.transfer", "ticket", ticket_id, user_id=user_id, queue_id=queue_id)
     if message and message.strip():
         queue_outbound(tx, t, actor, expand(tx, t, actor, message))
@@ -129,6 +131,7 @@ def close(tx: Tx, actor: Actor | None, ticket_id: int, farewell: bool = True,
     tx.execute("UPDATE tickets SET status = 'closed', closed_at = ?, unread = 0, chatbot_state = '{}', "
                "updated_at = ? WHERE id = ?", (tx.now, tx.now, ticket_id))
     T.log(tx, t, actor, "close", auto=actor is None)
+    sla.closed(tx, ticket_id)
     if actor is not None:
         tx.audit(actor, "ticket.close", "ticket", ticket_id)
     if message:
@@ -159,6 +162,7 @@ def reopen(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
     tx.execute("UPDATE tickets SET status = 'open', user_id = ?, closed_at = NULL, updated_at = ? WHERE id = ?",
                (actor.user_id, tx.now, ticket_id))
     T.log(tx, t, actor, "reopen")
+    sla.reopened(tx, ticket_id)
     tx.audit(actor, "ticket.reopen", "ticket", ticket_id)
     return T.emit_updated(tx, ticket_id, t["tenant_id"], before=t)
 

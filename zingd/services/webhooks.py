@@ -25,10 +25,11 @@ from zingd.store.rows import dumps, in_list, with_json
 # What zingd publishes (``tx.emit``); a webhook for anything else would never fire.
 # tests/integration/test_webhook_trouble.py checks the emitters in the source against it.
 EVENT_TYPES = (
-    "campaign.updated", "connection.updated", "contact.updated", "message.ack", "message.created",
-    "message.updated", "note.created", "queue.created", "queue.deleted", "queue.updated", "quickreply.created",
-    "quickreply.deleted", "quickreply.updated", "schedule.updated", "tag.created", "tag.deleted", "tag.updated",
-    "tenant.updated", "ticket.created", "ticket.updated", "token.revoked", "user.created", "user.updated",
+    "assistant.updated", "bot.updated", "campaign.updated", "connection.updated", "contact.updated", "message.ack",
+    "message.created", "message.updated", "note.created", "queue.created", "queue.deleted", "queue.updated",
+    "quickreply.created", "quickreply.deleted", "quickreply.updated", "schedule.updated", "tag.created",
+    "tag.deleted", "tag.updated", "tenant.updated", "ticket.created", "ticket.sla_breached", "ticket.updated",
+    "token.revoked", "user.created", "user.updated",
 )
 VIEW = (
     "SELECT w.id, w.tenant_id, w.url, w.event_types, w.enabled, w.created_at, w.last_seq, w.failures, "

@@ -22,7 +22,8 @@ Migration = str | Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = ["schema_001.sql", add_round_robin_cursor, "schema_003.sql", "schema_004.sql",
                                "schema_005.sql", "schema_006.sql", "schema_007.sql", "schema_008.sql",
                                allow_unconfirmed_ack, "schema_010.sql", "schema_011.sql",
-                               "schema_012.sql", "schema_013.sql", "schema_014.sql"]
+                               "schema_012.sql", "schema_013.sql", "schema_014.sql",
+                               "schema_015.sql", "schema_016.sql"]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

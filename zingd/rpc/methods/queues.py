@@ -1,4 +1,4 @@
-"""queue.*: departments, their hours, members and auto-assignment."""
+"""queue.*: departments, their hours, members, auto-assignment and service-level targets."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ class QueueCreate(msgspec.Struct, forbid_unknown_fields=True):
     assign_mode: str = "off"
     auto_close_hours: float | None = None
     auto_close_message: str = ""
+    sla_first_response_s: float | None = None  # null: no target
+    sla_resolution_s: float | None = None
+    sla_clock: str = "business"
 
 
 class QueueUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,6 +38,9 @@ class QueueUpdate(msgspec.Struct, forbid_unknown_fields=True):
     assign_mode: str | UnsetType = UNSET
     auto_close_hours: float | None | UnsetType = UNSET  # null: never auto-close
     auto_close_message: str | UnsetType = UNSET
+    sla_first_response_s: float | None | UnsetType = UNSET  # null: no target
+    sla_resolution_s: float | None | UnsetType = UNSET
+    sla_clock: str | UnsetType = UNSET
 
 
 class QueueSetMembers(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,13 +56,16 @@ async def list_(call: Call, p) -> list:
 
 @REGISTRY.method("queue.create", QueueCreate, result=R.Queue, errors=(Conflict, Invalid, Unavailable))
 async def create(call: Call, p: QueueCreate) -> dict:
-    """Add a queue; business_hours as {timezone, days: {mon: [[HH:MM, HH:MM]]}, holidays}."""
+    """Add a queue; business_hours as {timezone, days: {mon: [[HH:MM, HH:MM]]}, holidays}; service-level
+    targets in seconds (sla_first_response_s, sla_resolution_s), counted in business hours or calendar
+    time (sla_clock) from the customer's first message, for tickets entering the queue."""
     return await call.app.db.write(svc.create, call.actor, msgspec.structs.asdict(p))
 
 
 @REGISTRY.method("queue.update", QueueUpdate, result=R.Queue, errors=(NotFound, Invalid, Unavailable))
 async def update(call: Call, p: QueueUpdate) -> dict:
-    """Change a queue's settings (auto_close_hours null: never auto-close)."""
+    """Change a queue's settings (auto_close_hours null: never auto-close; an sla_*_s null: no target).
+    New targets apply to tickets entering the queue from now on; due times already set stay."""
     return await call.app.db.write(svc.update, call.actor, p.id, changes(p))
 
 
