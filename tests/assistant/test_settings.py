@@ -123,3 +123,32 @@ def test_no_one_gives_the_bot_user_a_password_role_or_presence(z, ai):
                 c.call("user.update", {"id": bot, **change})
             assert "assistant's bot" in e.value.message
         assert c.call("user.update", {"id": bot, "name": "Ava (bot)"})["name"] == "Ava (bot)"
+
+
+def test_usage_is_counted_per_day_and_feature_and_the_daily_limit_refuses_with_a_reason(tmp_path, ai):
+    z = Zingd(tmp_path).start()
+    try:
+        with z.client(bootstrap(z)) as c:
+            c.call("assistant.update", {"base_url": ai.url, "api_key": KEY, "chat": {"model": "fake"},
+                                        "prompt_price_per_1k": 1.0, "completion_price_per_1k": 2.0})
+            ai.reply("A shorter text.", prompt_tokens=300, completion_tokens=100)
+            assert c.call("copilot.rewrite", {"text": "a long text", "style": "shorter"})["text"] == "A shorter text."
+            ai.error(500)
+            with pytest.raises(Unavailable) as e:
+                c.call("copilot.rewrite", {"text": "a long text", "style": "shorter"})
+            assert e.value.details["assistant"] == "server"
+            [row] = c.call("assistant.usage")["rows"]
+            assert row["feature"] == "rewrite" and row["requests"] == 2 and row["failures"] == 1
+            assert (row["prompt_tokens"], row["completion_tokens"]) == (300, 100)
+            assert row["cost"] == pytest.approx(0.3 + 0.2)
+            c.call("assistant.update", {"daily_token_limit": 400})
+            sent = len(ai.chat_requests())
+            with pytest.raises(Unavailable) as e:
+                c.call("copilot.rewrite", {"text": "a long text", "style": "shorter"})
+            assert e.value.details["assistant"] == "limit" and "400 tokens" in e.value.message
+            assert len(ai.chat_requests()) == sent  # refused before asking the server
+            assert "limit" in c.call("assistant.status")["reason"]
+            c.call("assistant.update", {"daily_token_limit": 0})
+            assert c.call("copilot.rewrite", {"text": "a long text", "style": "shorter"})["text"] == ai.default
+    finally:
+        z.stop()

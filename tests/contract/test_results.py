@@ -13,6 +13,7 @@ import base64
 import json
 import time
 
+from tests.assistant.openai_fake import FakeOpenAI
 from tests.contract.openrpc import Checked, Contract
 from tests.helpers import Zingd, wait_for
 from tests.integration.support import Raw
@@ -130,6 +131,30 @@ def _walk(z: Zingd, client) -> None:
     ana.call("ticket.tag", {"id": first["id"], "tags": ["vip", "lead"]})
     ana.call("note.create", {"ticket_id": first["id"], "body": "calls back at 5"})
     ana.call("note.list", {"ticket_id": first["id"]})
+    with FakeOpenAI() as ai:  # the assistant, against the scripted OpenAI-compatible server
+        admin.call("assistant.update", {"base_url": ai.url, "chat": {"model": "fake"},
+                                        "embeddings": {"model": "fake-embed"}})
+        admin.call("assistant.get")
+        admin.call("assistant.models")
+        ana.call("assistant.status")
+        faq = admin.call("knowledge.add", {"kind": "faq", "title": "When do you open?", "body": "At 9."})
+        admin.call("knowledge.update", {"id": faq["id"], "body": "At 9, Monday to Friday."})
+        admin.call("knowledge.list")
+        ana.call("knowledge.get", {"id": faq["id"]})
+        ana.call("knowledge.search", {"query": "open"})
+        ai.reply("We'll call you at 5.")
+        ana.call("copilot.suggest", {"ticket_id": first["id"], "stream": True})
+        ai.reply("Thank you.")
+        ana.call("copilot.rewrite", {"text": "thx", "style": "formal", "ticket_id": first["id"]})
+        ai.reply("Calls back at 5.")
+        ana.call("copilot.summarize", {"ticket_id": first["id"], "note": True})
+        ai.reply('{"tags": ["lead"], "reason": "a sales lead"}')
+        ana.call("copilot.tags", {"ticket_id": first["id"]})
+        ai.reply("We open at 9.")
+        admin.call("bot.test", {"ticket_id": first["id"]})
+        admin.call("bot.list")
+        admin.call("assistant.usage")
+        admin.call("knowledge.delete", {"id": faq["id"]})
     ana.call("ticket.history", {"id": first["id"]})
     admin.call("ticket.transfer", {"id": first["id"], "queue_id": sales["id"], "message": "Moving you"})
     admin.call("ticket.close", {"id": first["id"], "farewell": False})

@@ -32,7 +32,7 @@ PASSWORD = "password-123"
 A_MARKERS = ("Acme", "alpha-admin@acme.test", "alpha-agent@acme.test", "root@example.com", "acme-sim-line",
              "Zyxwv Alpha", "alpha-secret-7f3a", "AcmeQueue", "acme-tag", "acmereply", "acme-script",
              "acme-note-text", "acme-transfer", "acme-campaign", "acme promo", "acme-schedule", "acme-hook",
-             "Zyxwv Lonely")
+             "Zyxwv Lonely", "acme-faq")
 
 # Automated sending paced fast enough for a test: a slot a second, no quiet hours.
 FAST_PACING = {"ZING_PACING__MIN_INTERVAL_S": "0.7", "ZING_PACING__JITTER_S": "0",
@@ -233,6 +233,26 @@ def _cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list
         "events.subscribe": [Case({"topics": ["tenant", f"ticket:{t.ticket}"], "since_seq": 0}, "ok",
                                   watch=_subscribe_watch(w))],
         "events.unsubscribe": [Case({"subscription": w.a_sub}, "ok", _removed_false)],
+        "assistant.get": [Case({"tenant_id": t.tenant}), Case({}, "ok")],
+        "assistant.update": [Case({"tenant_id": t.tenant, "chat": {"model": "x"}}),
+                             Case({"bot": {"queues": [t.queue]}}, ("invalid",)),
+                             Case({"bot": {"connections": [t.connection]}}, ("invalid",)),
+                             Case({"bot": {"handoff_queue_id": t.queue}}, ("invalid",))],
+        "assistant.status": [Case({}, "ok")],
+        "assistant.usage": [Case({"tenant_id": t.tenant}), Case({}, "ok")],
+        "assistant.models": [Case({"tenant_id": t.tenant}), Case({}, ("unavailable",))],
+        "bot.test": [Case({"ticket_id": t.ticket})],
+        "bot.list": [Case({}, "ok", _rows_empty)],
+        "copilot.suggest": [Case({"ticket_id": t.ticket}), Case({"ticket_id": t.ticket, "stream": True})],
+        "copilot.rewrite": [Case({"text": "hi", "style": "translate", "ticket_id": t.ticket})],
+        "copilot.summarize": [Case({"ticket_id": t.ticket, "note": True})],
+        "copilot.tags": [Case({"ticket_id": t.ticket})],
+        "knowledge.add": [Case({"kind": "faq", "title": "bravo-faq2", "body": "b"}, "ok")],
+        "knowledge.update": [Case({"id": t.knowledge, "body": "pwned"})],
+        "knowledge.delete": [Case({"id": t.knowledge})],
+        "knowledge.get": [Case({"id": t.knowledge})],
+        "knowledge.list": [Case({}, "ok")],
+        "knowledge.search": [Case({"query": "acme faq alpha secret"}, "ok")],
     }
 
 
@@ -277,6 +297,8 @@ def _populate(z: Zingd, admin: Raw, prefix: str, names: dict[str, str], numbers:
     ns.webhook = admin.call("webhook.create", {"url": f"http://127.0.0.1:9/{names['hook']}"})["id"]
     ns.upload = admin.call("media.upload", {"name": f"{prefix}-file.txt", "data": base64.b64encode(
         f"{body} file".encode()).decode(), "done": True})["upload_id"]
+    ns.knowledge = admin.call("knowledge.add", {"kind": "faq", "title": names["faq"],
+                                                "body": f"{body} the {prefix} faq answer"})["id"]
     ns.number, ns.number2 = numbers[0], numbers[1]
     return ns
 
@@ -315,13 +337,15 @@ def _build_world(z: Zingd) -> World:
                                            "quickreply": "acmereply", "token": "acme-script",
                                            "customer": "Zyxwv Alpha", "note": "acme-note-text",
                                            "campaign": "acme-campaign", "schedule": "acme-schedule",
-                                           "lonely": "Zyxwv Lonely", "hook": "acme-hook"},
+                                           "lonely": "Zyxwv Lonely", "hook": "acme-hook",
+                                           "faq": "acme-faq"},
                       ["5511911110001", "5511911110002"], "alpha-secret-7f3a")
         b = _populate(z, b_admin, "bravo", {"connection": "bravo-sim-line", "queue": "BravoQueue", "tag": "bravo-tag",
                                             "quickreply": "bravoreply", "token": "bravo-script0",
                                             "customer": "Bravo Customer", "note": "bravo-note-text",
                                             "campaign": "bravo-campaign", "schedule": "bravo-schedule",
-                                            "lonely": "Bravo Lonely", "hook": "bravo-hook0"},
+                                            "lonely": "Bravo Lonely", "hook": "bravo-hook0",
+                                            "faq": "bravo-faq"},
                       ["5511922220001", "5511922220002"], "bravo-public")
         a.tenant, b.tenant = tenant_a, tenant_b
         a_users = {u["email"]: u["id"] for u in a_admin.call("user.list", {})}

@@ -34,7 +34,7 @@ NAMES = ("Ana Quintela", "Bia Zorzal", "Ada Pereira", "Sue Marlow", "Bob Bravo")
 # Text only the objects Ana can't see carry: none may reach her.
 HIDDEN = ("bia-secret-4411", "support-secret-5522", "admin-secret-6633", "bia-closed-secret-7744",
           "bia-reply-secret", "bia-schedule-secret", "admin-schedule-secret", "bia-qr-secret",
-          "admin-second-secret", "b-secret-8855", "b-schedule-secret")
+          "admin-second-secret", "b-secret-8855", "b-schedule-secret", "b-knowledge-secret")
 STATUS = re.compile(r"\b(open|pending|closed)\b", re.I)
 DENY = ("not_found", "forbidden")
 
@@ -50,6 +50,7 @@ class Own(str):
 TICKET, CONTACT, SCHEDULE, MESSAGE = Slot("ticket"), Slot("contact"), Slot("schedule"), Slot("message")
 USER, CONNECTION, QUICKREPLY, TOKEN = Slot("user"), Slot("connection"), Slot("quickreply"), Slot("token")
 SUBSCRIPTION, COLLEAGUE, UPLOAD = Slot("subscription"), Slot("colleague"), Slot("upload")
+KNOWLEDGE = Slot("knowledge")
 LATER = time.time() + 30 * 86400
 
 # Per method: the probes to walk with every foreign id of their slot, or why there is none to walk.
@@ -104,6 +105,15 @@ WALK: dict[str, list[dict[str, Any]] | str] = {
     "token.revoke": [{"id": TOKEN}],
     "events.subscribe": "topics are filtered per event, not refused (tests/integration/test_events.py)",
     "events.unsubscribe": [{"subscription": SUBSCRIPTION}],
+    "assistant.status": "no object ids: which of the tenant's assistant features are on",
+    "copilot.suggest": [{"ticket_id": TICKET}, {"ticket_id": TICKET, "stream": True}],
+    "copilot.rewrite": [{"text": "intrusion", "style": "translate", "ticket_id": TICKET},
+                        {"text": "intrusion", "style": "shorter", "ticket_id": TICKET}],
+    "copilot.summarize": [{"ticket_id": TICKET}, {"ticket_id": TICKET, "note": True}],
+    "copilot.tags": [{"ticket_id": TICKET}],
+    "knowledge.list": "no object ids: the tenant's entries, read only",
+    "knowledge.get": [{"id": KNOWLEDGE}],
+    "knowledge.search": "a query, not an id: the tenant's own entries (test_knowledge_search_finds_no_other_tenants)",
 }
 WALK.update({old: WALK[new] for old, new in ALIASES.items() if new in WALK})
 
@@ -120,11 +130,13 @@ FOREIGN = {
     TOKEN: ("bia_token", "b_token"),
     SUBSCRIPTION: ("bia_subscription",),
     UPLOAD: ("bia_upload", "b_upload"),
+    KNOWLEDGE: ("b_knowledge",),
 }
 
 # The tables a refused call must leave as they were (the volatile columns of sessions/tokens left out).
 FINGERPRINT = ("tickets", "messages", "notes", "schedules", "contacts", "contact_tags", "ticket_tags", "tags",
-               "outbox", "ticket_log", "audit_log", "quick_replies", "events", "users", "uploads")
+               "outbox", "ticket_log", "audit_log", "quick_replies", "events", "users", "uploads",
+               "assistant_usage", "knowledge_entries", "knowledge_chunks")
 
 
 # -- the world ------------------------------------------------------------------------------------
@@ -213,6 +225,8 @@ def _build(z: Zingd) -> SimpleNamespace:
         w.b_quickreply = bob.call("quickreply.create", {"shortcut": "bqr", "body": "b", "personal": True})["id"]
         w.b_token = bob.call("token.create", {"name": "bob-script"})["id"]
         w.b_upload = bob.call("media.upload", {"name": "bob.txt", "data": "Ym9i"})["upload_id"]
+        w.b_knowledge = bob.call("knowledge.add", {"kind": "faq", "title": "Bravo refunds",
+                                                   "body": "b-knowledge-secret refunds take 3 days"})["id"]
     w.bia_session = Session(z, w.tokens["bia"])   # stays subscribed: Ana must not end it
     w.bia_subscription = w.bia_session.call("events.subscribe", {"topics": ["tenant"]})["subscription"]
     settle(z)
@@ -378,6 +392,15 @@ def test_an_agent_takes_no_colleagues_customer(world, ana):
     with Session(w.z, w.tokens["sue"]) as sue:
         assert sue.call("contact.update", {"id": w.wallet, "owner_user_id": w.ana})["owner_user_id"] == w.ana
         sue.call("contact.update", {"id": w.wallet, "owner_user_id": w.bia})
+
+
+def test_knowledge_search_finds_no_other_tenants(world, ana):
+    """A query, not an id: what it finds is the caller's tenant's knowledge only."""
+    before = fingerprint(world.z)
+    found = ana.call("knowledge.search", {"query": "b-knowledge-secret Bravo refunds take 3 days"})
+    assert not leaks(json.dumps(found)), found
+    assert ana.call("knowledge.list") == []
+    assert not changed(before, fingerprint(world.z))
 
 
 def test_agents_attach_only_existing_tags(world, ana):

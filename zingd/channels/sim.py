@@ -157,7 +157,7 @@ class SimChannel(Channel):
                   quoted_wa_id: str | None = None, group: str | None = None,
                   lid: str | None = None, hide_phone: bool = False, *, ts: float | None = None,
                   call: str = "", seconds: int | None = None, group_name: str = "",
-                  ptt: bool = True) -> dict[str, Any]:
+                  ptt: bool = True, from_me: bool = False) -> dict[str, Any]:
         """A customer writes (in a group, named ``group_name``, or addressed by a hidden LID: with ``hide_phone`` WhatsApp
         does not say whose LID it is, as before it shares the mapping). Journaled first;
         delivered now if connected, else on reconnect. ``ts``: WhatsApp's time of the message when
@@ -171,7 +171,7 @@ class SimChannel(Channel):
         for key, value in (("quoted", quoted_wa_id), ("group", group and f"{group}@g.us"),
                            ("lid", lid and f"{lid}@lid"), ("hidden", bool(lid and hide_phone)), ("call", call),
                            ("seconds", seconds), ("gname", group and group_name),
-                           ("file", type_ == "audio" and not ptt)):
+                           ("file", type_ == "audio" and not ptt), ("me", from_me)):
             if value:
                 rec[key] = value
         self.journal.append(rec)
@@ -199,6 +199,7 @@ class SimChannel(Channel):
         msg = InboundMessage(
             wa_id=rec["id"], chat=rec.get("group") or sender, sender=sender, ts=rec["ts"], type=rec["type"],
             body=rec["body"], push_name=rec.get("push", ""), media=media, quoted_wa_id=rec.get("quoted"),
+            from_me=rec.get("me", False),
             is_group="group" in rec, sender_alt=rec["from"] if "lid" in rec and "hidden" not in rec else "",
             call=rec.get("call", ""), media_seconds=rec.get("seconds"), group_name=rec.get("gname", ""),
             waveform=bytes(i * 100 // 63 for i in range(64)) if rec["type"] == "audio" and "file" not in rec

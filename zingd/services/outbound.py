@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from zingd.actor import Actor
+from zingd.services import sla
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Tx
@@ -18,23 +19,30 @@ def media_type(mime: str) -> str:
 
 def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str, type_: str = "text",
                    media: dict[str, Any] | None = None, quoted_id: int | None = None,
-                   automated: bool = False, due_at: float | None = None) -> dict[str, Any]:
-    """Store an outbound message as queued, with its outbox row, in the caller's transaction."""
+                   automated: bool = False, due_at: float | None = None, bot: bool = False) -> dict[str, Any]:
+    """Store an outbound message as queued, with its outbox row, in the caller's transaction.
+
+    ``bot``: the tenant's bot wrote it (``actor`` is the bot user): marked ``messages.bot``, and, as
+    zing's own messages, it neither clears unread nor counts as the ticket's first response: the
+    customer still waits for a person."""
     msg = M.insert(tx, {
         "tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"], "connection_id": ticket["connection_id"],
         "contact_id": ticket["contact_id"], "wa_id": M.new_wa_id(), "direction": "out", "type": type_,
         "body": body, "quoted_id": quoted_id, "user_id": actor.user_id if actor else None, "ack": "queued",
-        "automated": int(automated), **(media or {}),
+        "automated": int(automated), "bot": int(bot), **(media or {}),
     })
     tx.insert("outbox", {"message_id": msg["id"], "tenant_id": ticket["tenant_id"],
                          "connection_id": ticket["connection_id"], "next_attempt_at": max(tx.now, due_at or 0)})
     preview = body or f"[{type_}]"
-    # An agent's answer clears unread and may be the first response; zing's own messages do neither.
+    # An agent's answer clears unread and may be the first response; zing's own (and the bot's) do neither.
+    person = actor is not None and not bot
     tx.execute(
         "UPDATE tickets SET last_message = ?, last_message_at = ?, updated_at = ?, "
         "unread = CASE WHEN ? THEN 0 ELSE unread END, "
         "first_response_at = CASE WHEN ? THEN ifnull(first_response_at, ?) ELSE first_response_at END WHERE id = ?",
-        (preview[:200], tx.now, tx.now, actor is not None, actor is not None, tx.now, ticket["id"]))
+        (preview[:200], tx.now, tx.now, person, person, tx.now, ticket["id"]))
+    if person:
+        sla.responded(tx, ticket["id"])
     view = T.get(tx, ticket["tenant_id"], ticket["id"])
     tx.emit(ticket["tenant_id"], "message.created", {"message": msg, "ticket": view}, ticket_id=ticket["id"])
     return msg

@@ -14,6 +14,10 @@ A connection's settings may hold:
                                talk among themselves), or routed as one-to-one chats are
   call_reply: "text"           sent when a customer calls (zing can't take calls; default: nothing)
 
+A number in the tenant's ``bot.connections`` (zingd/assistant/config.py) has the bot as its front
+door: a one-to-one chat meets no menu and stays in no queue; the bot (zingd/assistant/bot.py)
+answers it and its handoff picks the queue. Groups and backlog are routed as usual.
+
 Backlog (a message that reached zing long after WhatsApp timestamped it, see
 ``services.inbound.ingest``) is routed quietly: it goes to the default queue
 (``default_queue_id``, else the menu's first queue) with no menu, greeting or
@@ -25,7 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zingd.services import hours
+from zingd.assistant import config as assistant_config
+from zingd.services import hours, sla
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
@@ -61,6 +66,15 @@ def render_menu(options: list[dict[str, Any]], header: str = "") -> str:
     lines = [header] if header else []
     lines += [f"*{i}* - {opt['label']}" for i, opt in enumerate(options, 1)]
     return "\n".join(lines)
+
+
+def bot_front_door(tx: Tx, tenant_id: int, connection_id: int) -> bool:
+    """Whether the tenant's bot, switched on with a chat model, greets this number's customers."""
+    raw = tx.value("SELECT settings FROM assistant_settings WHERE tenant_id = ?", (tenant_id,))
+    if raw is None:
+        return False
+    config = assistant_config.load(raw)
+    return config.bot.enabled and bool(config.chat.model) and connection_id in config.bot.connections
 
 
 def tenant_settings(tx: Tx, tenant_id: int) -> dict[str, Any]:
@@ -116,6 +130,7 @@ def assign_queue(tx: Tx, ticket: dict[str, Any], queue_id: int, quiet: bool = Fa
                (queue_id, tx.now, ticket["id"]))
     ticket.update(queue_id=queue_id, chatbot_state="{}")
     T.log(tx, ticket, None, "queue", queue_id=queue_id, **({"backlog": True} if quiet else {}))
+    sla.entered_queue(tx, ticket["id"])
     if not quiet:
         send_bot(tx, ticket, queue["greeting"])
     if not hours.is_open(loads(queue["business_hours"]), tx.now):
@@ -183,6 +198,8 @@ def route(tx: Tx, ticket: dict[str, Any], contact: dict[str, Any], body: str, cr
     if created and owner and tx.value("SELECT 1 FROM users WHERE id = ? AND enabled = 1", (owner,)):
         assign_user(tx, ticket, owner, "wallet")
         return True
+    if not quiet and not ticket["is_group"] and bot_front_door(tx, ticket["tenant_id"], ticket["connection_id"]):
+        return False  # the bot answers in no queue; its handoff picks one
     conn, settings = connection_settings(tx, ticket["connection_id"])
     options = menu_options(tx, conn, settings)
     if not options:

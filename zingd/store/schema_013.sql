@@ -49,3 +49,4 @@ ALTER TABLE messages ADD COLUMN bot INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN transcript TEXT;
 -- users.is_bot: the bot user. It can't log in (no password matches '!') and is never auto-assigned.
 ALTER TABLE users ADD COLUMN is_bot INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX ix_bot_tickets_tenant ON bot_tickets(tenant_id, updated_at DESC);

@@ -9,3 +9,5 @@ from zingd.rpc.methods import (  # noqa: F401
     quickreplies, reports, rpc, schedules, sim, tags, tenants, tickets, tokens, users, webhooks,
 )
 from zingd.rpc.methods import copilot  # noqa: F401,E402 - issue 14: the copilot
+from zingd.rpc.methods import knowledge  # noqa: F401,E402 - issue 14: the knowledge base
+from zingd.rpc.methods import bot  # noqa: F401,E402 - issue 14: the bot

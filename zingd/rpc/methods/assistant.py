@@ -9,6 +9,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from zingd.assistant import config as C
+from zingd.assistant import knowledge
 from zingd.assistant import settings as svc
 from zingd.errors import Forbidden, Invalid, Unavailable
 from zingd.rpc.registry import REGISTRY, changes
@@ -18,12 +19,12 @@ from zingd.rpc.server import Call
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class FeaturePatch(msgspec.Struct, forbid_unknown_fields=True):
+class AssistantUpdateFeature(msgspec.Struct, forbid_unknown_fields=True):
     model: str | UnsetType = UNSET
     base_url: str | UnsetType = UNSET
 
 
-class BotPatch(msgspec.Struct, forbid_unknown_fields=True):
+class AssistantUpdateBot(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool | UnsetType = UNSET
     queues: list[int] | UnsetType = UNSET
     connections: list[int] | UnsetType = UNSET
@@ -41,9 +42,9 @@ class AssistantUpdate(msgspec.Struct, forbid_unknown_fields=True):
     tenant_id: int | None = None
     base_url: str | UnsetType = UNSET
     api_key: str | None | UnsetType = UNSET   # a string sets the key, null clears it
-    chat: FeaturePatch | UnsetType = UNSET
-    transcription: FeaturePatch | UnsetType = UNSET
-    embeddings: FeaturePatch | UnsetType = UNSET
+    chat: AssistantUpdateFeature | UnsetType = UNSET
+    transcription: AssistantUpdateFeature | UnsetType = UNSET
+    embeddings: AssistantUpdateFeature | UnsetType = UNSET
     timeout_s: float | UnsetType = UNSET
     daily_token_limit: int | UnsetType = UNSET
     daily_cost_limit: float | UnsetType = UNSET
@@ -51,7 +52,7 @@ class AssistantUpdate(msgspec.Struct, forbid_unknown_fields=True):
     completion_price_per_1k: float | UnsetType = UNSET
     summarize_on: list[str] | UnsetType = UNSET
     language: str | UnsetType = UNSET
-    bot: BotPatch | UnsetType = UNSET
+    bot: AssistantUpdateBot | UnsetType = UNSET
 
 
 class ForTenant(msgspec.Struct, forbid_unknown_fields=True):
@@ -110,9 +111,12 @@ async def update(call: Call, p: AssistantUpdate) -> dict:
     patch = changes(p, *(f for f in p.__struct_fields__ if f not in ("tenant_id", "api_key")))
     key: Any = ... if p.api_key is UNSET else p.api_key
     try:
-        return await call.app.db.write(svc.update_unit, call.actor, tenant_id, patch, key)
+        view = await call.app.db.write(svc.update_unit, call.actor, tenant_id, patch, key)
     finally:
         call.app.assistant.forget(tenant_id)
+    if "embeddings" in patch or "base_url" in patch:  # the knowledge base's vectors follow the model
+        knowledge.refresh(call.app.db, call.app.assistant, tenant_id, force=True)
+    return view
 
 
 @REGISTRY.method("assistant.status", result=AssistantStatus)

@@ -29,6 +29,7 @@ class SimSay(msgspec.Struct, forbid_unknown_fields=True):
     call: str | None = None   # "voice" or "video": the customer calls instead of writing
     seconds: int | None = None  # type audio: its length
     ptt: bool = True  # type audio: a voice note recorded in WhatsApp (push-to-talk); false: an audio file
+    from_me: bool = False  # written on the company's own phone to this customer (not by the customer)
 
 
 class SimFault(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,7 +93,7 @@ async def say(call: Call, p: SimSay) -> dict:
     type_, body = ("system", CALL_LINES[p.call]) if p.call else (p.type, p.body)
     out = await channel.say(number, body, name, type_, p.quoted_wa_id, p.group, p.lid, p.hide_phone, ts=p.ts,
                             call=p.call or "", seconds=p.seconds, group_name=p.group_name.strip(),
-                            ptt=p.ptt)
+                            ptt=p.ptt, from_me=p.from_me)
     return {**out, "connection_id": channel.connection_id}
 
 
