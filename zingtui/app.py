@@ -29,7 +29,6 @@ from textual.binding import Binding, BindingType
 
 from zingd.errors import ZingError
 from zingd.paths import default_config_path, default_socket_path
-from zingd.rpc.client import Client
 from zingtui import keymap as keymaps
 from zingtui.commands import ZingCommands
 from zingtui.credentials import TokenStore
@@ -37,7 +36,7 @@ from zingtui.drafts import drafts_path
 from zingtui.messages import Daemon
 from zingtui.screens.login import LoginScreen, SplashScreen
 from zingtui.screens.main import MainScreen
-from zingtui.session import ClientFactory, Session
+from zingtui.session import ClientFactory, ConsoleClient, Notice, Session
 
 RETRY_S = 1.0
 
@@ -52,7 +51,7 @@ class ZingApp(App):
     ]
 
     def __init__(self, socket: Path, email: str | None = None, password: str | None = None, alerts: bool = True,
-                 tokens: TokenStore | None = None, client_factory: ClientFactory = Client,
+                 tokens: TokenStore | None = None, client_factory: ClientFactory = ConsoleClient,
                  clock: Callable[[], float] = time.time, keymap: Mapping[str, str] | None = None,
                  drafts_file: Path | None = None) -> None:
         super().__init__()
@@ -174,15 +173,16 @@ class ZingApp(App):
         return None
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, quiet: bool = False,
-                   offline: bool = False) -> Any:
+                   offline: bool = False, on_notice: Notice | None = None) -> Any:
         """Call zingd; on any error show a toast (unless quiet) and return None.
 
         With offline, an unreachable zingd raises ConnectionError instead: the caller keeps the call for later.
+        With on_notice, the notifications zingd sends for this call (a streamed answer) go there meanwhile.
         """
         if self.leaving:
             raise asyncio.CancelledError
         try:
-            return await self.session.call(method, params)
+            return await self.session.call(method, params, on_notice)
         except ZingError as e:
             if not quiet:
                 text = f"this zingd has no {method} yet" if e.kind == "method_not_found" else e.message

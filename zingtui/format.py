@@ -83,8 +83,10 @@ def variables(ticket: dict[str, Any], agent: str) -> dict[str, str]:
 
 
 def preview(message: dict[str, Any], limit: int = 60) -> str:
-    """A message in one short line: its text, or its kind for media without a caption."""
-    return first_line(message.get("body") or f"[{message.get('type') or 'message'}]", limit)
+    """A message in one short line: its text, a voice note's transcript, or its kind for media without a caption."""
+    spoken = message.get("transcript")
+    return first_line(message.get("body") or (f"🎤 {spoken}" if spoken else f"[{message.get('type') or 'message'}]"),
+                      limit)
 
 
 def row_preview(ticket: dict[str, Any]) -> str:
@@ -103,3 +105,19 @@ def refetchable(media_error: str | None) -> bool:
     """A media error media.fetch may cure: a failed download or save, not a file over the size
     limit or gone from WhatsApp's servers (zingd/channels/whatsapp/inbound.py words them)."""
     return bool(media_error) and not media_error.startswith(("expired", "not downloaded", "discarded"))
+
+
+BOT = "🤖 Assistant"  # how a bot's message is signed in the chat, never an agent's name
+
+
+def bot_state(state: str | None, reason: str = "") -> str:
+    """The bot's part in a ticket in a few words: "bot answering", "bot stopped: a human replied",
+    "handed over: asked for a person"; "" when the bot never took part."""
+    reason = " ".join((reason or "").split())
+    if state == "active":
+        return "🤖 bot answering"
+    if state == "stopped":
+        return f"🤖 bot stopped: {reason}" if reason else "🤖 bot stopped"
+    if state == "handed_over":
+        return f"🤖 handed over: {reason}" if reason else "🤖 handed over"
+    return ""

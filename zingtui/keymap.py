@@ -35,6 +35,7 @@ def _owners() -> tuple[type, ...]:
     from zingtui.screens.campaigns import CampaignsScreen
     from zingtui.screens.connections import ConnectionsScreen
     from zingtui.screens.contact import ContactEditDialog, ContactScreen
+    from zingtui.screens.copilot import RewriteDialog, SummaryDialog, TagProposalDialog
     from zingtui.screens.dialogs import AttachDialog, CloseDialog, Dialog, ResendDialog, TagDialog
     from zingtui.screens.main import MainScreen
     from zingtui.screens.manage import ConfirmDialog, ManageScreen, QuickReplyDialog
@@ -46,7 +47,8 @@ def _owners() -> tuple[type, ...]:
 
     return (ZingApp, MainScreen, TicketList, ChatView, Composer, Dialog, CloseDialog, ResendDialog, TagDialog,
             AttachDialog, SearchScreen, ContactScreen, ContactEditDialog, CampaignsScreen, ConnectionsScreen,
-            ManageScreen, QuickReplyDialog, ConfirmDialog, SettingsScreen, SettingDialog)
+            ManageScreen, QuickReplyDialog, ConfirmDialog, SettingsScreen, SettingDialog, RewriteDialog,
+            SummaryDialog, TagProposalDialog)
 
 
 def _declared(owner: type) -> list[Binding]:

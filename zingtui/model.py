@@ -64,17 +64,42 @@ class Filter:
 
 
 @dataclass
+class Assistant:
+    """The company's assistant as ``assistant.status`` last said: can the copilot answer (a chat
+    model is set), and if not, the reason an agent can pass on to their admin."""
+
+    chat: bool = False
+    reason: str = ""
+
+    def update(self, status: dict[str, Any]) -> None:
+        self.chat = bool(status.get("chat"))
+        self.reason = status.get("reason") or ""
+
+    @property
+    def off(self) -> str:
+        """Why the copilot keys do nothing: "the assistant is off: <reason>"."""
+        reason = self.reason.strip()
+        if reason.lower().startswith("the assistant is off"):
+            return reason
+        return f"the assistant is off: {reason}" if reason else "the assistant is off"
+
+
+@dataclass
 class Directory:
     """Who and what the console names and offers: numbers, queues, tags, agents.
 
     Loaded once by the screen, kept current by events, and shared by the panes
     (names in the chat and on the filter line) and the dialogs (transfer, tag, filter).
+    ``bots`` is the bot's part in each ticket as its ``bot.updated`` events told it
+    (``{"state", "reason"}``); ``assistant`` is whether the copilot can answer.
     """
 
     connections: dict[int, dict[str, Any]] = field(default_factory=dict)
     queues: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    bots: dict[int, dict[str, str]] = field(default_factory=dict)
+    assistant: Assistant = field(default_factory=Assistant)
 
 
 def _key(ticket: Ticket) -> tuple[float, int]:

@@ -449,6 +449,8 @@ class Ticket(Struct):
     user_name: str | None
     connection_name: str
     tags: list[str]
+    bot_state: Literal["active", "stopped", "handed_over"] | None  # the bot's part in it; none: it never had one
+    bot_reason: str | None
 
 
 class StatusCount(Struct):

@@ -10,12 +10,14 @@ from zingd.store.rows import dumps, with_json
 
 VIEW = (
     "SELECT t.*, c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number, "
-    "q.name AS queue_name, u.name AS user_name, cn.name AS connection_name, "
+    "q.name AS queue_name, u.name AS user_name, cn.name AS connection_name, b.state AS bot_state, "
+    "b.reason AS bot_reason, "
     "(SELECT group_concat(g.name, char(31)) FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
     " WHERE tt.ticket_id = t.id) AS tags "
     "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
     "JOIN connections cn ON cn.id = t.connection_id "
-    "LEFT JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.user_id"
+    "LEFT JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.user_id "
+    "LEFT JOIN bot_tickets b ON b.ticket_id = t.id"
 )
 
 

@@ -261,7 +261,8 @@ QUEUE_KEYS = ("queue_id", "from_queue", "to_queue")
 ACTIONS = {  # ticket_log actions (zingd's T.log calls) as the agent reads them
     "start": "started by writing to the customer", "queue": "put in a queue", "out_of_hours": "arrived out of hours",
     "assign": "assigned", "accept": "accepted", "close": "closed", "reopen": "reopened",
-    "note": "private note added", "rated": "rated",
+    "note": "private note added", "rated": "rated", "bot.stopped": "the bot stopped",
+    "bot.handoff": "the bot handed over",
 }
 
 

@@ -5,7 +5,8 @@ The screen is where the parts meet: it owns the session and the directory
 events to the part they concern, and opens the ticket the queue pane picks.
 It subscribes to the tenant's events before it loads anything, so nothing
 falls between a page and the stream. What an agent does to a ticket (every
-``action_*`` of ``zingtui.actions``) lives in ``TicketActions``.
+``action_*`` of ``zingtui.actions``) lives in ``TicketActions``, and what the
+assistant does for them (suggest, rewrite, summarize, propose tags) in ``CopilotActions``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from textual.widgets import Footer
 
 from zingtui.messages import Daemon
 from zingtui.model import Directory, Filter, Inbox
+from zingtui.screens.copilot_actions import CopilotActions
 from zingtui.screens.manage import ManageScreen
 from zingtui.screens.settings import SettingsScreen
 from zingtui.screens.ticket_actions import TicketActions
@@ -40,7 +42,7 @@ REFERENCE_EVENTS = frozenset({"tag.created", "tag.updated", "tag.deleted", "queu
                               "user.created"})
 
 
-class MainScreen(TicketActions, Screen):
+class MainScreen(TicketActions, CopilotActions, Screen):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "focus_list", show=False, tooltip="Back to the ticket list", id="main.focus_list"),
@@ -130,6 +132,8 @@ class MainScreen(TicketActions, Screen):
             d.tags = await call("tag.list", quiet=True) or []
         if s.supports("user.directory"):
             d.users = {u["id"]: u for u in await call("user.directory", quiet=True) or []}
+        if s.supports("assistant.status"):
+            await self.load_assistant()
         await self.conversation.load_replies()
 
     def reference_event(self, kind: str, data: dict[str, Any]) -> None:
@@ -188,6 +192,10 @@ class MainScreen(TicketActions, Screen):
                 self.follow_merge(data["merged_into"])
         if kind in CHAT_EVENTS:
             self.conversation.event(event)
+        elif kind == "bot.updated":
+            self.conversation.bot_event(data)
+        elif kind == "assistant.updated" and self.session.supports("assistant.status"):
+            self.run_worker(self.load_assistant(), group="assistant", exclusive=True)  # an admin changed it
         elif kind == "connection.updated":
             connections = self.directory.connections
             conn = connections.setdefault(data["id"], {"id": data["id"], "name": f"number {data['id']}"})

@@ -3,7 +3,9 @@
 Older pages load when the view reaches the top; live messages append at the
 bottom, and the view stays anchored there (as the composer grows, as messages
 arrive) until the agent scrolls up; acks, edits and deletions update their
-bubble in place. Up/down select a message to quote, retry or open.
+bubble in place. Up/down select a message to quote, retry or open. The bot's messages are
+signed as the bot's (``format.BOT``, in their own colour), and a voice note's transcript shows
+under its audio line as soon as ``message.updated`` brings it.
 
 The colours of a bubble's parts are the chat's component classes (``chat--agent``,
 ``chat--tick-read``...), styled in app.tcss: one set for every bubble, so a theme
@@ -86,6 +88,8 @@ class Bubble(Static):
             parts.append(body)
         if item.get("type") == "audio" and item.get("media_seconds"):
             parts.append(Text(voice_line(item), style=self.style("media")))
+        if item.get("transcript"):  # under the audio line: what the voice note says
+            parts.append(Text(f"⤷ {item['transcript']}", style=self.style("transcript")))
         if item.get("type") not in (None, "text", "system") and (item.get("media_path") or item.get("media_error")):
             parts.append(self._media(item))
         if item.get("ack") == "failed":
@@ -100,7 +104,8 @@ class Bubble(Static):
 
     def _head(self, item: Item) -> Text:
         out = item.get("direction") == "out"
-        text = Text().append(self.chat.namer(item), style=self.style("agent" if out else "customer"))
+        who = "bot" if item.get("bot") else "agent" if out else "customer"
+        text = Text().append(self.chat.namer(item), style=self.style(who))
         sent = item.get("wa_ts") or item["created_at"]  # WhatsApp's time when there is one
         text.append(f"  {sent_label(sent, item['created_at'])}", style=self.style("time"))
         if item.get("offline"):
@@ -168,8 +173,8 @@ def voice_line(item: Item) -> str:
 class ChatView(VerticalScroll, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         f"chat--{part}" for part in (
-            "agent", "customer", "time", "note-head", "tick-quiet", "tick-read", "tick-failed", "failed", "edited",
-            "deleted", "deleted-body", "quote", "system", "media", "media-error", "hint")
+            "agent", "bot", "customer", "time", "note-head", "tick-quiet", "tick-read", "tick-failed", "failed",
+            "edited", "deleted", "deleted-body", "quote", "system", "media", "media-error", "hint", "transcript")
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "select(-1)", "Up", show=False, tooltip="Select the message above", id="chat.up"),

@@ -5,6 +5,11 @@ the signature choice, reply or private-note mode) and shows it on its border;
 each ticket keeps its own unsent text, written to ``zingtui.drafts`` a moment after the agent stops
 typing (and when they switch tickets or leave), so a restart gives it back; the pane does the sending.
 While the agent types it reports "composing" at most every few seconds, and "stopped" after a pause or on send.
+
+The assistant writes here too, never past the agent: a suggestion streams in below their draft and a
+rewrite replaces it, while the composer is held (its keys wait, Enter sends nothing, Escape stops the
+assistant); each arrives as one edit, so ctrl+z gives the draft back. Nothing the assistant writes is
+sent until the agent sends it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ TYPING_EVERY_S = 4.0
 TYPING_IDLE_S = 5.0
 KEEP_AFTER_S = 0.4  # the draft goes to disk this long after the last key
 VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+MOVES = frozenset({"up", "down", "left", "right", "home", "end", "pageup", "pagedown"})  # harmless while held
 
 
 def expand(body: str, values: dict[str, str]) -> str:
@@ -65,6 +71,12 @@ class ComposerInput(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         composer = self.composer
+        if composer.held and event.key not in MOVES:  # the assistant writes: keys wait, none falls to the screen
+            event.stop()
+            event.prevent_default()
+            if event.key == "escape":
+                composer.escape()
+            return
         menu_open = composer.menu.display
         if event.key in ("ctrl+j", "shift+enter"):
             event.stop()
@@ -104,6 +116,23 @@ def joined(back: str, typed: str) -> str:
 
 
 @dataclass
+class Hold:
+    """The assistant is writing into one ticket's draft: what it does, and where its text is so far."""
+
+    ticket_id: int
+    what: str
+    base: tuple[int, int] = (0, 0)  # the end of the agent's draft: a suggestion goes on a line below it
+    start: tuple[int, int] = (0, 0)
+    end: tuple[int, int] = (0, 0)
+    here: bool = True  # False once the agent moved to another ticket: the text goes to that ticket's draft
+
+
+def below(draft: str, text: str) -> str:
+    """The assistant's text under the agent's draft (or alone, when there is none)."""
+    return "\n".join(part for part in (draft.rstrip(), text) if part.strip())
+
+
+@dataclass
 class Draft:
     ticket_id: int | None
     body: str
@@ -139,6 +168,10 @@ class Composer(Vertical):
     class NeedReplies(Message):
         """The quick-reply menu opened: the screen refreshes the list."""
 
+    @dataclass
+    class StopAssistant(Message):
+        """Escape while the assistant writes: the pane stops the call (what it wrote so far goes)."""
+
     def __init__(self, drafts: Drafts, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.drafts = drafts
@@ -151,6 +184,7 @@ class Composer(Vertical):
         self._typing_sent = 0.0
         self._idle_timer = None
         self._keep_timer = None
+        self.hold: Hold | None = None
 
     def compose(self) -> ComposeResult:
         menu = OptionList(id="quick-replies")
@@ -168,10 +202,20 @@ class Composer(Vertical):
         return self.query_one("#quick-replies", OptionList)
 
     # -- state shown on the border ------------------------------------------
+    @property
+    def held(self) -> bool:
+        """The assistant is writing into the draft on screen."""
+        return self.hold is not None and self.hold.here
+
     def _decorate(self) -> None:
         self.set_class(self.note, "-note")
+        held = self.held
+        self.set_class(held, "-held")
         title = f"Private note on {self.target}" if self.note else (f"Reply to {self.target}" if self.target else "")
         self.border_title = title
+        if held:
+            self.border_subtitle = f"🤖 {self.hold.what}… · esc stops"
+            return
         bits = []
         if self.quoted:
             bits.append(f"↩ {format.preview(self.quoted, 30)}")
@@ -200,6 +244,7 @@ class Composer(Vertical):
         the attachment and the modes belong to the ticket being left and are dropped."""
         if ticket_id != self.ticket_id:
             self._stop_typing()
+            self._leave_hold()
             self.keep()
             self.ticket_id = ticket_id
             self.input.load_text(self.drafts.text(ticket_id))
@@ -216,7 +261,7 @@ class Composer(Vertical):
         if wants_menu and not self.menu.display:
             self.post_message(self.NeedReplies())
         self._fill_menu(text[1:] if wants_menu else None)
-        if text.strip() and self.input.has_focus:  # a draft coming back with its ticket is not typing
+        if text.strip() and self.input.has_focus and self.hold is None:  # a draft coming back is not typing
             self._typing()
         if self._keep_timer is not None:
             self._keep_timer.stop()
@@ -282,6 +327,8 @@ class Composer(Vertical):
 
     # -- sending ----------------------------------------------------------
     def submit(self) -> None:
+        if self.held:
+            return  # the assistant is still writing: the agent sends once they have read it
         body = self.input.text.strip()
         if not body and self.attachment is None:
             return
@@ -311,7 +358,9 @@ class Composer(Vertical):
                                                                    draft.signature)
 
     def escape(self) -> None:
-        if self.menu.display:
+        if self.held:
+            self.post_message(self.StopAssistant())
+        elif self.menu.display:
             self.menu.display = False
         elif self.quoted is not None:
             self.quoted = None
@@ -321,3 +370,106 @@ class Composer(Vertical):
             self.note = False
         else:
             self.post_message(self.Escaped())
+
+    # -- the assistant writing ----------------------------------------------
+    def _take(self, ticket_id: int, what: str) -> Hold | None:
+        """Hold the ticket's draft for the assistant; None when it already writes, or the agent moved on."""
+        if self.hold is not None:
+            self.notify("The assistant is still writing (esc stops it)", title="assistant", severity="warning")
+            return None
+        if ticket_id != self.ticket_id:
+            return None
+        self.menu.display = False
+        self.hold = Hold(ticket_id, what)
+        self.input.read_only = True
+        self.input.history.checkpoint()  # what the agent typed is one undo step, the assistant's another
+        self._decorate()
+        return self.hold
+
+    def begin_suggestion(self, ticket_id: int) -> bool:
+        """Make room for a suggestion under the draft; False when the assistant is already writing."""
+        hold = self._take(ticket_id, "suggesting a reply")
+        if hold is None:
+            return False
+        area = self.input
+        if area.text.strip():
+            hold.base = area.document.end
+            hold.start = hold.end = area.insert("\n", hold.base).end_location
+        else:
+            area.clear()
+        return True
+
+    def suggestion_piece(self, ticket_id: int, piece: str) -> None:
+        """One streamed piece of the suggestion, at the end of what came so far."""
+        hold = self.hold
+        if hold is None or not hold.here or hold.ticket_id != ticket_id or not piece:
+            return
+        hold.end = self.input.insert(piece, hold.end).end_location
+        self.input.move_cursor(hold.end)  # the view follows the text as it comes
+
+    def end_suggestion(self, ticket_id: int, text: str | None) -> None:
+        """The whole suggestion (None: it failed or was stopped, and the pieces shown go)."""
+        hold = self._release(ticket_id)
+        if hold is None:
+            return
+        text = (text or "").strip()
+        area = self.input
+        if hold.here:
+            if not text:  # nothing usable came: the draft as it was, without the line made for it
+                area.delete(hold.base, hold.end)
+            elif area.get_text_range(hold.start, hold.end) != text:
+                area.replace(text, hold.start, hold.end)
+        elif not text:
+            return
+        elif ticket_id == self.ticket_id:  # the agent went away and came back meanwhile
+            area.replace(below(area.text, text), (0, 0), area.document.end)
+        else:
+            self.drafts.keep(ticket_id, below(self.drafts.text(ticket_id), text))
+            self.notify(f"The suggestion for #{ticket_id} is in its draft", title="assistant")
+            return
+        self._settle()
+
+    def begin_rewrite(self, ticket_id: int) -> bool:
+        """Hold the draft while the assistant rewrites it; False when it is already writing."""
+        return self._take(ticket_id, "rewriting your draft") is not None
+
+    def end_rewrite(self, ticket_id: int, text: str | None) -> None:
+        """The rewritten draft replaces the draft as one edit (ctrl+z gives the old one back); None: unchanged."""
+        hold = self._release(ticket_id)
+        text = (text or "").strip()
+        if hold is None or not text:
+            return
+        if ticket_id == self.ticket_id:
+            self.input.replace(text, (0, 0), self.input.document.end)
+            self._settle()
+        else:
+            self.drafts.keep(ticket_id, text)
+            self.notify(f"The rewritten draft of #{ticket_id} is in its draft", title="assistant")
+
+    def _release(self, ticket_id: int) -> Hold | None:
+        hold = self.hold
+        if hold is None or hold.ticket_id != ticket_id:
+            return None
+        self.hold = None
+        if self.is_mounted:
+            self.input.read_only = False
+            self._decorate()
+        return hold if self.is_mounted else None
+
+    def _settle(self) -> None:
+        """After the assistant wrote: the cursor at the end, its text one undo step, the draft kept."""
+        area = self.input
+        area.history.checkpoint()
+        area.move_cursor(area.document.end)
+        self.keep()
+
+    def _leave_hold(self) -> None:
+        """The agent moves to another ticket while the assistant writes: what it wrote so far leaves the
+        draft (the whole answer joins that ticket's draft when it comes), and the keys are the agent's again."""
+        hold = self.hold
+        if hold is None or not hold.here:
+            return
+        if hold.end != hold.base:
+            self.input.delete(hold.base, hold.end)
+        hold.here = False
+        self.input.read_only = False

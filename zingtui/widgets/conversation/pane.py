@@ -11,6 +11,10 @@ A reply is saved (``zingtui.drafts``) before it is sent, under its own client_re
 unreachable it waits there, shown in the chat as waiting, and goes, in order, when the link is back
 (or when the console starts again); a repeat of a send whose answer was lost returns the first
 message, so none goes twice. A reply zingd refuses goes back to the composer.
+
+The assistant's part: the bot's state in the ticket shows on a line under the title (from its
+``bot.updated`` events), and a suggested reply streams into the composer, a rewrite replaces the
+draft there (``Composer``'s hold): the pane makes those calls, nothing of them is sent by itself.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class ConversationPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chat-title")
+        yield Static("", id="bot-line")  # the bot's part in the ticket, when it has one
         yield ChatView(id="chat", namer=self.name_of, clock=self.clock)
         yield Composer(self.drafts, id="composer")
 
@@ -139,8 +144,25 @@ class ConversationPane(Vertical):
         for tag in t.get("tags") or ():
             title.append(f" #{tag}", style=self._style("tags"))
         self.query_one("#chat-title", Static).update(title)
+        bot = self.bot_line(t)
+        line = self.query_one("#bot-line", Static)
+        line.update(bot)
+        line.display = bool(bot)
         agent = self.session.user.get("name", "")
         self.composer.set_target(t["id"], format.contact_name(t), format.variables(t, agent))
+
+    def bot_line(self, ticket: dict[str, Any]) -> str:
+        """The bot's part in the ticket: as its last bot.updated told it, else as the ticket says."""
+        known = self.directory.bots.get(ticket["id"]) or {"state": ticket.get("bot_state"),
+                                                            "reason": ticket.get("bot_reason") or ""}
+        return format.bot_state(known.get("state"), known.get("reason", ""))
+
+    def bot_event(self, data: dict[str, Any]) -> None:
+        """bot.updated: the bot started, stopped or handed over in a ticket; the line under the title says so."""
+        ticket_id = data.get("ticket_id")
+        self.directory.bots[ticket_id] = {"state": data.get("state") or "", "reason": data.get("reason") or ""}
+        if self.shows(ticket_id):
+            self.show_title()
 
     def update_keys(self) -> None:
         """Redraw the footer only when what applies changed (it rebuilds its widgets each time)."""
@@ -159,6 +181,8 @@ class ConversationPane(Vertical):
         """Who wrote a message, as the agent knows them."""
         if item.get("direction") != "out":
             return format.contact_name(self.ticket) if self.ticket else "customer"
+        if item.get("bot"):
+            return format.BOT
         if item.get("from_device"):
             return "Phone"
         uid = item.get("user_id")
@@ -347,3 +371,43 @@ class ConversationPane(Vertical):
             replies = await self.app.call("quickreply.list", {}, quiet=True)
             if replies is not None:
                 self.composer.set_replies(replies)
+
+    # -- the assistant writing into the composer ------------------------------
+    async def suggest(self, ticket_id: int) -> bool:
+        """A suggested reply, streamed into the composer under the draft; the agent edits and sends it.
+        False when the call failed (its toast is up)."""
+        composer = self.composer
+        if not composer.begin_suggestion(ticket_id):
+            return True
+        text = out = None
+        try:
+            out = await self.app.call("copilot.suggest", {"ticket_id": ticket_id, "stream": True},
+                                      on_notice=lambda method, params: self._piece(ticket_id, method, params))
+            if out is not None:
+                text = out.get("text") or ""
+                if not text.strip():
+                    self.notify("The assistant had no reply to suggest", title="assistant", severity="warning")
+                sources = [s.get("title") for s in out.get("sources") or () if s.get("title")]
+                if sources and text.strip():
+                    self.notify("From: " + "; ".join(sources), title="suggestion grounded in")
+        finally:
+            composer.end_suggestion(ticket_id, text)
+        return out is not None
+
+    def _piece(self, ticket_id: int, method: str, params: dict[str, Any]) -> None:
+        if method == "copilot.delta":
+            self.composer.suggestion_piece(ticket_id, params.get("text") or "")
+
+    async def rewrite(self, ticket_id: int, style: str) -> bool:
+        """The draft rewritten in a style; it replaces the draft as one edit (ctrl+z gives it back).
+        False when the call failed (its toast is up)."""
+        composer = self.composer
+        text = composer.input.text
+        if not text.strip() or not composer.begin_rewrite(ticket_id):
+            return True
+        out = None
+        try:
+            out = await self.app.call("copilot.rewrite", {"text": text, "style": style, "ticket_id": ticket_id})
+        finally:
+            composer.end_rewrite(ticket_id, out and out.get("text"))
+        return out is not None
