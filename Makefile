@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash soak powercut smoke-llm bench-assistant bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
+.PHONY: demo test crash soak powercut smoke-llm remote bench-assistant bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -51,6 +51,14 @@ smoke-llm: $(STAMP)
 	@rc=0; bash scripts/llm-smoke-setup.sh || rc=$$?; \
 	  if [ $$rc -eq 3 ]; then exit 0; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	  $(BIN)/python -m pytest -q -rs -m llm_smoke tests/llm_smoke
+
+# The console served to a real headless Chromium, and consoles over an SSH-forwarded socket
+# (tests/remote): Debian's chromium and openssh-server, installed where missing
+# (scripts/remote-test-setup.sh); where they can't be, those tests skip and say why.
+remote: $(STAMP)
+	@rc=0; bash scripts/remote-test-setup.sh || rc=$$?; \
+	  if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then exit $$rc; fi
+	$(BIN)/python -m pytest -q -rs -m remote tests/remote
 
 bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui bench-window bench-assistant
 

@@ -30,6 +30,7 @@ from textual.binding import Binding, BindingType
 from zingd.errors import ZingError
 from zingd.paths import default_config_path, default_socket_path
 from zingtui import keymap as keymaps
+from zingtui import serve
 from zingtui.commands import ZingCommands
 from zingtui.credentials import TokenStore
 from zingtui.drafts import drafts_path
@@ -267,6 +268,7 @@ def parse_args(argv: list[str] | None = None, stdin: IO[str] | None = None,
     parser.add_argument("--bell", action=argparse.BooleanOptionalAction, default=True,
                         help="ring the bell and notify on new pending tickets (default: on)")
     parser.add_argument("--keys", action="store_true", help="print every key binding's id and keys, then exit")
+    serve.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.password_flag is not None:
         parser.error("--password is gone: a password on the command line shows in ps. "
@@ -309,6 +311,8 @@ def _keys_from_the_terminal() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve:
+        return serve.run(args)
     if args.keys:
         print(keymaps.listing(args.keymap))
         return 0

@@ -164,6 +164,16 @@ class Session:
         sub.last_seq = event.seq
         self.write(event.frame(sub.id))
 
+    def forgo_os_user(self) -> None:
+        """Act as nobody until a login, and never as the peer's OS user: what a console served to
+        browsers asks (``rpc.hello`` with ``os_user`` false), since it runs as the server's OS user and
+        its users are not. The peer-uid login is dropped (a password or token login stays), and so is the
+        peer uid, for the rest of the connection: no ``auth.bootstrap``, no operator status, and its failed
+        logins count in the bucket of uid-less peers, not in the OS user's own."""
+        if self.actor is not None and self.actor.token_id is None:
+            self.actor = None
+        self.peer_uid = None
+
     def close(self) -> None:
         if self.closed:
             return
