@@ -197,7 +197,7 @@ async def run(parts: Parts, actor: Actor, name: str, arguments: Any, offered: li
 
 def as_messages(reply_text: str, calls: list[Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The assistant's tool-calling turn and the tools' answers, for the next request."""
-    turn = {"role": "assistant", "content": reply_text or None, "tool_calls": [
+    turn = {"role": "assistant", "content": reply_text or "", "tool_calls": [  # "" not null: llama.cpp refuses null
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
         for c in calls]}
     answers = [{"role": "tool", "tool_call_id": c.id, "content": json.dumps(r["result"], ensure_ascii=False)}
