@@ -1,6 +1,6 @@
 """zingd on a big database: 1,000,000 tickets and 5,000,000 messages across 10 tenants.
 
-    python -m bench.scale [--quick] [--tickets N] [--messages N] [--calls N] [--rebuild]
+    python -m bench.scale [--quick] [--tickets N] [--messages N] [--calls N] [--report-calls N] [--rebuild]
 
 1. Build (once; cached under .bench/ keyed by size and schema) a database with
    plain ``sqlite3`` through the daemon's own migrations: tenants, users (an admin
@@ -23,6 +23,9 @@
    plain ``sqlite3`` on the same file in the same run; for ``ticket.list`` (whose SQL
    runs on zingd's event loop) also the loop time per call and how many calls zingd
    moved to its reader thread (``daemon.status``).
+   Then the supervisors' reports of tenant 1 over its last 30 days of data (``report.summary``,
+   ``report.series`` by day, by hour of day per agent, by day per tag) and ``report.live``: the
+   build gives tickets their timelines (accept, transfer, reopen, close), ratings and tags for them.
 """
 
 from __future__ import annotations
@@ -64,19 +67,26 @@ from bench.common import (
     wait_quiet,
 )
 
-BUILD_VERSION = 2        # 2: tenant 1 has a newcomer agent with few closed tickets
+BUILD_VERSION = 3        # 2: tenant 1 has a newcomer agent with few closed tickets; 3: timelines, ratings, tags
 TENANTS = 10
 AGENTS_PER_TENANT = 20
 NEWCOMER_CLOSED = 60     # closed tickets of tenant 1's newcomer, spread over the year
 ACTIVE_FRACTION = 0.05   # the newest tickets of a tenant are open or pending, the rest closed
 CONTACTS_PER_TICKET = 0.3
 PASSWORD = "bench-admin-1"
+TAGS_PER_TENANT = 8
+TAGGED_FRACTION = 0.3    # tickets with one or two tags
+TRANSFER_FRACTION = 0.1  # tickets with a transfer in their timeline
+REOPEN_FRACTION = 0.03   # closed tickets that were reopened once
+RATED_FRACTION = 0.3     # closed tickets with a 1-5 rating
 
 TARGET_LIST_P99 = 0.001
 TARGET_LOOP_P99 = 0.001      # loop time per ticket.list call (the SQL on zingd's loop connection)
 MAX_MOVED = 0.01             # share of those calls Database.page may move to the reader thread
 TARGET_SEARCH_P99 = 0.020
 TARGET_RSS_MB = 200.0
+TARGET_REPORT_P99 = 0.200    # a 30-day report of one tenant (issue 15)
+REPORT_DAYS = 30
 
 
 # ===================================================================================
@@ -153,6 +163,7 @@ def build(root: Path, n_tickets: int, n_messages: int, seed: int = 42) -> dict[s
     # -- tenants, users, queues, connections ------------------------------------------
     agents: dict[int, list[int]] = {}
     queues: dict[int, list[int]] = {}
+    tags: dict[int, list[int]] = {}
     for t in range(1, TENANTS + 1):
         conn.execute("INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)", (t, f"Tenant {t}", t0))
         conn.execute("INSERT INTO users (tenant_id, email, name, role, password_hash, created_at, updated_at) "
@@ -181,6 +192,8 @@ def build(root: Path, n_tickets: int, n_messages: int, seed: int = 42) -> dict[s
                                                                                       facts["newcomer_user_id"]))
         conn.execute("INSERT INTO connections (id, tenant_id, name, kind, is_default, status, created_at, updated_at) "
                      "VALUES (?,?,?,?,?,?,?,?)", (t, t, f"WhatsApp {t}", "sim", 1, "disconnected", t0, t0))
+        tags[t] = [conn.execute("INSERT INTO tags (tenant_id, name) VALUES (?,?)", (t, f"tag{g}")).lastrowid
+                   for g in range(TAGS_PER_TENANT)]
     facts["agent_user_id"] = agents[1][0]
     facts["admin_email"] = "admin@t1.bench"
     facts["newcomer_email"] = "newcomer@t1.bench"
@@ -219,6 +232,11 @@ def build(root: Path, n_tickets: int, n_messages: int, seed: int = 42) -> dict[s
     span = year * 0.98
     ticket_rows: list[tuple] = []
     message_rows: list[tuple] = []
+    log_rows: list[tuple] = []
+    tag_rows: list[tuple] = []
+    # what reports read (times, timelines, ratings, tags) from a second generator, so the tickets and
+    # messages above stay those of earlier builds
+    extra = random.Random(seed + 1)
     status_count = {"open": 0, "pending": 0, "closed": 0}
     conn.execute("BEGIN")
     report_every = max(1, n_tickets // 20)
@@ -227,12 +245,15 @@ def build(root: Path, n_tickets: int, n_messages: int, seed: int = 42) -> dict[s
         conn.executemany(
             "INSERT INTO tickets (id, tenant_id, connection_id, contact_id, queue_id, user_id, status, unread, "
             "last_message, last_message_at, last_inbound_at, created_at, updated_at, accepted_at, "
-            "first_response_at, closed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ticket_rows)
+            "first_response_at, closed_at, rating) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ticket_rows)
         conn.executemany(
             "INSERT INTO messages (id, tenant_id, ticket_id, connection_id, contact_id, wa_id, direction, type, "
             "body, user_id, ack, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", message_rows)
-        ticket_rows.clear()
-        message_rows.clear()
+        conn.executemany("INSERT INTO ticket_log (tenant_id, ticket_id, user_id, action, created_at) "
+                         "VALUES (?,?,?,?,?)", log_rows)
+        conn.executemany("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES (?,?)", tag_rows)
+        for rows in (ticket_rows, message_rows, log_rows, tag_rows):
+            rows.clear()
 
     for i in range(n_tickets):
         tid = i + 1
@@ -271,9 +292,25 @@ def build(root: Path, n_tickets: int, n_messages: int, seed: int = 42) -> dict[s
                                  user if direction == "out" else None, "received" if direction == "in" else "read",
                                  ts, ts))
         unread = 1 if status != "closed" and direction == "in" else 0
-        accepted = created + 30 if user else None
+        accepted = created + extra.uniform(5, 900) if user else None
+        first_response = accepted + extra.uniform(0, 300) if user else None
+        closed_at = max(ts, first_response or ts) + 60 if status == "closed" else None
+        rating = None
+        if user:
+            log_rows.append((tenant, tid, user, "accept", accepted))
+        if user and extra.random() < TRANSFER_FRACTION:
+            log_rows.append((tenant, tid, user, "transfer", first_response))
+        if closed_at is not None:
+            if extra.random() < REOPEN_FRACTION:
+                log_rows.append((tenant, tid, user, "close", closed_at - 30))
+                log_rows.append((tenant, tid, user, "reopen", closed_at - 20))
+            log_rows.append((tenant, tid, user, "close", closed_at))
+            if extra.random() < RATED_FRACTION:
+                rating = extra.choices((1, 2, 3, 4, 5), (1, 1, 2, 4, 6))[0]
+        if extra.random() < TAGGED_FRACTION:
+            tag_rows.extend((tid, g) for g in extra.sample(tags[tenant], extra.choice((1, 2))))
         ticket_rows.append((tid, tenant, tenant, contact, queue, user, status, unread, body[:200], ts, last_in,
-                            created, ts, accepted, accepted, ts + 60 if status == "closed" else None))
+                            created, ts, accepted, first_response, closed_at, rating))
         if len(message_rows) >= 50000:
             flush()
         if (i + 1) % report_every == 0:
@@ -346,6 +383,38 @@ def later_page(client: LineClient, params: dict[str, Any], page: int) -> tuple[l
             break
         before, k = res["next"], k + 1
     return before, k
+
+
+def measure_reports(client: LineClient, db: Path, tenant: int, calls: int, report: Report) -> None:
+    """The supervisors' reports of one tenant over its last ``REPORT_DAYS`` days of data (the
+    database may have been built days ago: the period ends at its newest ticket), and the live panel."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        newest, = conn.execute("SELECT max(created_at) FROM tickets WHERE tenant_id = ?", (tenant,)).fetchone()
+        until = newest + 1
+        since = until - REPORT_DAYS * 86400
+        n_tickets, = conn.execute("SELECT count(*) FROM tickets WHERE tenant_id = ? AND created_at >= ? "
+                                  "AND created_at < ?", (tenant, since, until)).fetchone()
+        n_messages, = conn.execute("SELECT count(*) FROM messages WHERE tenant_id = ? AND created_at >= ? "
+                                   "AND created_at < ?", (tenant, since, until)).fetchone()
+    period = {"since": since, "until": until}
+    cases = [("report.summary (in all, per agent, queue, number, tag)", "report.summary", period, True),
+             ("report.series by day", "report.series", {**period, "by": "day"}, True),
+             ("report.series by hour of day, per agent", "report.series", {**period, "by": "hour", "group": "agent"},
+              True),
+             ("report.series by day, per tag", "report.series", {**period, "by": "day", "group": "tag"}, True),
+             ("report.live (agents, queues, numbers now)", "report.live", {}, False)]
+    for label, method, params, is_report in cases:
+        lat, res = timed(client, method, params, calls)
+        if method == "report.summary" and res["total"]["tickets"] != n_tickets:
+            raise RuntimeError(f"{label}: {res['total']['tickets']} tickets, the SQL counts {n_tickets}")
+        if method == "report.summary" and res["messages"]["inbound"] + res["messages"]["outbound"] != n_messages:
+            raise RuntimeError(f"{label}: {res['messages']} messages, the SQL counts {n_messages}")
+        what = f"{REPORT_DAYS} days, {n_tickets:,} tickets, {n_messages:,} messages" if is_report else \
+            f"{len(res['agents'])} agents, {len(res['queues'])} queues"
+        progress(f"{label} ({what}): p50 {ms(lat['p50'])} p99 {ms(lat['p99'])} max {ms(lat['max'])}")
+        report.add(f"{label} ({what}) p99", ms(lat["p99"]), target=f"< {TARGET_REPORT_P99 * 1000:.0f} ms",
+                   ok=lat["p99"] < TARGET_REPORT_P99)
+        report.add("  p50 / max", f"{ms(lat['p50'])} / {ms(lat['max'])}")
 
 
 # -- the loop time of Database.page, measured inside zingd ------------------------------
@@ -502,7 +571,7 @@ async def _say(sock: Path, token: str, n: int, clients: int = 4, inflight: int =
 
 
 def measure(root: Path, facts: dict[str, Any], calls: int, search_calls: int, says: int, report: Report,
-            loop_budget: float | None = None) -> None:
+            loop_budget: float | None = None, report_calls: int = 50) -> None:
     from zingd.actor import Actor
     from zingd.services.messages import search
     from zingd.services.tickets import counts, list_tickets
@@ -627,6 +696,11 @@ def measure(root: Path, facts: dict[str, Any], calls: int, search_calls: int, sa
                            (lat["p99"] < TARGET_SEARCH_P99) if single else None)
         mem.mark("after message.search")
 
+        # -- reports (issue 15): the tenant's admin is above a supervisor -------------------------
+        if report_calls:
+            measure_reports(admin, db, tenant, report_calls, report)
+            mem.mark("after reports")
+
         # -- inbound at this size -----------------------------------------------------------
         if says:
             try:
@@ -666,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, help="ticket.list calls per case (default 2000, quick 300)")
     p.add_argument("--search-calls", type=int, help="message.search calls per query (default 100, quick 20)")
     p.add_argument("--says", type=int, help="sim.say calls at the end (default 2000, quick 300; 0 skips)")
+    p.add_argument("--report-calls", type=int, help="calls per report case (default 50, quick 10; 0 skips)")
     p.add_argument("--rebuild", action="store_true", help="build the database again even if cached")
     p.add_argument("--build-only", action="store_true", help="build (or find) the database and stop")
     p.add_argument("--loop-budget", type=float, metavar="S",
@@ -682,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = args.calls or (300 if q else 2000)
     search_calls = args.search_calls or (20 if q else 100)
     says = args.says if args.says is not None else (300 if q else 2000)
+    report_calls = args.report_calls if args.report_calls is not None else (10 if q else 50)
 
     root = cache_dir(n_t, n_m)
     report = Report(f"bench.scale: {n_t:,} tickets, {n_m:,} messages, {TENANTS} tenants" + (" (--quick)" if q else ""))
@@ -705,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         report.print()
         return 0
     busy = wait_quiet(args.wait_quiet)
-    measure(root, facts, calls, search_calls, says, report, args.loop_budget)
+    measure(root, facts, calls, search_calls, says, report, args.loop_budget, report_calls)
     if args.loop_budget is not None:
         report.note(f"EXPERIMENT: zingd ran with Database.loop_read_budget_s = {args.loop_budget * 1000:g} ms "
                     "(--loop-budget), not its default")

@@ -213,6 +213,9 @@ def _walk(z: Zingd, client) -> None:
     admin.call("audit.list", {"action": "ticket.*"})
     admin.call("audit.list")
     admin.call("report.summary")
+    admin.call("report.series", {"by": "hour", "group": "agent"})
+    admin.call("report.series", {"group": "tag"})
+    admin.call("report.live")
 
     # -- campaigns (default pacing: the second message waits its slot, so the campaign is running)
     ids = [c["id"] for c in admin.call("contact.list") if not c["opted_out"]][:3]

@@ -195,43 +195,6 @@ class AuditEntry(Struct):
     created_at: Time
 
 
-# -- reports -------------------------------------------------------------------------------------
-class TicketStats(Struct):
-    tickets: int
-    pending: int | None
-    open: int | None
-    closed: int | None
-    avg_first_response_s: float | None
-    avg_resolution_s: float | None
-    avg_rating: float | None
-    ratings: int
-
-
-class AgentStats(TicketStats):
-    user_id: int
-    user_name: str
-
-
-class QueueStats(TicketStats):
-    queue_id: int | None
-    queue_name: str | None
-
-
-class MessageStats(Struct):
-    inbound: int | None
-    outbound: int | None
-    failed: int | None
-
-
-class Report(Struct):
-    since: Time
-    until: Time
-    total: TicketStats
-    agents: list[AgentStats]
-    queues: list[QueueStats]
-    messages: MessageStats
-
-
 # -- connections ---------------------------------------------------------------------------------
 class Connection(Struct):
     id: int

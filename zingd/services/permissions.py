@@ -139,6 +139,8 @@ PERMISSIONS: dict[str, str] = {
     "knowledge.list": "agent",
     "knowledge.get": "agent",
     "knowledge.search": "agent",
+    "report.series": "supervisor",
+    "report.live": "supervisor",
 }
 
 # Old names, kept working for one release: the same handler under the same permission row;

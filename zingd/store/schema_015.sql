@@ -17,8 +17,9 @@ CREATE INDEX ix_messages_tenant_time ON messages(tenant_id, created_at, directio
 CREATE INDEX ix_messages_user_time ON messages(user_id, created_at) WHERE user_id IS NOT NULL;
 -- transfers and reopens of each ticket of a period, counted on the index alone
 CREATE INDEX ix_ticket_log_action ON ticket_log(ticket_id, action);
--- what waits, per queue, and since when (report.live): only pending tickets are in it
-CREATE INDEX ix_tickets_waiting ON tickets(tenant_id, queue_id, created_at) WHERE status = 'pending';
+-- what waits, per queue, and since when (report.live): only pending tickets are in it (status in
+-- the entry too, or SQLite reads each row to check what the index already says)
+CREATE INDEX ix_tickets_waiting ON tickets(tenant_id, queue_id, created_at, status) WHERE status = 'pending';
 -- the failed sends of a period (report.summary): an entry only once a message failed for good
 CREATE INDEX ix_messages_failed ON messages(tenant_id, created_at) WHERE ack = 'failed';
 -- each number's outbox depth (report.live)
