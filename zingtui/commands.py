@@ -25,6 +25,8 @@ class Place:
 
 PLACES = (Place("My desk", "Quick replies (add, edit, delete) and your scheduled messages (cancel)", "manage",
                 "main.manage"),
+          Place("Supervisor panel", "Live agents, queues and numbers; open, reassign, note; charts (supervisors)",
+                "supervisor", "main.supervisor"),
           Place("Company settings", "Every setting of the company with its default: change, clear (admins)",
                 "settings", "main.settings"))
 

@@ -41,6 +41,7 @@ def _owners() -> tuple[type, ...]:
     from zingtui.screens.manage import ConfirmDialog, ManageScreen, QuickReplyDialog
     from zingtui.screens.search import SearchScreen
     from zingtui.screens.settings import SettingDialog, SettingsScreen
+    from zingtui.screens.supervisor import AgentNoteDialog, SupervisorScreen
     from zingtui.widgets.conversation.chat import ChatView
     from zingtui.widgets.conversation.composer import Composer
     from zingtui.widgets.queue.ticket_list import TicketList
@@ -48,7 +49,7 @@ def _owners() -> tuple[type, ...]:
     return (ZingApp, MainScreen, TicketList, ChatView, Composer, Dialog, CloseDialog, ResendDialog, TagDialog,
             AttachDialog, SearchScreen, ContactScreen, ContactEditDialog, CampaignsScreen, ConnectionsScreen,
             ManageScreen, QuickReplyDialog, ConfirmDialog, SettingsScreen, SettingDialog, RewriteDialog,
-            SummaryDialog, TagProposalDialog)
+            SummaryDialog, TagProposalDialog, SupervisorScreen, AgentNoteDialog)
 
 
 def _declared(owner: type) -> list[Binding]:

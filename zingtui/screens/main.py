@@ -26,6 +26,7 @@ from zingtui.model import Directory, Filter, Inbox
 from zingtui.screens.copilot_actions import CopilotActions
 from zingtui.screens.manage import ManageScreen
 from zingtui.screens.settings import SettingsScreen
+from zingtui.screens.supervisor import NEEDS_ROLE, SupervisorScreen
 from zingtui.screens.ticket_actions import TicketActions
 from zingtui.session import Session
 from zingtui.widgets.conversation.chat import ChatView
@@ -52,6 +53,8 @@ class MainScreen(TicketActions, CopilotActions, Screen):
                 id="main.manage"),
         Binding("e", "settings", "Settings", tooltip="The company's settings: see, change, clear (admins)",
                 id="main.settings"),
+        Binding("v", "supervisor", "Supervise", show=False, tooltip="Live panel and charts: agents, queues, numbers "
+                "(supervisors)", id="main.supervisor"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -159,13 +162,24 @@ class MainScreen(TicketActions, CopilotActions, Screen):
     def action_manage(self) -> None:
         self.app.push_screen(ManageScreen(self.session))
 
+    def action_supervisor(self) -> None:
+        """Supervisors and up; anyone else is told why nothing opens (the key is in the palette for all)."""
+        if not self.session.supervisor:
+            self.notify(NEEDS_ROLE, title="supervisors only", severity="warning")
+        elif not self.session.supports("report.live"):
+            self.notify("this zingd has no report.live yet", severity="error")
+        else:
+            self.app.push_screen(SupervisorScreen(self.session))
+
     def action_settings(self) -> None:
         """Admins only: check_action hides the key from the others, the palette asks it too."""
         self.app.push_screen(SettingsScreen())
 
     # -- between the parts -----------------------------------------------------
     def on_queue_pane_opened(self, message: QueuePane.Opened) -> None:
-        self.open(message.ticket)
+        """The row as the inbox has it now: events that came after the cursor moved (the routing's
+        ticket.updated, with the queue and its due times) must not be undone by the older view."""
+        self.open(self.inbox.find(message.ticket["id"]) or message.ticket)
 
     def open(self, ticket: dict[str, Any]) -> None:
         self.queue.kept = ticket["id"]

@@ -32,7 +32,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from zingd.errors import ZingError
-from zingtui import format
+from zingtui import format, sla
 from zingtui.drafts import Drafts, Waiting
 from zingtui.messages import Daemon
 from zingtui.model import Directory
@@ -51,7 +51,9 @@ Change = Callable[..., Awaitable[Any]]
 
 class ConversationPane(Vertical):
     ALLOW_MAXIMIZE = True
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"conversation--name", "conversation--number", "conversation--tags"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"conversation--name", "conversation--number", "conversation--tags",
+                                             "conversation--sla-ok", "conversation--sla-close",
+                                             "conversation--sla-late"}
 
     def __init__(self, session: Session, directory: Directory, change: Change, *, clock: Callable[[], float],
                  id: str | None = None) -> None:
@@ -82,6 +84,7 @@ class ConversationPane(Vertical):
         return self.query_one(Composer)
 
     def on_mount(self) -> None:
+        self.set_interval(sla.TICK_S, self._tick)
         self.composer.default_signature = bool(self.session.user.get("signature"))
         self.chat.clear_chat("Pick a ticket on the left.")
         if self.drafts.waiting:  # left from the last run
@@ -117,6 +120,11 @@ class ConversationPane(Vertical):
             self.notify(f"#{now['id']} is {what}: what you typed stays here, and is saved",
                         title="your draft is kept", severity="warning", timeout=10)
 
+    def _tick(self) -> None:
+        """The time left on the open ticket's service-level target goes down by itself."""
+        if self.ticket is not None and sla.running(self.ticket):
+            self.show_title()
+
     def rename_contact(self, contact: dict[str, Any]) -> None:
         if self.ticket is not None and self.ticket["contact_id"] == contact.get("id"):
             self.ticket.update(contact_name=contact.get("name", ""), contact_push_name=contact.get("push_name", ""))
@@ -143,6 +151,9 @@ class ConversationPane(Vertical):
                 title.append(f" · {part}")
         for tag in t.get("tags") or ():
             title.append(f" #{tag}", style=self._style("tags"))
+        due = sla.due(t, self.clock(), self.directory.queues)
+        if due is not None:
+            title.append(f"  {due.text}", style=self._style(f"sla-{due.tone}"))
         self.query_one("#chat-title", Static).update(title)
         bot = self.bot_line(t)
         line = self.query_one("#bot-line", Static)

@@ -60,7 +60,7 @@ class QueuePane(Vertical):
     def compose(self) -> ComposeResult:
         yield TabBar(id="tabs")
         yield Static("", id="filters")
-        yield TicketList(id="tickets", clock=self.clock)
+        yield TicketList(id="tickets", clock=self.clock, queues=lambda: self.directory.queues)
 
     @property
     def list(self) -> TicketList:

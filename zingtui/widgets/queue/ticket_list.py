@@ -1,6 +1,7 @@
 """The ticket list: a line-API view, so ten thousand rows cost what twenty visible ones do.
 
-Each ticket is two lines (contact and time; last message and unread count).
+Each ticket is two lines (contact and time; last message, the time left on its service-level
+target (zingtui.sla: amber when close, red when missed) and unread count).
 The list never owns the data: the queue pane hands it the rows of the current tab
 and it keeps the cursor on the same ticket when they change. When that ticket leaves the
 list on its own (a colleague closed or took it) the list holds: no row is marked and none is
@@ -26,7 +27,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from zingtui import actions, format
+from zingtui import actions, format, sla
 
 ROW = 2
 PAGE_AHEAD = 40  # ask for the next page when the cursor or the view is this many rows from the end
@@ -38,6 +39,7 @@ class TicketList(ScrollView, can_focus=True):
         "ticket-list--cursor", "ticket-list--cursor-blurred", "ticket-list--empty",
         "ticket-list--unread", "ticket-list--unread-name", "ticket-list--tags", "ticket-list--time",
         "ticket-list--extra", "ticket-list--badge", "ticket-list--preview",
+        "ticket-list--sla-ok", "ticket-list--sla-close", "ticket-list--sla-late",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "move(-1)", "Up", show=False, tooltip="The ticket above", id="list.up"),
@@ -60,8 +62,10 @@ class TicketList(ScrollView, can_focus=True):
     class NeedMore(Message):
         """The view is near the end of what is loaded."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, queues: Callable[[], list[dict[str, Any]]] = list,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
+        self.queues = queues  # the queues with their service-level targets (amber below a fifth of one)
         self.rows: list[dict[str, Any]] = []
         self.empty_text = "No tickets"
         self.clock = clock
@@ -155,6 +159,14 @@ class TicketList(ScrollView, can_focus=True):
             self.held = False
             self.cursor = index
 
+    def on_mount(self) -> None:
+        self.set_interval(sla.TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        """Time left on the service-level targets goes down by itself: redraw when a row shows one."""
+        if any(sla.running(row) for row in self.rows):
+            self.refresh()
+
     def on_focus(self) -> None:
         self.refresh()
 
@@ -202,6 +214,9 @@ class TicketList(ScrollView, can_focus=True):
             name.pad_right(room - name.cell_len)
             return Text.assemble(mark, name, " ", (when, self._style("time")))
         right = Text()
+        due = sla.due(ticket, self.clock(), self.queues())
+        if due is not None:
+            right.append(f" {due.text}", style=self._style(f"sla-{due.tone}"))
         if width >= 44:
             extra = " · ".join(x for x in (ticket.get("queue_name"), ticket.get("user_name")) if x)
             if extra:
