@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,16 @@ from zingtui.screens.main import MainScreen
 
 ANA = ("ana@demo.zing", "demo-agent")
 BRUNO = ("bruno@demo.zing", "demo-agent")
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """Times render in UTC, whatever the machine's zone (snapshots)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

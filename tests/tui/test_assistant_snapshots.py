@@ -6,7 +6,6 @@ Update after an intended change: pytest tests/tui/test_assistant_snapshots.py --
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -29,14 +28,8 @@ class WithCopilot(fakes.FakeClient):
         return super()._answer(method, p)
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Times render in UTC, whatever the machine's zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # tests/tui/conftest.py
+
 
 
 def test_rewrite_dialog(snap_compare, tmp_path):

@@ -5,7 +5,6 @@ Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-u
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -16,14 +15,8 @@ from zingtui.screens.main import MainScreen
 SMALL, LARGE = (80, 24), (160, 48)
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Times render in UTC, whatever the machine's zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # tests/tui/conftest.py
+
 
 
 app = fake_console

@@ -4,7 +4,6 @@ pytest tests/tui/test_supervisor_snapshots.py --snapshot-update"""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -78,13 +77,8 @@ class SupervisorClient(fakes.FakeClient):
         return out
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # tests/tui/conftest.py
+
 
 
 async def panel(pilot) -> SupervisorScreen:
