@@ -366,9 +366,11 @@ async def test_async_client_reconnects_and_resubscribes_across_a_restart(demo):
     assert got == expected, f"missed {len(missing)} event(s) across the restart: {missing[:10]}"
 
 
-def test_an_agents_schedules_reach_only_them_and_the_supervisors(demo):
+def test_an_agents_schedules_reach_only_them_and_the_supervisors(tmp_path):
     """schedule.list shows an agent their own schedules only; its events must not tell colleagues more."""
-    z = demo
+    # no quiet hours: from 21:00 in Demo Co's zone the schedule would wait for the morning
+    z = Zingd(tmp_path, demo=True, env={"ZING_PACING__QUIET_START": "00:00", "ZING_PACING__QUIET_END": "00:00"})
+    z.start()
     tid, ana, bruno = _agent_setup(z)
     watcher = Raw(z.socket)  # the demo admin, linked to this OS user
     try:
@@ -389,3 +391,4 @@ def test_an_agents_schedules_reach_only_them_and_the_supervisors(demo):
     finally:
         for c in (bruno, watcher, ana):
             c.close()
+        z.kill()

@@ -12,7 +12,7 @@ def test_whatsapp_connection_lifecycle_without_network(tmp_path):
         assert c["status"] == "pairing" and c["running"] is False
         d.admin.call("connection.pair", {"id": c["id"]})
         health = wait_for(lambda: (h := d.admin.call("connection.get", {"id": c["id"]})["health"])
-                          and "could not connect" in h["reason"] and h)
+                          and "could not connect" in h["reason"] and h, timeout=30)  # Go's first start is slow
         assert health["state"] == "disconnected" and "retrying" in health["reason"]
         events = d.admin.call("audit.list", {"action": "connection.*"})
         assert [e["action"] for e in events] == ["connection.create", "connection.create"]
