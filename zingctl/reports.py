@@ -126,9 +126,9 @@ def live_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
 def write_csv(rows: Sequence[dict[str, Any]]) -> None:
     """Rows as CSV with a header: every key any row has, in first-seen order; None is empty."""
     fields = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(sys.stdout, fields, restval="", lineterminator="\n")
+    writer = csv.DictWriter(sys.stdout, fields, lineterminator="\n")  # csv writes None as ""
     writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    writer.writerows(rows)
 
 
 # -- charts ----------------------------------------------------------------------------------

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from zingd.actor import Actor
 from zingd.errors import Invalid, NotFound
+from zingd.services import hours
 
 if TYPE_CHECKING:
     from zingd.store.db import Database
@@ -64,8 +65,8 @@ async def tenant_zone(db: Database, tenant_id: int) -> tuple[str, ZoneInfo]:
     if name is None:
         raise NotFound(f"no tenant {tenant_id}", id=tenant_id)
     try:
-        return name, ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return name, hours.zone(name)
+    except Invalid:
         return "UTC", ZoneInfo("UTC")
 
 
@@ -184,11 +185,14 @@ def _rollup(rows: list[dict[str, Any]], key: Any, into: dict[Any, dict[str, Any]
         _add(into.setdefault(key(row), _empty()), row)
 
 
-async def _names(db: Database, tenant_id: int) -> dict[str, dict[int, str]]:
-    """id -> name of the tenant's users, queues, numbers and tags (each a short list)."""
+NAMED = {"agent": "users", "queue": "queues", "connection": "connections", "tag": "tags"}
+
+
+async def _names(db: Database, tenant_id: int, groups: tuple[str, ...] = tuple(NAMED)) -> dict[str, dict[int, str]]:
+    """id -> name of the tenant's users, queues, numbers and tags (each a short list); only ``groups``."""
     out: dict[str, dict[int, str]] = {}
-    for group, table in (("agent", "users"), ("queue", "queues"), ("connection", "connections"), ("tag", "tags")):
-        rows = await db.all(f"SELECT id, name FROM {table} WHERE tenant_id = ?", (tenant_id,))
+    for group in groups:
+        rows = await db.all(f"SELECT id, name FROM {NAMED[group]} WHERE tenant_id = ?", (tenant_id,))
         out[group] = {r["id"]: r["name"] for r in rows}
     return out
 
@@ -251,10 +255,6 @@ async def series(db: Database, actor: Actor, since: float | None, until: float |
                  group: str | None, now: float, tenant_id: int | None = None) -> dict[str, Any]:
     """The period's figures per local day (every day of it) or hour of day (00-23), optionally per
     agent, queue, number or tag: one row per bucket (and group), empty buckets included."""
-    if by not in ("day", "hour"):
-        raise Invalid("by must be day or hour", field="by")
-    if group is not None and group not in GROUPS:
-        raise Invalid(f"group must be one of {', '.join(GROUPS)}", field="group")
     tenant = actor.tenant(tenant_id)
     zone_name, zone = await tenant_zone(db, tenant)
     since, until = period(since, until, now)
@@ -266,7 +266,7 @@ async def series(db: Database, actor: Actor, since: float | None, until: float |
     rows = await _ticket_pass(db, args, parts, bucket_sql(by, "t.created_at", segments))
     sums: dict[Any, dict[str, Any]] = {}
     _rollup(rows, lambda r: (r["k0"], r.get("k1")), sums)
-    names = (await _names(db, tenant))[group] if group else {}
+    names = (await _names(db, tenant, (group,)))[group] if group else {}
     groups = sorted({g for _, g in sums}, key=lambda g: (g is None, names.get(g) or "", g or 0)) or [None]
     rows = [{"bucket": label, "group_id": g, "group_name": names.get(g), **_finish(sums.get((value, g), _empty()))}
             for value, label in bucket_labels(by, zone, since, until) for g in groups]
