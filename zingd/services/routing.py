@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from zingd.assistant import config as assistant_config
 from zingd.services import hours, sla
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
@@ -69,12 +68,13 @@ def render_menu(options: list[dict[str, Any]], header: str = "") -> str:
 
 
 def bot_front_door(tx: Tx, tenant_id: int, connection_id: int) -> bool:
-    """Whether the tenant's bot, switched on with a chat model, greets this number's customers."""
-    raw = tx.value("SELECT settings FROM assistant_settings WHERE tenant_id = ?", (tenant_id,))
-    if raw is None:
-        return False
-    config = assistant_config.load(raw)
-    return config.bot.enabled and bool(config.chat.model) and connection_id in config.bot.connections
+    """Whether the tenant's bot, switched on with a chat model, greets this number's customers. Asked in
+    SQL: it runs for every message of a chat in no queue, and the settings hold the bot's instructions."""
+    return tx.value(
+        "SELECT 1 FROM assistant_settings WHERE tenant_id = ? AND json_extract(settings, '$.bot.enabled') "
+        "AND ifnull(json_extract(settings, '$.chat.model'), '') != '' "
+        "AND EXISTS (SELECT 1 FROM json_each(settings, '$.bot.connections') WHERE value = ?)",
+        (tenant_id, connection_id)) is not None
 
 
 def tenant_settings(tx: Tx, tenant_id: int) -> dict[str, Any]:
