@@ -16,6 +16,7 @@ import sqlite_utils
 
 from zingd.store.migrations_002 import add_round_robin_cursor
 from zingd.store.migrations_009 import allow_unconfirmed_ack
+from zingd.store.migrations_017 import allow_cloud_kind
 
 Migration = str | Callable[[sqlite_utils.Database], None]
 
@@ -23,7 +24,7 @@ MIGRATIONS: list[Migration] = ["schema_001.sql", add_round_robin_cursor, "schema
                                "schema_005.sql", "schema_006.sql", "schema_007.sql", "schema_008.sql",
                                allow_unconfirmed_ack, "schema_010.sql", "schema_011.sql",
                                "schema_012.sql", "schema_013.sql", "schema_014.sql",
-                               "schema_015.sql", "schema_016.sql"]
+                               "schema_015.sql", "schema_016.sql", allow_cloud_kind, "schema_018.sql"]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
