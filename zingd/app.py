@@ -82,8 +82,9 @@ class Daemon:
         self.events = EventLog(self.db)
         self.inbound = Inbound(self.db, settings.tickets, self.metrics)
         self.channels = Channels(self.db, self.inbound, settings.data_path, settings.sim)
-        self.outbox = Outbox(self.db, self.bus, self.channels, self.clock, settings.outbox, self.metrics)
         self.governor = Governor(self.db, self.clock, settings.pacing)
+        self.outbox = Outbox(self.db, self.bus, self.channels, self.clock, settings.outbox, self.metrics,
+                             self.governor)
         self.campaigns = CampaignRunner(self.db, self.bus, self.channels, self.clock, self.governor, settings.pacing)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.dispatcher = Dispatcher(self.db, self.clock, self.governor, self.scheduler, settings.schedules)

@@ -8,8 +8,9 @@ import asyncio
 
 from tests.helpers import until
 from zingd.channels.base import OutboundMessage, SendError, SendResult
-from zingd.config import OutboxSettings
+from zingd.config import OutboxSettings, PacingSettings
 from zingd.metrics import Metrics
+from zingd.services.governor import Governor
 from zingd.workers.outbox import Outbox
 
 
@@ -59,7 +60,8 @@ async def _soon(check) -> None:
 async def _stalled(db, seed, customers, clock, fail: SendError | None = None):
     channel = SlowChannel(seed.connection)
     channel.fail = fail
-    outbox = Outbox(db, db.bus, OneChannel(channel), clock, OutboxSettings(send_timeout_s=0.05), Metrics())
+    outbox = Outbox(db, db.bus, OneChannel(channel), clock, OutboxSettings(send_timeout_s=0.05), Metrics(),
+                    Governor(db, clock, PacingSettings()))
     outbox.start()
     await customers.say("5511988880001", "oi")
     [msg] = await db.all("SELECT id, wa_id FROM messages WHERE direction = 'out'")  # the welcome message

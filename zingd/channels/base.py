@@ -81,10 +81,18 @@ class InboundMessage:
 
 @dataclass(slots=True)
 class Receipt:
+    """The network's word on messages zing sent. ``ours``, beside ``wa_ids`` (same order, "" where
+    unknown): zing's own id of each, as it travelled in the message (the Cloud API hands
+    ``biz_opaque_callback_data`` back), so a status still finds its message when the send's answer,
+    and with it the network's id, was lost. ``sent`` proves an unconfirmed send; ``failed`` carries
+    the network's ``error``."""
+
     chat: str
     wa_ids: list[str]
-    type: Literal["delivered", "read", "played"]
+    type: Literal["sent", "delivered", "read", "played", "failed"]
     ts: float
+    ours: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 @dataclass(slots=True)
@@ -94,6 +102,15 @@ class StateChange:
     qr: str | None = None          # a new pairing QR code to show
     pair_code: str | None = None   # a pairing code to type on the phone
     phone: str | None = None       # the number, once paired
+
+
+@dataclass(slots=True)
+class AccountNotice:
+    """What the network says about the number itself, not a message: a quality rating or messaging
+    limit change (``kind`` "quality"), a template approved, rejected or paused ("template")."""
+
+    kind: Literal["quality", "template"]
+    data: dict
 
 
 @dataclass(slots=True)
@@ -109,6 +126,7 @@ class OutboundMessage:
     quoted_body: str = ""
     quoted_sender: str = ""
     reaction_to: str | None = None
+    template: dict | None = None   # an approved template: {"name", "language", "params": [...]} (Cloud API)
     extra: dict = field(default_factory=dict)
 
 
@@ -125,12 +143,17 @@ class SendError(Exception):
     dropped connection after the send started). Another attempt could show the
     customer the message twice, so the outbox never retries it on its own: the
     message waits as ``unconfirmed`` for a receipt or the agent's word.
+
+    ``throttle_s``: the network said the number sends too fast (a rate or spam limit): the outbox
+    waits that long before this number's next attempt and the governor slows its automated sends.
     """
 
-    def __init__(self, message: str, retryable: bool = True, unconfirmed: bool = False) -> None:
+    def __init__(self, message: str, retryable: bool = True, unconfirmed: bool = False,
+                 throttle_s: float = 0.0) -> None:
         super().__init__(message)
         self.retryable = retryable and not unconfirmed
         self.unconfirmed = unconfirmed
+        self.throttle_s = throttle_s
 
 
 class ChannelSink(Protocol):
@@ -142,6 +165,8 @@ class ChannelSink(Protocol):
     async def learn_ids(self, connection_id: int, pairs: list[tuple[str, str]]) -> None:
         """(address, the address WhatsApp knows it by) pairs the network revealed, committed on return:
         (phone JID, LID JID) from a history sync; (typed phone JID, account phone JID) from a lookup."""
+    async def notice(self, connection_id: int, notice: AccountNotice) -> None:
+        """The network's word on the number (quality, templates), committed on return."""
 
 
 class Channel(abc.ABC):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from zingd.channels.base import Channel, InboundMessage, Receipt, StateChange
+from zingd.channels.base import AccountNotice, Channel, InboundMessage, Receipt, StateChange
 from zingd.channels.sim import SimChannel
 from zingd.errors import ChannelDown, NotFound
 from zingd.services.media import media_dir
@@ -57,13 +57,24 @@ class Channels:
     async def receipt(self, connection_id: int, receipt: Receipt) -> None:
         await self.inbound.receipt(connection_id, receipt)
 
+    async def notice(self, connection_id: int, notice: AccountNotice) -> None:
+        await self.inbound.notice(connection_id, notice)
+
     async def state(self, connection_id: int, change: StateChange) -> None:
         self.last_change[connection_id] = change
         await self.inbound.state(connection_id, change)
 
-    def _build(self, row: dict[str, Any]) -> Channel:
+    async def _build(self, row: dict[str, Any]) -> Channel:
         data = self.data_dir
         media = media_dir(data, row["tenant_id"])
+        if row["kind"] == "cloud":
+            from zingd.channels.cloud import account
+            from zingd.channels.cloud.channel import CloudChannel
+
+            found = await account.load(self.db, row["id"])
+            if found is None:
+                raise NotFound(f"cloud connection {row['id']} has no account", id=row["id"])
+            return CloudChannel(row["id"], self, found, media, data / "cloud" / f"connection-{row['id']}.db")
         if row["kind"] == "sim":
             return SimChannel(row["id"], self, data / "sim" / f"connection-{row['id']}.jsonl", media, self.sim)
         from zingd.channels.whatsapp.channel import NeonizeChannel  # loads the Go library only when needed
@@ -77,7 +88,7 @@ class Channels:
     async def start(self, row: dict[str, Any]) -> Channel:
         if row["id"] in self._channels:
             return self._channels[row["id"]]
-        channel = self._build(row)
+        channel = await self._build(row)
         self._channels[row["id"]] = channel
         self._tenants[row["id"]] = row["tenant_id"]
         try:

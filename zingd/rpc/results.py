@@ -414,6 +414,10 @@ class Ticket(Struct):
     tags: list[str]
     bot_state: Literal["active", "stopped", "handed_over"] | None  # the bot's part in it; none: it never had one
     bot_reason: str | None
+    connection_kind: Literal["sim", "whatsapp", "cloud"]
+    # a cloud number's 24-hour window: free-form messages until then, templates only after (0: never
+    # opened); None on other numbers, which have no window
+    window_closes_at: Time | None
 
 
 class StatusCount(Struct):
@@ -577,6 +581,8 @@ class Pacing(Struct):
     today_sent: int
     today_cap: int
     next_slot_at: Time
+    throttled_until: Time | None  # the network said it sends too fast: held until then, then slowed
+    throttle_reason: str
 
 
 class CampaignDetail(Campaign):

@@ -38,6 +38,24 @@ class Pace:
     day: str = ""              # the local day today_count belongs to
     today_count: int = 0
     gap: float | None = None   # the jittered gap chosen for the next message
+    throttle: Throttle | None = None  # the network's last "too fast" (Governor.slow_down)
+
+
+@dataclass
+class Throttle:
+    """The network said a number sends too fast: nothing automated before ``until``, then gaps
+    ``factor`` times longer until an hour passes without another such word."""
+
+    until: float
+    factor: float
+    reason: str
+
+    def gap_factor(self, t: float) -> float:
+        return self.factor if t < self.until + SLOW_FOR_S else 1.0
+
+
+SLOW_FOR_S = 3600.0
+MAX_SLOWDOWN = 16.0
 
 
 def merge_limits(base: PacingSettings, override: dict[str, Any]) -> PacingSettings:
@@ -60,11 +78,24 @@ class Governor:
         self.db, self.clock, self.pacing = db, clock, pacing
         self._paces: dict[int, Pace] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._throttles: dict[int, Throttle] = {}
         self._rng = random.Random()
 
     def forget(self, connection_id: int) -> None:
-        """Drop cached limits (a connection's pacing settings changed)."""
+        """Drop cached limits (a connection's pacing settings changed); a throttle stays."""
         self._paces.pop(connection_id, None)
+
+    def slow_down(self, connection_id: int, seconds: float, reason: str) -> None:
+        """The network throttled this number (a rate or spam limit): hold its automated sends for
+        ``seconds``, then space them out, twice as far apart at each new throttle within the hour."""
+        now = self.clock()
+        old = self._throttles.get(connection_id)
+        factor = min(MAX_SLOWDOWN, old.factor * 2) if old is not None and old.gap_factor(now) > 1 else 2.0
+        self._throttles[connection_id] = throttle = Throttle(max(now + seconds, old.until if old else 0), factor,
+                                                             reason)
+        if connection_id in self._paces:
+            self._paces[connection_id].throttle = throttle
+            self._paces[connection_id].gap = None
 
     async def pace(self, connection_id: int) -> Pace:
         pace = self._paces.get(connection_id)
@@ -73,7 +104,8 @@ class Governor:
                 "SELECT c.settings, c.created_at, t.timezone FROM connections c JOIN tenants t ON t.id = c.tenant_id "
                 "WHERE c.id = ?", (connection_id,))
             limits = merge_limits(self.pacing, loads(row["settings"]).get("pacing", {}))
-            pace = Pace(limits, ZoneInfo(row["timezone"]), row["created_at"])
+            pace = Pace(limits, ZoneInfo(row["timezone"]), row["created_at"],
+                        throttle=self._throttles.get(connection_id))
             now = self.clock()
             day_start = self._local_midnight(pace, now)
             stats = await self.db.one(
@@ -124,7 +156,11 @@ class Governor:
         limits = pace.limits
         if pace.gap is None:
             pace.gap = limits.min_interval_s + self._rng.uniform(0, limits.jitter_s)
+            if pace.throttle is not None:
+                pace.gap *= pace.throttle.gap_factor(now)
         t = max(now, pace.last + pace.gap) if pace.last else now
+        if pace.throttle is not None:
+            t = max(t, pace.throttle.until)
         if pace.since_pause >= limits.pause_every:
             t = max(t, pace.last + limits.pause_s)
         for _ in range(400):  # walk forward past full days and quiet hours
@@ -209,5 +245,7 @@ class Governor:
 
     def describe(self, pace: Pace) -> dict[str, Any]:
         now = self.clock()
-        return {**msgspec.to_builtins(pace.limits), "today_sent": pace.today_count if pace.day == self._local_day(
+        throttle = pace.throttle if pace.throttle is not None and pace.throttle.gap_factor(now) > 1 else None
+        return {**msgspec.to_builtins(pace.limits), "throttled_until": throttle and throttle.until,
+                "throttle_reason": throttle.reason if throttle else "", "today_sent": pace.today_count if pace.day == self._local_day(
             pace, now) else 0, "today_cap": self.cap_for(pace, now), "next_slot_at": self.next_slot(pace, now)}

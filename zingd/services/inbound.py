@@ -13,7 +13,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from zingd.channels.base import InboundMessage, Receipt, StateChange
+from zingd.channels.base import AccountNotice, InboundMessage, Receipt, StateChange
 from zingd.services import routing, sla
 from zingd.services.tickets import RATING_PROMPT
 from zingd.store import contacts as C
@@ -253,21 +253,75 @@ def ingest(tx: Tx, tenant_id: int, connection_id: int, msg: InboundMessage,
     return row
 
 
+def _receipted(tx: Tx, connection_id: int, wa_id: str, ours: str) -> dict[str, Any] | None:
+    """The outbound message a receipt names: by the network's id, else by zing's own id that travelled
+    in the message, which then takes the network's id (so quotes and reactions to it match)."""
+    msg = M.by_wa_id(tx, connection_id, wa_id)
+    if msg is None and ours and (msg := M.by_wa_id(tx, connection_id, ours)) is not None \
+            and msg["direction"] == "out":
+        tx.execute("UPDATE messages SET wa_id = ? WHERE id = ?", (wa_id, msg["id"]))
+        msg["wa_id"] = wa_id
+    return msg if msg is not None and msg["direction"] == "out" else None
+
+
 def apply_receipt(tx: Tx, connection_id: int, receipt: Receipt) -> int:
     moved = 0
-    for wa_id in receipt.wa_ids:
-        msg = M.by_wa_id(tx, connection_id, wa_id)
-        if msg is not None and msg["direction"] == "out" and M.advance_ack(tx, msg, receipt.type):
-            moved += 1
+    ours = receipt.ours or [""] * len(receipt.wa_ids)
+    for wa_id, own in zip(receipt.wa_ids, ours, strict=True):
+        msg = _receipted(tx, connection_id, wa_id, own)
+        if msg is None:
+            continue
+        if receipt.type == "failed":
+            if msg["ack"] in ("read", "played", "failed"):
+                continue
+            tx.execute("DELETE FROM outbox WHERE message_id = ?", (msg["id"],))  # the network gave up on it
+            moved += M.advance_ack(tx, msg, "failed", receipt.error or "the network could not deliver it")
+        else:
+            if msg["ack"] in ("queued", "unconfirmed"):  # proof it left: never send it again
+                tx.execute("DELETE FROM outbox WHERE message_id = ?", (msg["id"],))
+                tx.execute("UPDATE messages SET sent_at = ifnull(sent_at, ?) WHERE id = ?", (tx.now, msg["id"]))
+            moved += M.advance_ack(tx, msg, receipt.type)
     return moved
 
 
+# Meta's template-status events that name a status by another word (a reinstated template is approved again).
+TEMPLATE_EVENTS = {"REINSTATED": "APPROVED"}
+
+
+def apply_notice(tx: Tx, connection_id: int, notice: AccountNotice) -> None:
+    """A cloud number's quality or messaging limit changed, or one of its templates' status: kept on
+    the account (or the template) and told to the consoles."""
+    tenant_id = tx.value("SELECT tenant_id FROM connections WHERE id = ?", (connection_id,))
+    if tenant_id is None:
+        return
+    data = notice.data
+    if notice.kind == "quality":
+        tx.execute("UPDATE cloud_accounts SET quality_rating = ifnull(?, quality_rating), "
+                   "messaging_limit = ifnull(?, messaging_limit), last_notice = ?, updated_at = ? "
+                   "WHERE connection_id = ?",
+                   (data.get("quality_rating"), data.get("messaging_limit"), dumps(data), tx.now, connection_id))
+        row = tx.one("SELECT status, status_reason FROM connections WHERE id = ?", (connection_id,))
+        tx.emit(tenant_id, "connection.updated", {"id": connection_id, "status": row["status"],
+                                                  "reason": row["status_reason"], "notice": data})
+        return
+    found = tx.one("SELECT id FROM templates WHERE connection_id = ? AND (remote_id = ? OR (name = ? AND language = ?))",
+                   (connection_id, str(data.get("remote_id") or ""), data.get("name"), data.get("language")))
+    if found is None:
+        return  # not synced yet: the next template.sync brings it with its status
+    status = TEMPLATE_EVENTS.get(data.get("status") or "", data.get("status") or "UNKNOWN")
+    tx.execute("UPDATE templates SET status = ?, reason = ?, updated_at = ? WHERE id = ?",
+               (status, data.get("reason") or "", tx.now, found["id"]))
+    tx.emit(tenant_id, "template.updated", {"id": found["id"], "connection_id": connection_id,
+                                            "name": data.get("name"), "language": data.get("language"),
+                                            "status": status, "reason": data.get("reason") or ""})
+
+
 def learn_ids(tx: Tx, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
-    """(address, the address WhatsApp knows it by) pairs: a phone's LID (a history sync) folds a LID
-    placeholder into its person (``C.learn``); a phone's account JID (a lookup before a send) joins the
+    """(address, the address WhatsApp knows it by) pairs: a phone's LID (a history sync) or Cloud API
+    user id (a customer who changed number) folds a placeholder of it into its person (``C.learn``); a phone's account JID (a lookup before a send) joins the
     contact it was typed for (``C.learn_number``)."""
     for known, alias in pairs:
-        if alias.endswith("@lid"):
+        if alias.endswith(C.HIDDEN) and known.endswith("@s.whatsapp.net"):
             C.learn(tx, tenant_id, known, alias)
         else:
             C.learn_number(tx, tenant_id, known, alias)
@@ -316,3 +370,6 @@ class Inbound:
 
     async def learn_ids(self, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
         await self.db.write(learn_ids, tenant_id, pairs)
+
+    async def notice(self, connection_id: int, notice: AccountNotice) -> None:
+        await self.db.write(apply_notice, connection_id, notice)

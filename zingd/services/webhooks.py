@@ -28,7 +28,7 @@ EVENT_TYPES = (
     "assistant.updated", "bot.updated", "campaign.updated", "connection.updated", "contact.updated", "message.ack",
     "message.created", "message.updated", "note.created", "queue.created", "queue.deleted", "queue.updated",
     "quickreply.created", "quickreply.deleted", "quickreply.updated", "schedule.updated", "tag.created",
-    "tag.deleted", "tag.updated", "tenant.updated", "ticket.created", "ticket.sla_breached", "ticket.updated",
+    "tag.deleted", "tag.updated", "template.updated", "tenant.updated", "ticket.created", "ticket.sla_breached", "ticket.updated",
     "token.revoked", "user.created", "user.updated",
 )
 VIEW = (

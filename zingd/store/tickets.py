@@ -11,7 +11,12 @@ from zingd.store.rows import dumps, with_json
 VIEW = (
     "SELECT t.*, c.name AS contact_name, c.push_name AS contact_push_name, c.number AS contact_number, "
     "q.name AS queue_name, u.name AS user_name, cn.name AS connection_name, b.state AS bot_state, "
-    "b.reason AS bot_reason, "
+    "b.reason AS bot_reason, cn.kind AS connection_kind, "
+    # the Cloud API's customer service window: free-form messages only within 24 h of the customer's
+    # last one to this number, on any of their tickets (zingd/services/window.py); other kinds have none
+    "CASE WHEN cn.kind = 'cloud' THEN ifnull((SELECT max(x.last_inbound_at) FROM tickets x "
+    " WHERE x.connection_id = t.connection_id AND x.contact_id = t.contact_id) + 86400, 0) END "
+    "AS window_closes_at, "
     "(SELECT group_concat(g.name, char(31)) FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id "
     " WHERE tt.ticket_id = t.id) AS tags "
     "FROM tickets t JOIN contacts c ON c.id = t.contact_id "

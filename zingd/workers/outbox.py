@@ -27,12 +27,14 @@ from zingd.bus import Bus, Event
 from zingd.channels.base import OutboundMessage, SendError
 from zingd.store import messages as M
 from zingd.store.db import Database, Tx
+from zingd.store.rows import loads
 
 if TYPE_CHECKING:
     from zingd.channels.manager import Channels
     from zingd.clock import Clock
     from zingd.config import OutboxSettings
     from zingd.metrics import Metrics
+    from zingd.services.governor import Governor
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,21 @@ HELD = "SELECT id FROM tenants WHERE status = 'suspended'"
 DUE = (
     "SELECT o.message_id, o.tenant_id, o.attempts, m.wa_id, m.type, m.body, m.media_path, m.media_mime, "
     "m.contact_id, "
-    "m.created_at, q.wa_id AS quoted_wa_id, q.body AS quoted_body, q.direction AS quoted_direction, "
+    "m.created_at, m.template, r.wa_id AS reaction_wa_id, q.wa_id AS quoted_wa_id, q.body AS quoted_body, q.direction AS quoted_direction, "
     "q.participant AS quoted_participant, "
     "(SELECT jid FROM contact_ids i WHERE i.contact_id = m.contact_id "
     " ORDER BY CASE WHEN jid LIKE '%@g.us' THEN 0 WHEN jid LIKE '%@s.whatsapp.net' THEN 1 ELSE 2 END LIMIT 1) AS jid, "
     "c.number FROM outbox o JOIN messages m ON m.id = o.message_id JOIN contacts c ON c.id = m.contact_id "
-    "LEFT JOIN messages q ON q.id = m.quoted_id "
+    "LEFT JOIN messages q ON q.id = m.quoted_id LEFT JOIN messages r ON r.id = m.reaction_to "
     f"WHERE o.connection_id = ? AND o.next_attempt_at <= ? AND o.tenant_id NOT IN ({HELD}) "
     "ORDER BY o.message_id LIMIT 100"
 )
+
+
+def _network_id(result: Any, fixed: str | None) -> str | None:
+    """The id the network gave a sent message, when it is not the one zing fixed."""
+    network_id = getattr(result, "wa_id", None)
+    return network_id if network_id and network_id != fixed else None
 
 
 def _quoted_sender(row: dict[str, Any]) -> str:
@@ -78,9 +86,14 @@ class TokenBucket:
             await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
-def mark_sent(tx: Tx, message_id: int) -> None:
+def mark_sent(tx: Tx, message_id: int, network_id: str | None = None) -> None:
+    """Sent. ``network_id``: the id the network gave it, when not the one zing fixed (the Cloud API
+    picks its own): the message takes it, so receipts, quotes and reactions find it."""
     tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
     tx.execute("UPDATE messages SET sent_at = ? WHERE id = ?", (tx.now, message_id))
+    if network_id and not tx.value("SELECT 1 FROM messages WHERE wa_id = ? AND connection_id = "
+                                   "(SELECT connection_id FROM messages WHERE id = ?)", (network_id, message_id)):
+        tx.execute("UPDATE messages SET wa_id = ? WHERE id = ?", (network_id, message_id))
     msg = M.get(tx, message_id)
     if msg is not None:
         M.advance_ack(tx, msg, "sent")
@@ -94,13 +107,14 @@ def mark_unconfirmed(tx: Tx, message_id: int, error: str) -> None:
         M.advance_ack(tx, msg, "unconfirmed", f"{error}: it may not have arrived")
 
 
-def mark_late_answer(tx: Tx, message_id: int, sent: bool, error: str = "", retryable: bool = True) -> None:
+def mark_late_answer(tx: Tx, message_id: int, sent: bool, error: str = "", retryable: bool = True,
+                     network_id: str | None = None) -> None:
     """An unconfirmed attempt answered after all: sent, or proven not sent (then due again, or failed)."""
     msg = M.get(tx, message_id)
     if msg is None or msg["ack"] not in ("unconfirmed", "queued"):
         return
     if sent:
-        mark_sent(tx, message_id)
+        mark_sent(tx, message_id, network_id)
     elif msg["ack"] == "unconfirmed" and not retryable:
         M.advance_ack(tx, msg, "failed", error)
     elif msg["ack"] == "unconfirmed":
@@ -125,12 +139,14 @@ def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, ma
 
 class Outbox:
     def __init__(self, db: Database, bus: Bus, channels: Channels, clock: Clock, settings: OutboxSettings,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, governor: Governor) -> None:
         self.db, self.bus, self.channels, self.clock, self.metrics = db, bus, channels, clock, metrics
+        self.governor = governor
         self.settings = settings
         self._wake: dict[int, asyncio.Event] = {}
         self._senders: dict[int, asyncio.Task] = {}
         self._buckets: dict[int, TokenBucket] = {}
+        self._holds: dict[int, float] = {}  # connection -> monotonic time its sender may go on (throttled)
         self._late: set[asyncio.Future] = set()  # writes of late answers, kept alive until done
         self.sent = 0
         self.failed = 0
@@ -224,6 +240,8 @@ class Outbox:
                 continue
             for row in rows:
                 await self._buckets[connection_id].take()
+                if (hold := self._holds.get(connection_id, 0.0) - time.monotonic()) > 0:
+                    await asyncio.sleep(hold)  # throttled by the network: the batch waits, in order
                 if channel.state != "connected" or row["tenant_id"] in self.held:
                     break
                 await self._attempt(channel, row)
@@ -233,7 +251,8 @@ class Outbox:
             wa_id=row["wa_id"], chat=row["jid"] or f"{row['number']}@s.whatsapp.net", type=row["type"],
             body=row["body"], media_path=row["media_path"], media_mime=row["media_mime"],
             quoted_wa_id=row["quoted_wa_id"], quoted_body=row["quoted_body"] or "",
-            quoted_sender=_quoted_sender(row),
+            quoted_sender=_quoted_sender(row), reaction_to=row["reaction_wa_id"],
+            template=loads(row["template"]) if row["template"] else None,
         )
         s = self.settings
         self.inflight += 1
@@ -244,7 +263,7 @@ class Outbox:
             if not done:  # it may still go out: never send it again behind its back
                 attempt.add_done_callback(partial(self._late_answer, row["message_id"]))
                 raise SendError(f"no answer from WhatsApp within {s.send_timeout_s:g}s", unconfirmed=True)
-            attempt.result()
+            result = attempt.result()
         except asyncio.CancelledError:
             attempt.cancel()
             raise
@@ -255,6 +274,8 @@ class Outbox:
                 self.unconfirmed += 1
                 log.warning("send of message %s is unconfirmed (%s); not resending it", row["message_id"], error)
                 return
+            if e.throttle_s:
+                self._throttle(channel.connection_id, e.throttle_s, error)
             final = await self.db.write(mark_failed_attempt, row["message_id"], error, e.retryable,
                                             s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
             self.failed += final
@@ -267,8 +288,15 @@ class Outbox:
             return
         finally:
             self.inflight -= 1
-        await self.db.write(mark_sent, row["message_id"])
+        await self.db.write(mark_sent, row["message_id"], _network_id(result, row["wa_id"]))
         self.sent += 1
+
+    def _throttle(self, connection_id: int, seconds: float, reason: str) -> None:
+        """The network said this number sends too fast: its sender waits ``seconds`` before the next
+        attempt, and the governor spaces its automated messages out (``Governor.slow_down``)."""
+        self._holds[connection_id] = time.monotonic() + seconds
+        self.governor.slow_down(connection_id, seconds, reason)
+        log.warning("connection %s is throttled for %.0fs: %s", connection_id, seconds, reason)
 
     def _late_answer(self, message_id: int, attempt: asyncio.Future) -> None:
         """The attempt the outbox stopped waiting for has ended: settle what it proved."""
@@ -276,7 +304,8 @@ class Outbox:
             return
         error = attempt.exception()
         if error is None:
-            self._settle(self.db.write(mark_late_answer, message_id, True))
+            self._settle(self.db.write(mark_late_answer, message_id, True, "", True,
+                                       _network_id(attempt.result(), None)))
         elif isinstance(error, SendError) and not error.unconfirmed:
             self._settle(self.db.write(mark_late_answer, message_id, False, str(error), error.retryable))
 

@@ -9,7 +9,7 @@ import pytest
 from tests.channels.whatsapp.rig import E, P, OWN, jid, FakeClient, fast, message_event
 from tests.helpers import until
 from zingd.channels.base import SendError
-from zingd.channels.whatsapp.channel import Backoff
+from zingd.channels.backoff import Backoff
 from zingd.channels.whatsapp.store import ChannelStore, session_problem, sidecar_path
 
 

@@ -86,6 +86,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from zingd.channels.backoff import Backoff
 from zingd.channels.base import Channel, ChannelSink, InboundMessage, OutboundMessage, SendError, SendResult
 from zingd.channels.whatsapp.events import ExtraEvents, logout_state
 from zingd.channels.whatsapp.inbound import MEDIA_TYPES, EventDecoder, content_fields, enum_name, jid_str, unwrap
@@ -120,21 +121,6 @@ class Timings:
     replay_initial: float = 5.0     # parked events are handed to the daemon again after this, doubling
     replay_max: float = 300.0
     profile_ttl: float = 3600.0
-
-
-class Backoff:
-    """Doubling delays up to a cap, each cut by up to ``jitter`` at random; reset once a connection is up."""
-
-    def __init__(self, initial: float, cap: float, jitter: float = 0.0) -> None:
-        self.initial, self.cap, self.jitter = initial, cap, jitter
-        self.current = initial
-
-    def next(self) -> float:
-        delay, self.current = self.current, min(self.current * 2, self.cap)
-        return round(delay * (1 - self.jitter * random.random()), 3)
-
-    def reset(self) -> None:
-        self.current = self.initial
 
 
 class SessionGate:

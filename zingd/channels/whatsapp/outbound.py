@@ -55,6 +55,8 @@ _NOT_SENT = re.compile(
     r"|media upload failed",
     re.IGNORECASE,
 )
+_RATE_LIMITED = re.compile(r"rate-overlimit|status 429", re.IGNORECASE)
+RATE_LIMIT_HOLD_S = 60.0
 FFMPEG_TIMEOUT = 120
 
 
@@ -73,6 +75,8 @@ def message_send_error(exc: BaseException, msg: OutboundMessage) -> SendError:
     text = str(exc) or type(exc).__name__
     if _PERMANENT.search(text):
         return SendError(text, retryable=False)
+    if _RATE_LIMITED.search(text):  # WhatsApp says the number sends too fast: slow it down
+        return SendError(text, retryable=True, throttle_s=RATE_LIMIT_HOLD_S)
     if _NOT_SENT.search(text) or msg.type == "reaction":
         return SendError(text, retryable=True)
     return SendError(text, unconfirmed=True)
