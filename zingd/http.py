@@ -8,6 +8,8 @@
 - ``POST /api/v1/media?name=photo.jpg``: a file as the raw body, with an API token; answers
   ``{"result": {"upload_id", ...}}`` (media.upload's result) for message.send / send_to,
   campaign.create and contact.import. At most the media limit (64 MiB), checked as it arrives.
+- ``GET|POST /webhooks/whatsapp``: the WhatsApp Cloud API's webhook (``zingd/channels/cloud/webhook.py``):
+  Meta's verification handshake, and signed deliveries for the cloud numbers (docs/cloud.md).
 Events need a live connection and stay on the Unix socket.
 """
 
@@ -22,6 +24,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import generate_latest
 
+from zingd.channels.cloud import webhook as cloud_webhook
 from zingd.errors import Invalid, Unauthenticated, ZingError
 from zingd.metrics import ZingCollector
 from zingd.rpc import protocol
@@ -120,7 +123,8 @@ def build(parts: Parts, rpc_server: RpcServer, inbound: Inbound, outbox: Outbox)
 
     web_app = web.Application(client_max_size=parts.settings.rpc.frame_limit)
     web_app.add_routes([web.get("/health", health), web.get("/metrics", metrics),
-                        web.post("/api/v1/media", media), web.post("/api/v1/{method}", rpc)])
+                        web.post("/api/v1/media", media), web.post("/api/v1/{method}", rpc),
+                        *cloud_webhook.routes(parts.channels)])
     return web_app
 
 

@@ -223,10 +223,40 @@ class SyncProgress(Struct):
     history_percent: int  # WhatsApp's own progress of the history sync, 0-100
 
 
+class Throttled(Struct):
+    until: Time   # the network said the number sends too fast: nothing goes before then
+    reason: str
+
+
 class ChannelHealth(Struct):
     state: str
     reason: str
     sync: SyncProgress | msgspec.UnsetType = msgspec.UNSET  # whatsapp connections only
+    # cloud connections only: what Meta says of the number (GET /<phone_number_id>), and a throttle
+    display_phone: str | None | msgspec.UnsetType = msgspec.UNSET
+    verified_name: str | None | msgspec.UnsetType = msgspec.UNSET
+    quality_rating: str | None | msgspec.UnsetType = msgspec.UNSET
+    messaging_limit: str | None | msgspec.UnsetType = msgspec.UNSET
+    throttled: Throttled | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class CloudAccount(Struct):
+    """A cloud number's account as answers show it: Meta's ids and word on it; the secrets as hints."""
+
+    phone_number_id: str
+    business_account_id: str
+    api_version: str
+    base_url: str
+    display_phone: str
+    verified_name: str
+    quality_rating: str     # Meta's GREEN / YELLOW / RED ("" until it says)
+    messaging_limit: str    # e.g. TIER_1K
+    last_notice: dict[str, Any]  # Meta's latest word on the number (a quality webhook), as it came
+    access_token_hint: str
+    app_secret_hint: str
+    verify_token_hint: str
+    webhook_path: str       # where zing's HTTP server takes Meta's webhooks (docs/cloud.md)
+    updated_at: Time
 
 
 class LiveConnection(Connection):

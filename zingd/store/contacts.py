@@ -1,4 +1,6 @@
-"""Contacts and their WhatsApp addresses (phone JIDs and hidden LIDs)."""
+"""Contacts and their WhatsApp addresses: phone JIDs, and the ids that hide a phone: neonize's LIDs
+(``<id>@lid``) and the Cloud API's business-scoped user ids (``<bsuid>@bsuid``, Meta's usernames).
+A hidden id is joined to its phone the same way, whichever kind of number learned it."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from zingd.store.db import Tx
 from zingd.store.rows import dumps, with_json
 
 SELECT = "SELECT * FROM contacts"
+HIDDEN = ("@lid", "@bsuid")  # addresses that stand for a person whose phone may not be known
 
 
 def number_of(jid: str) -> str:
-    """The contact number for a JID: digits for phones, the raw id for groups and LIDs."""
+    """The contact number for a JID: digits for phones, the raw id for groups, LIDs and BSUIDs."""
     user, _, server = jid.partition("@")
+    if server == "bsuid":  # "BR.1502576394655843": its dot is part of the id, not a device suffix
+        return jid
     user = user.split(":")[0].split(".")[0]
     if server in ("s.whatsapp.net", "c.us", ""):
         return user
@@ -43,14 +48,16 @@ def map_jid(tx: Tx, tenant_id: int, jid: str, contact_id: int) -> None:
 
 
 def is_placeholder(contact: dict[str, Any]) -> bool:
-    """A contact known only by a hidden LID: no phone number yet, waiting for WhatsApp to map it."""
-    return contact["number"].endswith("@lid")
+    """A contact known only by a hidden id (LID, BSUID): no phone number yet, waiting for the network
+    to say whose it is."""
+    return contact["number"].endswith(HIDDEN)
 
 
 def _phone_and_lid(jid: str, alt_jid: str) -> tuple[str, str] | None:
-    """(phone, LID) when the two addresses are one of each: WhatsApp telling who a LID is."""
-    pair = sorted((jid, alt_jid), key=lambda j: j.endswith("@lid"))
-    return (pair[0], pair[1]) if pair[0].endswith("@s.whatsapp.net") and pair[1].endswith("@lid") else None
+    """(phone, hidden id) when the two addresses are one of each: the network telling who a LID (or a
+    BSUID) is."""
+    pair = sorted((jid, alt_jid), key=lambda j: j.endswith(HIDDEN))
+    return (pair[0], pair[1]) if pair[0].endswith("@s.whatsapp.net") and pair[1].endswith(HIDDEN) else None
 
 
 def learn(tx: Tx, tenant_id: int, phone_jid: str, lid_jid: str) -> None:
@@ -75,7 +82,9 @@ def learn(tx: Tx, tenant_id: int, phone_jid: str, lid_jid: str) -> None:
         if by_phone is None:
             map_jid(tx, tenant_id, phone_jid, by_lid["id"])
         return
-    why = f"WhatsApp said LID {number_of(lid_jid).split('@')[0]} is +{number}"
+    hidden = number_of(lid_jid).rsplit("@", 1)[0]
+    why = (f"Meta said user id {hidden} is +{number}" if lid_jid.endswith("@bsuid")
+           else f"WhatsApp said LID {hidden} is +{number}")
     if by_phone is None:
         tx.execute("UPDATE contacts SET number = ?, updated_at = ? WHERE id = ?", (number, tx.now, by_lid["id"]))
         map_jid(tx, tenant_id, phone_jid, by_lid["id"])
@@ -229,7 +238,7 @@ def chat_jid(tx: Tx, contact: dict[str, Any]) -> str:
     """Where to send to reach a contact: a phone JID if known, else any mapped address."""
     rows = tx.all("SELECT jid FROM contact_ids WHERE contact_id = ?", (contact["id"],))
     jids = [r["jid"] for r in rows]
-    for suffix in ("@g.us", "@s.whatsapp.net", "@lid"):
+    for suffix in ("@g.us", "@s.whatsapp.net", *HIDDEN):
         for jid in jids:
             if jid.endswith(suffix):
                 return jid
