@@ -13,23 +13,50 @@ from rich.text import Text
 
 from zingctl import output
 from zingctl.commands import Typer
-from zingctl.inputs import FileOrStdin, json_document
+from zingctl.inputs import FileOrStdin, json_document, text_or_stdin
 from zingctl.output import Output
 from zingctl.session import CLEAR, Session
 from zingd.channels.base import FINAL_STATES
 
-app = Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out, menu, pacing, queues.")
+app = Typer(name="connections", help="WhatsApp numbers: add, pair, restart, log out, menu, pacing, queues, "
+                                     "cloud accounts.")
+
+
+def _cloud(c: dict[str, Any], key: str) -> str:
+    return str((c.get("cloud") or {}).get(key) or "")
+
 
 COLUMNS: list[output.Column] = [
     ("ID", "id"), ("Name", "name"), ("Kind", "kind"), ("Status", "status"), ("Reason", "status_reason"),
     ("Default", lambda c: "yes" if c.get("is_default") else ""), ("Phone", "phone"),
     ("Running", lambda c: "yes" if c.get("running") else "no"),
-    ("Advice", "advice"),  # locked, banned, logged out…: what to do (zingd.channels.base.ADVICE)
+    ("Quality", lambda c: _cloud(c, "quality_rating")), ("Limit", lambda c: _cloud(c, "messaging_limit")),
+    # locked, banned, logged out…: what to do, in the kind's words (zingd.services.connections)
+    ("Advice", "advice"),
 ]
 
 ConnectionId = Annotated[int, typer.Argument(help="Connection id.")]
 Greeting = Annotated[str | None, typer.Option("--greeting", help="Sent when a new ticket starts.")]
 Farewell = Annotated[str | None, typer.Option("--farewell", help="Sent when a ticket is closed.")]
+# A cloud number's account (docs/cloud.md). Secrets are TEXT|-: `-` reads standard input, which keeps
+# them out of the shell's history and of `ps`.
+PhoneNumberId = Annotated[str | None, typer.Option(
+    "--phone-number-id", help="Cloud: the number's id in Meta's WhatsApp Manager (API Setup), digits.")]
+BusinessAccountId = Annotated[str | None, typer.Option(
+    "--business-account-id", help="Cloud: the WhatsApp Business Account id (WABA), digits.")]
+AccessToken = Annotated[str | None, typer.Option(
+    "--access-token", metavar="TEXT|-", help="Cloud: a system user's access token; `-` reads it from standard "
+    "input. Stored in zingd's database, never shown again.")]
+AppSecret = Annotated[str | None, typer.Option(
+    "--app-secret", metavar="TEXT|-", help="Cloud: the Meta app's secret, which signs the webhooks; `-` reads "
+    "standard input.")]
+VerifyToken = Annotated[str | None, typer.Option(
+    "--verify-token", metavar="TEXT|-", help="Cloud: a word of your choice, the same in Meta's webhook settings; "
+    "`-` reads standard input.")]
+ApiVersion = Annotated[str | None, typer.Option("--api-version", help="Cloud: Graph's API version, e.g. v23.0.")]
+GraphUrl = Annotated[str | None, typer.Option(
+    "--graph-url", help="Cloud: where Graph is (a proxy's https URL); default https://graph.facebook.com.")]
+SECRETS = {"access_token": "--access-token", "app_secret": "--app-secret", "verify_token": "--verify-token"}
 
 
 def _said(out: Output, c: dict[str, Any], verb: str) -> None:
@@ -42,25 +69,89 @@ def list_(session: Session, out: Output) -> None:
     out.rows(session.call("connection.list"), COLUMNS, empty="no connections")
 
 
+def _secret(value: str | None, key: str) -> str:
+    """A secret option of `add`: as given (`-`: standard input), else asked for without echo on a
+    terminal; a script that left it out gets a usage error, never a prompt it can't answer."""
+    option = SECRETS[key]
+    if value is not None:
+        return text_or_stdin(value).strip()
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(f"a cloud number needs it: {option} TEXT, or {option} - to read standard input",
+                                 param_hint=option)
+    return typer.prompt(key.replace("_", " ").capitalize(), hide_input=True).strip()
+
+
+def _account(given: dict[str, str | None], secrets: dict[str, str | None], ask: bool) -> dict[str, str]:
+    """The ``cloud`` params from the options given: every secret on `add` (``ask``), only the given ones
+    on `update`."""
+    out = {k: v for k, v in given.items() if v is not None}
+    for key, value in secrets.items():
+        if ask:
+            out[key] = _secret(value, key)
+        elif value is not None:
+            out[key] = text_or_stdin(value).strip()
+    return out
+
+
 @app.command("add")
 def add(
     session: Session, out: Output,
     name: Annotated[str, typer.Argument(help="A name for the number, e.g. Sales.")],
-    kind: Annotated[str, typer.Option("--kind", help="sim (simulated, starts at once) or whatsapp (then pair).")]
+    kind: Annotated[str, typer.Option("--kind", help="sim (simulated, starts at once), whatsapp (then pair) or "
+                                                     "cloud (Meta's Cloud API: give its ids and secrets).")]
     = "sim",
     default: Annotated[bool, typer.Option("--default", help="Make it the tenant's default number.")] = False,
     greeting: Greeting = None, farewell: Farewell = None,
+    phone_number_id: PhoneNumberId = None, business_account_id: BusinessAccountId = None,
+    access_token: AccessToken = None, app_secret: AppSecret = None, verify_token: VerifyToken = None,
+    api_version: ApiVersion = None, graph_url: GraphUrl = None,
 ) -> None:
-    """Add a number; a whatsapp one waits for `zingctl connections pair`."""
+    """Add a number; a whatsapp one waits for `zingctl connections pair`, a cloud one connects with its
+    access token (a secret left out is asked for on a terminal)."""
+    given = {"phone_number_id": phone_number_id, "business_account_id": business_account_id,
+             "api_version": api_version, "base_url": graph_url}
+    secrets = {"access_token": access_token, "app_secret": app_secret, "verify_token": verify_token}
+    if kind != "cloud" and any(v is not None for v in (*given.values(), *secrets.values())):
+        raise typer.BadParameter("the cloud options are for --kind cloud", param_hint="--kind")
+    cloud = None
+    if kind == "cloud":
+        for key, option in (("phone_number_id", "--phone-number-id"),
+                            ("business_account_id", "--business-account-id")):
+            if not (given[key] or "").strip():
+                raise typer.BadParameter("a cloud number needs it (WhatsApp Manager > API Setup shows it)",
+                                         param_hint=option)
+        cloud = _account(given, secrets, ask=True)
     c = session.call("connection.create", {"name": name, "kind": kind, "is_default": default,
-                                           "greeting": greeting, "farewell": farewell})
+                                           "greeting": greeting, "farewell": farewell, "cloud": cloud})
     _said(out, c, "added")
+    if c.get("cloud"):
+        out.note(f"Meta's webhook goes to https://<this server's public name>{c['cloud']['webhook_path']} "
+                 "(see docs/cloud.md)")
+
+
+def _flat(c: dict[str, Any]) -> dict[str, Any]:
+    """One number for people: a cloud account's fields beside the number's, its secrets by their
+    last characters."""
+    out = {k: v for k, v in c.items() if k != "cloud"}
+    cloud = c.get("cloud")
+    if cloud:
+        for key in ("display_phone", "verified_name", "quality_rating", "messaging_limit", "phone_number_id",
+                    "business_account_id", "api_version", "base_url", "webhook_path", "last_notice"):
+            out[key] = cloud.get(key)
+        for key in SECRETS:
+            out[key] = cloud.get(f"{key}_hint") or "(none)"
+    return out
 
 
 @app.command("show")
 def show(session: Session, out: Output, connection_id: ConnectionId) -> None:
-    """Show one number with its live state and health."""
-    out.item(session.call("connection.get", {"id": connection_id}), title="connection")
+    """Show one number with its live state and health (a cloud one with its account, secrets by their
+    last characters)."""
+    c = session.call("connection.get", {"id": connection_id})
+    if out.for_people:
+        out.item(_flat(c), title="connection")
+    else:
+        out.raw(c)
 
 
 @app.command("update")
@@ -91,9 +182,13 @@ def update(
     call_reply: Annotated[str | None, typer.Option(
         "--call-reply", metavar="TEXT", help="Sent when a customer calls (zing takes no calls); \"\" for none.")]
     = None,
+    phone_number_id: PhoneNumberId = None, business_account_id: BusinessAccountId = None,
+    access_token: AccessToken = None, app_secret: AppSecret = None, verify_token: VerifyToken = None,
+    api_version: ApiVersion = None, graph_url: GraphUrl = None,
 ) -> None:
     """Rename a number, make it the default, set its greeting, farewell, chatbot menu, group handling, pacing
-    or call reply."""
+    or call reply; for a cloud number, change its account (a new secret rotates the old one; the number
+    reconnects with it)."""
     if groups is not None and groups not in ("ignore", "route", "chatbot"):
         raise typer.BadParameter("ignore, route or chatbot", param_hint="--groups")
     if no_default_queue and default_queue is not None:
@@ -102,9 +197,13 @@ def update(
                 "menu_max_retries": menu_retries, "pacing": pacing,
                 "call_reply": CLEAR if call_reply == "" else call_reply}
     settings = {k: None if v is CLEAR else v for k, v in settings.items() if v is not None}
+    cloud = _account({"phone_number_id": phone_number_id, "business_account_id": business_account_id,
+                      "api_version": api_version, "base_url": graph_url},
+                     {"access_token": access_token, "app_secret": app_secret, "verify_token": verify_token},
+                     ask=False)
     c = session.call("connection.update", {"id": connection_id, "name": name, "is_default": default,
                                            "greeting": greeting, "farewell": farewell,
-                                           "settings": settings or None})
+                                           "settings": settings or None, "cloud": cloud or None})
     _said(out, c, "updated")
 
 
@@ -139,7 +238,8 @@ def restart(session: Session, out: Output, connection_id: ConnectionId) -> None:
 
 @app.command("logout")
 def logout(session: Session, out: Output, connection_id: ConnectionId) -> None:
-    """Unlink the number from WhatsApp; it must be paired again."""
+    """Unlink the number from WhatsApp; it must be paired again. A cloud number stops and zing forgets its
+    access token, until `zingctl connections update ID --access-token -`."""
     _said(out, session.call("connection.logout", {"id": connection_id}), "logged out")
 
 

@@ -200,7 +200,7 @@ class Connection(Struct):
     id: int
     tenant_id: int
     name: str
-    kind: Literal["sim", "whatsapp"]
+    kind: Literal["sim", "whatsapp", "cloud"]
     status: str
     status_reason: str
     is_default: Flag
@@ -263,6 +263,7 @@ class LiveConnection(Connection):
     running: bool
     health: ChannelHealth | None
     advice: str  # what an admin can do about a final state (locked, banned…); "" otherwise
+    cloud: CloudAccount | None = None  # kind cloud only
 
 
 class Pairing(Struct):

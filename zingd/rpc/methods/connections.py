@@ -8,6 +8,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from zingd.channels.base import SendError
+from zingd.channels.cloud.account import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 from zingd.errors import ChannelDown, Conflict, Invalid, NotFound, Unavailable
 from zingd.rpc import results as R
 from zingd.rpc.registry import REGISTRY, ById, changes
@@ -28,6 +29,31 @@ class ConnectionUpdateSettings(msgspec.Struct, forbid_unknown_fields=True):
     call_reply: str | None | UnsetType = UNSET  # said to a caller zing can't answer ("" or null: nothing)
 
 
+class ConnectionCreateCloud(msgspec.Struct, forbid_unknown_fields=True):
+    """A WhatsApp Business Cloud API number: Meta's ids for it, the app's secrets, and where Graph is."""
+
+    phone_number_id: str
+    business_account_id: str
+    access_token: str
+    app_secret: str
+    verify_token: str
+    api_version: str = DEFAULT_API_VERSION
+    base_url: str = DEFAULT_BASE_URL
+
+
+class ConnectionUpdateCloud(msgspec.Struct, forbid_unknown_fields=True):
+    """A cloud number's account, any field of it: a secret given replaces (rotates) the stored one.
+    Nothing can be cleared; the number restarts with what changed."""
+
+    phone_number_id: str | UnsetType = UNSET
+    business_account_id: str | UnsetType = UNSET
+    access_token: str | UnsetType = UNSET
+    app_secret: str | UnsetType = UNSET
+    verify_token: str | UnsetType = UNSET
+    api_version: str | UnsetType = UNSET
+    base_url: str | UnsetType = UNSET
+
+
 class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     kind: str = "sim"
@@ -35,6 +61,7 @@ class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
     greeting: str = ""
     farewell: str = ""
     start: bool = True
+    cloud: ConnectionCreateCloud | None = None  # kind cloud only
 
 
 class ConnectionUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,6 +71,7 @@ class ConnectionUpdate(msgspec.Struct, forbid_unknown_fields=True):
     greeting: str | UnsetType = UNSET
     farewell: str | UnsetType = UNSET
     settings: ConnectionUpdateSettings | UnsetType = UNSET
+    cloud: ConnectionUpdateCloud | UnsetType = UNSET  # kind cloud only
 
 
 class ConnectionPair(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,25 +99,31 @@ async def get(call: Call, p: ById) -> dict:
 @REGISTRY.method("connection.create", ConnectionCreate, result=R.LiveConnection,
                  errors=(Conflict, Invalid, Unavailable))
 async def create(call: Call, p: ConnectionCreate) -> dict:
-    """Add a number; a sim one starts at once, a whatsapp one waits for connection.pair."""
+    """Add a number; a sim or cloud one starts at once, a whatsapp one waits for connection.pair."""
+    cloud = msgspec.to_builtins(p.cloud) if p.cloud is not None else None
     row = await call.app.db.write(svc.create, call.actor, call.actor.tenant_id, p.name, p.kind, p.is_default,
-                                  p.greeting, p.farewell)
-    if p.start and p.kind == "sim":
+                                  p.greeting, p.farewell, cloud)
+    if p.start and p.kind in ("sim", "cloud"):
         await call.app.channels.start(row)
     return await svc.get(call.app.db, call.app.channels, call.actor, row["id"])
 
 
-@REGISTRY.method("connection.update", ConnectionUpdate, result=R.Connection,
-                 errors=(NotFound, Invalid, Unavailable))
+@REGISTRY.method("connection.update", ConnectionUpdate, result=R.LiveConnection,
+                 errors=(NotFound, Conflict, Invalid, Unavailable))
 async def update(call: Call, p: ConnectionUpdate) -> dict:
-    """Rename, make default, set greeting or farewell, or change settings (a key sent as null: its default)."""
+    """Rename, make default, set greeting or farewell, change settings (a key sent as null: its default)
+    or a cloud number's account (ids, API version, Graph's address, secrets: a new one rotates it);
+    a changed account restarts the number with it."""
     c = changes(p, "name", "is_default", "greeting", "farewell")
     if "is_default" in c:
         c["is_default"] = int(c["is_default"])
     settings = changes(p.settings) if p.settings is not UNSET else None
-    row = await call.app.db.write(svc.update, call.actor, p.id, c, settings)
+    cloud = changes(p.cloud) if p.cloud is not UNSET else None
+    row = await call.app.db.write(svc.update, call.actor, p.id, c, settings, cloud)
     call.app.governor.forget(p.id)
-    return row
+    if row["cloud_changed"]:
+        await call.app.channels.restart(p.id)
+    return await svc.get(call.app.db, call.app.channels, call.actor, p.id)
 
 
 @REGISTRY.method("connection.delete", ById, result=R.Connection, errors=(NotFound, Conflict, Unavailable))
@@ -112,6 +146,9 @@ async def restart(call: Call, p: ById) -> dict:
 async def pair(call: Call, p: ConnectionPair) -> dict:
     """Start pairing: QR codes (or a pairing code with phone) arrive as connection.updated events."""
     row = await svc.get(call.app.db, call.app.channels, call.actor, p.id)
+    if row["kind"] == "cloud":
+        raise Conflict("cloud numbers don't pair: they connect with their access token "
+                       f"(zingctl connections update {p.id} --access-token -)", kind_of="cloud")
     if row["kind"] != "whatsapp":
         raise Conflict("only whatsapp connections pair; sim ones are always connected", kind_of=row["kind"])
     channel = call.app.channels.get(p.id) or await call.app.channels.start(row)
@@ -127,8 +164,13 @@ async def pair(call: Call, p: ConnectionPair) -> dict:
 @REGISTRY.method("connection.logout", ById, result=R.LiveConnection,
                  errors=(NotFound, Conflict, ChannelDown, Unavailable))
 async def logout(call: Call, p: ById) -> dict:
-    """Unlink the number; it must be paired again."""
-    await svc.get(call.app.db, call.app.channels, call.actor, p.id)
+    """Unlink the number; it must be paired again. A cloud number stops and zing forgets its access
+    token: it stays logged out until connection.update gives it one."""
+    row = await svc.get(call.app.db, call.app.channels, call.actor, p.id)
+    if row["kind"] == "cloud":
+        await call.app.channels.stop(p.id)
+        await call.app.db.write(svc.logout_cloud, call.actor, p.id)
+        return await svc.get(call.app.db, call.app.channels, call.actor, p.id)
     try:
         await call.app.channels.require(p.id).logout()
     except SendError as e:
