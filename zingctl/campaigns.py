@@ -86,10 +86,23 @@ def _said(out: Output, c: dict[str, Any], verb: str) -> None:
 
 
 # -- create ----------------------------------------------------------------------
-def _variants(messages: list[str], files: list[str]) -> list[str]:
-    if not messages and not files:
-        raise typer.BadParameter("give the message with --message TEXT (repeat it for variants) or --message-file")
+def _variants(messages: list[str], files: list[str], template: str | None) -> list[str]:
+    if not messages and not files and template is None:
+        raise typer.BadParameter("give the message with --message TEXT (repeat it for variants), --message-file "
+                                 "or, for cloud numbers, --template")
     return [*messages, *files]
+
+
+def _template(template: str | None, params: list[str] | None) -> dict[str, Any] | None:
+    """--template ID or NAME[:LANG] and its --template-param values, as campaign.create takes them."""
+    if template is None:
+        if params:
+            raise typer.BadParameter("--template-param needs --template", param_hint="--template-param")
+        return None
+    if template.isdigit():
+        return {"id": int(template), "params": params or []}
+    name, _, language = template.partition(":")
+    return {"name": name, "language": language or None, "params": params or []}
 
 
 def _recipients(tag: str | None, contacts: str | None, csv_file: Source | None, filter_tag: str | None,
@@ -158,11 +171,17 @@ def create(
         "'2026-12-01 09:00'.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Create nothing: count the recipients, render samples, project the send times.")] = False,
+    template: Annotated[str | None, typer.Option(
+        "--template", metavar="NAME[:LANG]|ID", help="On cloud numbers, send this approved template instead of the "
+        "message (needed for recipients who haven't written in 24 hours; zingctl templates list).")] = None,
+    template_param: Annotated[list[str] | None, typer.Option(
+        "--template-param", metavar="VALUE", help="The template's variables in order (repeat for each); may use "
+        "{{name}}, {{first_name}} and custom fields.")] = None,
 ) -> None:
     """Create a draft campaign (nothing is sent before `zingctl campaigns start`)."""
-    params = {"name": name, "variants": _variants(message or [], message_file or []),
+    params = {"name": name, "variants": _variants(message or [], message_file or [], template),
               **_recipients(tag, contacts, csv_file, filter_tag, field), "connection_ids": connection or None,
-              "start_at": start, "dry_run": dry_run}
+              "start_at": start, "dry_run": dry_run, "template": _template(template, template_param)}
     try:
         with uploaded(session, csv_file, "--csv") as csv_id, uploaded(session, media, "--media") as media_id:
             if csv_id is not None:
@@ -233,6 +252,10 @@ def show(session: Session, out: Output, campaign_id: CampaignId) -> None:
                                 [("State", "state"), ("Count", "count")], title="recipients"))
     for i, variant in enumerate(c.get("variants") or []):
         terminal.print(Text.assemble((f"variant {i}: ", "bold"), variant))
+    if c.get("template"):
+        t = c["template"]
+        terminal.print(Text.assemble(("template: ", "bold"), f"{t['name']} ({t['language']})",
+                                     f" {' | '.join(t['params'])}" if t.get("params") else ""))
     if c.get("pacing"):
         terminal.print()
         terminal.print(_pacing(c["pacing"]))

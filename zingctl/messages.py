@@ -13,7 +13,8 @@ from zingctl.output import Output
 from zingctl.session import Session
 from zingctl.uploads import uploaded
 
-app = Typer(name="messages", help="A ticket's conversation: read, send (text or file), send to a number, retry, search.")
+app = Typer(name="messages", help="A ticket's conversation: read, send (text, a file or a template), send to a "
+                                  "number, retry, search.")
 
 
 def _body(m: dict[str, Any]) -> str:
@@ -42,6 +43,8 @@ Attachment = Annotated[Path | None, typer.Option(
     "reads it and uploads it.")]
 Before = Annotated[int | None, typer.Option("--before", help="Page back: messages older than this id.")]
 PageSize = Annotated[int, typer.Option("--limit", "-n", help="How many at most.")]
+Params = Annotated[list[str] | None, typer.Option(
+    "--param", "-p", metavar="VALUE", help="A template variable's value, in the template's order (repeat for each).")]
 
 
 def page(session: Session, out: Output, of: dict[str, int], before: int | None, limit: int,
@@ -133,6 +136,51 @@ def send_to(
     file: Attachment = None,
     connection: Annotated[int | None, typer.Option(
         "--connection", help="Send from this connection id (default: the tenant's default number).")] = None,
+    template: Annotated[str | None, typer.Option(
+        "--template", metavar="NAME[:LANG]|ID", help="Send this approved template instead of TEXT: how a cloud "
+        "number writes first, or after 24 hours of silence.")] = None,
+    param: Params = None,
 ) -> None:
     """Write to a phone number, starting a ticket (yours) if it has none open."""
-    _queued(out, _send(session, "message.send_to", {"number": number, "connection_id": connection}, text, file))
+    where = {"number": number, "connection_id": connection}
+    if template is None:
+        _queued(out, _send(session, "message.send_to", where, text, file))
+        return
+    if text.strip() or file is not None:
+        raise typer.BadParameter("a template brings its own text: give --template and --param, not TEXT or --file")
+    _queued(out, session.call("message.send_to", {**where, "template_id": _template_id(session, connection, template),
+                                                  "params": param or []}))
+
+
+def _template_id(session: Session, connection: int | None, template: str) -> int:
+    """A template named by id, or by NAME[:LANG] among the approved templates of ``connection`` (of any
+    number when None, as long as only one has it)."""
+    if template.isdigit():
+        return int(template)
+    name, _, language = template.partition(":")
+    found = [t for t in session.call("template.list", {"connection_id": connection, "status": "APPROVED"})
+             if t["name"] == name and (not language or t["language"] == language)]
+    where = f"connection {connection}" if connection is not None else "any number"
+    if not found:
+        raise typer.BadParameter(f"no approved template {template!r} on {where} (zingctl templates list)",
+                                 param_hint="TEMPLATE")
+    if len(found) > 1:
+        which = ", ".join(f"{t['language']} on connection {t['connection_id']}" for t in found)
+        raise typer.BadParameter(f"template {name!r} is there more than once ({which}): give NAME:LANG"
+                                 + ("" if connection is not None else " and --connection"), param_hint="TEMPLATE")
+    return found[0]["id"]
+
+
+@app.command("send-template")
+def send_template(
+    session: Session, out: Output,
+    ticket_id: Annotated[int, typer.Argument(help="Ticket id (of a cloud number).")],
+    template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="The template: its id, or NAME[:LANG] "
+                                                                      "(zingctl templates list).")],
+    param: Params = None,
+) -> None:
+    """Send an approved template: the one thing a cloud number may send outside WhatsApp's 24-hour window."""
+    connection = session.call("ticket.get", {"id": ticket_id})["connection_id"]
+    params = {"ticket_id": ticket_id, "template_id": _template_id(session, connection, template),
+              "params": param or []}
+    _queued(out, session.call("message.send_template", params))

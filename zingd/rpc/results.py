@@ -507,6 +507,7 @@ class Message(Struct):
     bot: Flag                  # written by the tenant's bot (user_id: the bot user)
     transcript: str | None     # a voice note's text, from the tenant's transcription model
     client_ref: str | None | msgspec.UnsetType = msgspec.UNSET  # message.send's answer: the sender's key
+    template: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET  # sent as a template: {name, language, params}
 
 
 class MessagePage(Struct):
@@ -561,6 +562,45 @@ class QuickReply(Struct):
     scope: Literal["personal", "tenant"]
 
 
+# -- templates (a cloud number's, synced from Meta) ------------------------------------------------
+class TemplateParam(Struct):
+    """A variable an agent fills: where it is, its name (``1`` or ``first_name``), Meta's example."""
+
+    component: Literal["header", "body", "button"]
+    name: str
+    example: str
+    index: int | None  # a URL button's position; None elsewhere
+
+
+class Template(Struct):
+    """A business account's template as one cloud number synced it."""
+
+    id: int
+    tenant_id: int
+    connection_id: int
+    remote_id: str          # Meta's id
+    name: str
+    language: str           # e.g. pt_BR
+    category: str           # MARKETING, UTILITY, AUTHENTICATION
+    status: str             # APPROVED, PENDING, REJECTED, PAUSED, DISABLED… or DELETED (gone from the account)
+    reason: str             # why it was rejected or paused, as Meta says
+    components: list[dict[str, Any]]  # Graph's components, as synced
+    params: list[TemplateParam]       # what message.send_template's params fill, in order
+    body: str               # the body text, with its {{variables}}
+    synced_at: Time
+    updated_at: Time
+
+
+class TemplateSync(Struct):
+    connection_id: int
+    fetched: int   # templates Meta listed
+    added: int
+    updated: int
+    deleted: int   # gone from the account: kept, as DELETED
+    total: int     # the number's templates now (DELETED ones not counted)
+    approved: int
+
+
 # -- campaigns -----------------------------------------------------------------------------------
 class RecipientCounts(Struct):
     pending: int
@@ -572,6 +612,12 @@ class RecipientCounts(Struct):
     skipped: int
     opted_out: int
     total: int
+
+
+class CampaignTemplate(Struct):
+    name: str
+    language: str
+    params: list[str]
 
 
 class Campaign(Struct):
@@ -591,6 +637,7 @@ class Campaign(Struct):
     updated_at: Time
     finished_at: Time | None
     counts: RecipientCounts
+    template: CampaignTemplate | None  # what cloud numbers send (params may use the campaign's variables)
 
 
 class Projection(Struct):
@@ -625,6 +672,7 @@ class Sample(Struct):
     contact_id: int
     number: str
     message: str
+    template: str | msgspec.UnsetType = msgspec.UNSET  # on a cloud number: the template as rendered for them
 
 
 class CampaignPreview(Struct):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
-from zingd.services import uploads
+from zingd.services import templates, uploads, window
 from zingd.services.outbound import media_type, queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.services.tickets import conversation_for, require_owner, require_visible, take_on_reply
@@ -23,6 +23,7 @@ from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Database, Tx
+from zingd.store.rows import dumps
 
 if TYPE_CHECKING:
     from zingd.channels.manager import Channels
@@ -67,6 +68,7 @@ def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | 
     if t["status"] == "closed":
         raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
     require_owner(actor, t, "answer")
+    window.require_open(tx, t["connection_id"], t["contact_id"])
     if quoted_id is not None and not tx.value("SELECT 1 FROM messages WHERE id = ? AND ticket_id = ?",
                                               (quoted_id, ticket_id)):
         raise NotFound(f"no message {quoted_id} in ticket {ticket_id} to quote", id=quoted_id)
@@ -104,6 +106,41 @@ async def send(db: Database, data_dir: Path, actor: Actor, ticket_id: int, body:
     async with uploads.as_media(db, data_dir, actor, upload_id) as media:
         return await db.write(uploads.consuming(send_unit, upload_id), actor, ticket_id, body, quoted_id, media,
                               signature, client_ref)
+
+
+def send_template_unit(tx: Tx, actor: Actor, ticket_id: int, template_id: int, params: list[str],
+                       client_ref: str | None = None) -> dict[str, Any]:
+    """Queue an approved template on a ticket, under message.send's ticket rules. Outside the 24-hour
+    window this is the one thing a cloud number may send."""
+    first = sent_before(tx, actor, ticket_id, client_ref)
+    if first is not None:
+        return first
+    t = require_visible(tx, actor, ticket_id)
+    if t["status"] == "closed":
+        raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
+    require_owner(actor, t, "answer")
+    template = templates.get(tx, actor.tenant_id, template_id)
+    templates.require_sendable(template, t["connection_id"])
+    body, sent = templates.rendered(template, templates.check_values(template, params))
+    take_on_reply(tx, actor, t)
+    msg = queue_outbound(tx, t, actor, body)
+    tx.execute("UPDATE messages SET template = ?, client_ref = ? WHERE id = ?",
+               (dumps(sent), client_ref, msg["id"]))
+    msg = {**msg, "template": sent, **({"client_ref": client_ref} if client_ref is not None else {})}
+    tx.audit(actor, "message.send_template", "message", msg["id"], ticket_id=ticket_id, template_id=template_id)
+    return msg
+
+
+async def send_template(db: Database, actor: Actor, ticket_id: int, template_id: int, params: list[str],
+                        client_ref: str | None = None) -> dict[str, Any]:
+    if client_ref is not None:
+        if not CLIENT_REF.fullmatch(client_ref):
+            raise Invalid("client_ref is 1 to 64 letters, digits, '-', '_' or '.'", field="client_ref")
+        first = _same_ticket(await db.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id,
+                             client_ref)
+        if first is not None:
+            return first
+    return await db.write(send_template_unit, actor, ticket_id, template_id, params, client_ref)
 
 
 def read_unit(tx: Tx, actor: Actor, ticket_id: int) -> tuple[str, list[dict[str, Any]]]:
@@ -167,6 +204,8 @@ def retry_unit(tx: Tx, actor: Actor, message_id: int, resend: bool = False) -> d
     if msg["ack"] == "unconfirmed" and not resend:
         raise Conflict(f"message {message_id} is unconfirmed: it may already have arrived; retry with "
                        "resend=true to send it again anyway", id=message_id)
+    if not tx.value("SELECT template FROM messages WHERE id = ?", (message_id,)):  # a template goes any time
+        window.require_open(tx, t["connection_id"], t["contact_id"])
     # Same message, same WhatsApp id: a retry can never become a second, different message.
     M.requeue(tx, msg)
     tx.audit(actor, "message.retry", "message", message_id, **({"resend": True} if resend else {}))
@@ -248,17 +287,28 @@ async def search(db: Database, actor: Actor, query: str, limit: int = 50, **filt
 
 
 def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, body: str,
-                 media: dict[str, Any] | None, due_at: float | None) -> dict[str, Any]:
+                 media: dict[str, Any] | None, due_at: float | None,
+                 template: tuple[int, list[str]] | None = None) -> dict[str, Any]:
     """Start (or continue) a conversation with a phone number: the contact is found or created, and
     the message goes where ``message.send`` would put it. The customer's active ticket on the number
     takes it when the caller may answer there (a pending one becomes theirs, as with a reply); one
     the caller can't see (a colleague's, a queue they are not in) is refused without naming its
-    holder (``tickets.conversation_for``), never written into; with none, a ticket of the sender's starts."""
+    holder (``tickets.conversation_for``), never written into; with none, a ticket of the sender's starts.
+
+    ``template`` (template id, values): an approved template instead of ``body``, the way a cloud number
+    writes first to a customer outside the 24-hour window."""
     connection_id = connections.pick(tx, actor.tenant_id, connection_id)
+    sent = None
+    if template is not None:
+        chosen = templates.get(tx, actor.tenant_id, template[0])
+        templates.require_sendable(chosen, connection_id)
+        body, sent = templates.rendered(chosen, templates.check_values(chosen, template[1]))
     contact = C.resolve(tx, actor.tenant_id, f"{number}@s.whatsapp.net")
     if contact["opted_out"] and due_at is not None:
         raise Conflict(f"{number} opted out of automated messages", contact_id=contact["id"])
     ticket = conversation_for(tx, actor, connection_id, contact["id"])
+    if sent is None:
+        window.require_open(tx, connection_id, contact["id"])
     if ticket is not None:
         take_on_reply(tx, actor, ticket)
     else:
@@ -270,7 +320,11 @@ def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, b
         T.log(tx, ticket, actor, "start")
         tx.emit(actor.tenant_id, "ticket.created", {"ticket": T.get(tx, actor.tenant_id, tid)}, ticket_id=tid)
     type_ = media_type(media["media_mime"]) if media else "text"
-    msg = queue_outbound(tx, ticket, actor, expand(tx, ticket, actor, body), type_, media,
+    msg = queue_outbound(tx, ticket, actor, body if sent else expand(tx, ticket, actor, body), type_, media,
                          automated=due_at is not None, due_at=due_at)
-    tx.audit(actor, "message.send_to", "message", msg["id"], number=number)
+    if sent is not None:
+        tx.execute("UPDATE messages SET template = ? WHERE id = ?", (dumps(sent), msg["id"]))
+        msg = {**msg, "template": sent}
+    tx.audit(actor, "message.send_to", "message", msg["id"], number=number,
+             **({"template_id": template[0]} if template else {}))
     return msg

@@ -7,7 +7,8 @@ each recipient either pending (sent later) or queued with its message (sent by
 the outbox under a fixed id): nobody twice, nobody skipped.
 
 Safety stops pause a campaign when one of its numbers is banned, logged out or
-outdated, or when too many of its recent sends failed. A suspended tenant's
+outdated, when the template it sends on a cloud number stops being approved (Meta
+paused or disabled it), or when too many of its recent sends failed. A suspended tenant's
 campaigns hold (still running, nothing queued) and carry on, paced as ever, once
 it is active again.
 """
@@ -79,6 +80,11 @@ class CampaignRunner:
                 asyncio.get_running_loop().create_task(
                     self._safety_stop(event.data["id"], f"number {event.data['id']} is {event.data['status']}: "
                                                         f"{event.data.get('reason') or 'see zingctl connections'}"))
+        elif event.type == "template.updated" and event.data.get("status") != "APPROVED":
+            reason = f": {event.data['reason']}" if event.data.get("reason") else ""
+            asyncio.get_running_loop().create_task(self._template_stop(
+                event.data["id"], f"template {event.data.get('name')} ({event.data.get('language')}) is "
+                                  f"{event.data.get('status')}{reason}"))
         elif event.type == "campaign.updated" and event.data["campaign"]["status"] in ("running", "scheduled"):
             self.launch(event.data["campaign"]["id"])
         elif event.type == "tenant.updated":
@@ -93,6 +99,10 @@ class CampaignRunner:
             "SELECT c.id, c.tenant_id FROM campaigns c, json_each(c.connection_ids) j "
             "WHERE c.status IN ('running', 'scheduled') AND j.value = ?", (connection_id,))
         for row in rows:
+            await self._pause(row["id"], row["tenant_id"], reason)
+
+    async def _template_stop(self, template_id: int, reason: str) -> None:
+        for row in await svc.using_template(self.db, template_id):
             await self._pause(row["id"], row["tenant_id"], reason)
 
     async def _pause(self, campaign_id: int, tenant_id: int, reason: str) -> None:
@@ -156,14 +166,21 @@ class CampaignRunner:
                 if row["tenant_id"] in self._suspended:  # suspended while this waited for its slot
                     self.governor.refund(connection_id)
                     continue
-                state, stored_at = await self.db.write(_timed, svc.enqueue, campaign_id, recipient["id"],
+                try:
+                    state, stored_at = await self.db.write(_timed, svc.enqueue, campaign_id, recipient["id"],
                                                            connection_id)
+                except Conflict:
+                    self.governor.refund(connection_id)
+                    raise
                 if state == "queued":
                     self.governor.settle(connection_id, stored_at)
                 else:
                     self.governor.refund(connection_id)
         except asyncio.CancelledError:
             raise
+        except Conflict as e:  # its template can't be sent on a cloud number any more
+            tenant = await self.db.value("SELECT tenant_id FROM campaigns WHERE id = ?", (campaign_id,))
+            await self._pause(campaign_id, tenant, e.message)
         except Exception:
             log.exception("campaign %s runner crashed; pausing it", campaign_id)
             tenant = await self.db.value("SELECT tenant_id FROM campaigns WHERE id = ?", (campaign_id,))

@@ -28,9 +28,19 @@ class CampaignCreateFilter(msgspec.Struct, forbid_unknown_fields=True):
     fields: dict[str, str] = {}
 
 
+class CampaignCreateTemplate(msgspec.Struct, forbid_unknown_fields=True):
+    """What a cloud number sends (to everyone it reaches): an approved template by id, or by name (and
+    language when more than one has that name); params may use the campaign's {{variables}}."""
+
+    id: int | None = None
+    name: str | None = None
+    language: str | None = None
+    params: list[str] = []
+
+
 class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: str
-    variants: list[str]
+    variants: list[str] = []   # may be empty only when every number is a cloud one and a template is given
     contact_ids: list[int] | None = None
     tag: str | None = None
     csv: CampaignCreateCsv | None = None
@@ -39,6 +49,7 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     upload_id: int | None = None
     start_at: float | str | None = None
     dry_run: bool = False
+    template: CampaignCreateTemplate | None = None
 
 
 class CampaignRecipients(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,7 +65,8 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
         raise Invalid("choose the recipients from exactly one of contact_ids, tag, csv, filter", field="recipients")
     spec: dict[str, Any] = {"name": p.name, "variants": p.variants, "connection_ids": p.connection_ids,
                             "contact_ids": p.contact_ids, "tag": p.tag, "source": sources[0],
-                            "filter": msgspec.to_builtins(p.filter) if p.filter else None}
+                            "filter": msgspec.to_builtins(p.filter) if p.filter else None,
+                            "template": msgspec.to_builtins(p.template) if p.template else None}
     tz = await call.app.db.value("SELECT timezone FROM tenants WHERE id = ?", (call.actor.tenant_id,))
     spec["start_at"] = parse_when(p.start_at, tz) if p.start_at is not None else None
     parsed = None
@@ -75,7 +87,8 @@ async def _spec(call: Call, p: CampaignCreate) -> tuple[dict[str, Any], Any]:
 async def create(call: Call, p: CampaignCreate) -> dict:
     """Create a draft campaign (dry_run: recipients, rendered samples and projected send times only). A file to
     send goes as upload_id, a CSV of recipients as csv: {data} or csv: {upload_id} (from media.upload); creating
-    consumes them, a dry run keeps them."""
+    consumes them, a dry run keeps them. On cloud numbers, recipients outside WhatsApp's 24-hour window need an
+    approved template (refused otherwise, before anything is stored)."""
     spec, parsed = await _spec(call, p)
     db, data_dir = call.app.db, call.app.settings.data_path
     if p.dry_run:
@@ -110,9 +123,11 @@ async def get(call: Call, p: ById) -> dict:
     return row
 
 
-@REGISTRY.method("campaign.start", ById, result=R.Campaign, errors=(NotFound, Conflict, ChannelDown, Unavailable))
+@REGISTRY.method("campaign.start", ById, result=R.Campaign,
+                 errors=(NotFound, Conflict, ChannelDown, Invalid, Unavailable))
 async def start(call: Call, p: ById) -> dict:
-    """Start (or resume) a campaign; refused while one of its numbers is not connected."""
+    """Start (or resume) a campaign; refused while one of its numbers is not connected, or while a cloud number
+    would need a template the campaign lacks (or one not approved there)."""
     connected = {cid for cid in call.app.channels.ids() if call.app.channels.is_connected(cid)}
     return await call.app.db.write(svc.start, call.actor, p.id, connected)
 

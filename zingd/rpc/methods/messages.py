@@ -14,6 +14,13 @@ from zingd.services.contacts import resolve_number
 from zingd.store import connections
 
 
+class SendTemplate(msgspec.Struct, forbid_unknown_fields=True):
+    ticket_id: int
+    template_id: int
+    params: list[str] = []   # the template's variables, in template.list's params order
+    client_ref: str | None = None
+
+
 class MessageList(msgspec.Struct, forbid_unknown_fields=True):
     ticket_id: int | None = None
     contact_id: int | None = None
@@ -62,18 +69,25 @@ class SendTo(msgspec.Struct, forbid_unknown_fields=True):
     body: str = ""
     connection_id: int | None = None
     upload_id: int | None = None
+    template_id: int | None = None  # a cloud number's approved template instead of body (template.list)
+    params: list[str] = []          # the template's variables, in order
 
 
 @REGISTRY.method("message.send_to", SendTo, result=R.Message,
                  errors=(NotFound, Conflict, Invalid, Forbidden, Unavailable))
 async def send_to(call: Call, p: SendTo) -> dict:
     """Write to a phone number (E.164 or local), starting a ticket if needed; a file goes as upload_id (from
-    media.upload, consumed). Scripts with API tokens are paced by the number's governor: their message is queued
+    media.upload, consumed); on a cloud number, outside WhatsApp's 24-hour window, an approved template goes as
+    template_id and params. Scripts with API tokens are paced by the number's governor: their message is queued
     for its slot."""
     number = await resolve_number(call.app.db, call.actor.tenant_id, p.number)
     body = p.body.strip()
-    if not body and p.upload_id is None:
-        raise Invalid("a message needs a body or an upload_id", field="body")
+    template = (p.template_id, p.params) if p.template_id is not None else None
+    if template is not None and (body or p.upload_id is not None):
+        raise Invalid("a template brings its own text: give template_id and params, not body or upload_id",
+                      field="template_id")
+    if not body and p.upload_id is None and template is None:
+        raise Invalid("a message needs a body, an upload_id or a template_id", field="body")
     async with uploads.as_media(call.app.db, call.app.settings.data_path, call.actor, p.upload_id) as media:
         due_at = None
         if call.actor.token_id is not None and await call.app.db.value(
@@ -82,7 +96,7 @@ async def send_to(call: Call, p: SendTo) -> dict:
             if cid is not None:
                 due_at = await call.app.governor.reserve(cid)
         return await call.app.db.write(uploads.consuming(svc.send_to_unit, p.upload_id), call.actor, number,
-                                       p.connection_id, body, media, due_at)
+                                       p.connection_id, body, media, due_at, template)
 
 
 @REGISTRY.method("message.list", MessageList, result=R.MessagePage, errors=(NotFound, Invalid))
@@ -99,6 +113,15 @@ async def send(call: Call, p: Send) -> dict:
     answer, returns the message the first one queued."""
     return await svc.send(call.app.db, call.app.settings.data_path, call.actor, p.ticket_id, p.body, p.quoted_id,
                           p.upload_id, p.signature, p.client_ref)
+
+
+@REGISTRY.method("message.send_template", SendTemplate, result=R.Message,
+                 errors=(NotFound, Forbidden, Conflict, Invalid, Unavailable))
+async def send_template(call: Call, p: SendTemplate) -> dict:
+    """Queue an approved template (template.list) on a cloud number's ticket, its variables filled in order;
+    the one thing such a number may send outside WhatsApp's 24-hour window. Ticket rules and client_ref as in
+    message.send; the message's body is the rendered text."""
+    return await svc.send_template(call.app.db, call.actor, p.ticket_id, p.template_id, p.params, p.client_ref)
 
 
 @REGISTRY.method("message.retry", Retry, result=R.Message, errors=(NotFound, Forbidden, Conflict, Unavailable))

@@ -135,7 +135,7 @@ class LiveQueue(R.Struct):
 class LiveNumber(R.Struct):
     id: int
     name: str
-    kind: Literal["sim", "whatsapp"]
+    kind: Literal["sim", "whatsapp", "cloud"]
     state: str
     status_reason: str
     outbox: int
