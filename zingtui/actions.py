@@ -69,6 +69,10 @@ ACTS: tuple[Act, ...] = (
     Act("signature", "Toggle signature", "Sign this message with your name, or not", {COMPOSER: "ctrl+b"},
         label="Sign", show=False),
     Act("quote", "Reply to message", "Quote the selected message in your answer", {CHAT: "r"}, label="Quote"),
+    Act("react", "React to message", "Put an emoji on the selected message, or take the number's off",
+        {CHAT: "l"}, label="React"),
+    Act("template", "Send a template", "An approved WhatsApp template: all a cloud number may send outside the "
+        "24-hour window", {LIST: "T", CHAT: "T", COMPOSER: "ctrl+e"}, label="Template"),
     Act("retry", "Retry failed message", "Send the selected failed message again, or fetch a file whose download "
         "failed", {CHAT: "y"}, label="Retry"),
     Act("open_media", "Open file", "Open the selected message's file", {CHAT: "enter"}, label="Open"),

@@ -1,4 +1,4 @@
-"""The small modal dialogs of the ticket actions: close, resend, transfer, tag, filter, attach, history.
+"""The small modal dialogs of the ticket actions: close, resend, transfer, tag, filter, attach, react, history.
 
 Each returns its answer through ``dismiss``; the main screen makes the call,
 so every RPC error still ends in one toast.
@@ -254,6 +254,42 @@ class AttachDialog(Dialog):
             self.dismiss(path)
         else:
             self.notify(f"No file at {event.value}", severity="warning")
+
+
+# The emoji offered first (WhatsApp's own quick row); any other one can be typed.
+QUICK_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🙏")
+TAKE_OFF = ""
+
+
+class ReactDialog(Dialog):
+    """Pick an emoji for the selected message (↑↓ ⏎), or type one; the number's own can come off."""
+
+    TITLE_TEXT = "React"
+
+    def __init__(self, message: dict[str, Any], name: str, current: str = "") -> None:
+        super().__init__()
+        self.message = message
+        self.name_of = name
+        self.current = current
+        self.choices = [e for e in QUICK_EMOJI if e != current] + ([TAKE_OFF] if current else [])
+
+    def body(self) -> ComposeResult:
+        yield Label(f"{self.name_of}: {format.preview(self.message, 40)}")
+        if self.current:
+            yield Label(f"The number's reaction now: {self.current}", classes="hint")
+        yield OptionList(*(Option(f"{e}" if e else f"take {self.current} off") for e in self.choices), id="emoji")
+        yield Input(placeholder="or type one emoji", id="emoji-typed")
+        yield Static("↑↓ choose · ⏎ react · tab type one · esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#emoji", OptionList).highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[event.option_index])
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():  # zingd says whether it is one emoji
+            self.dismiss(event.value.strip())
 
 
 USER_KEYS = ("user_id", "from_user", "to_user")

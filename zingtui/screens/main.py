@@ -23,6 +23,7 @@ from textual.widgets import Footer
 
 from zingtui.messages import Daemon
 from zingtui.model import Directory, Filter, Inbox
+from zingtui.screens.connections import apply_update
 from zingtui.screens.copilot_actions import CopilotActions
 from zingtui.screens.manage import ManageScreen
 from zingtui.screens.settings import SettingsScreen
@@ -213,7 +214,7 @@ class MainScreen(TicketActions, CopilotActions, Screen):
         elif kind == "connection.updated":
             connections = self.directory.connections
             conn = connections.setdefault(data["id"], {"id": data["id"], "name": f"number {data['id']}"})
-            conn.update(status=data.get("status"), reason=data.get("reason") or "")
+            apply_update(conn, data)
             self.query_one(StatusBar).connections = connections
         elif kind in REFERENCE_EVENTS:
             self.reference_event(kind, data)

@@ -20,7 +20,7 @@ from typing import Any
 from textual import work
 from textual.widgets import HelpPanel
 
-from zingtui import format
+from zingtui import format, window
 from zingtui.actions import NAMES
 from zingtui.screens.campaigns import CampaignsScreen
 from zingtui.screens.connections import ConnectionsScreen
@@ -30,11 +30,13 @@ from zingtui.screens.dialogs import (
     CloseDialog,
     FilterDialog,
     HistoryScreen,
+    ReactDialog,
     ResendDialog,
     TagDialog,
     TransferDialog,
 )
 from zingtui.screens.search import SearchScreen
+from zingtui.screens.templates import TemplateDialog
 from zingtui.widgets.statusbar import StatusBar
 
 
@@ -63,6 +65,10 @@ class TicketActions:
             "attach": live,
             "signature": live,
             "quote": live and message,
+            "react": live and mine and message and _reactable(item) and s.supports("message.react")
+            and not window.closed(t, self.app.clock()),
+            "template": live and mine and t.get("connection_kind") == "cloud"
+            and s.supports("message.send_template") and s.supports("template.list"),
             "retry": message and (item.get("ack") in ("failed", "unconfirmed") or _failed_download(item)),
             "open_media": message and bool(item.get("media_path")),
             "save_media": message and bool(item.get("media_path")),
@@ -224,6 +230,54 @@ class TicketActions:
             self.composer.quoted = item
             self.composer.input.focus()
 
+    def action_react(self) -> None:
+        item = self.chat.selected_item
+        if item is None or not _reactable(item):
+            return
+        current = self.chat.our_reaction(item["id"])
+        dialog = ReactDialog(item, self.chat.namer(item), current)
+        self.app.push_screen(dialog, lambda emoji: emoji is not None and self.react(item, emoji))
+
+    @work(group="act")
+    async def react(self, item: dict[str, Any], emoji: str) -> None:
+        """The reaction comes back as its own message; the chat puts it on the message it is on."""
+        done = await self.change("message.react", {"message_id": item["id"], "emoji": emoji})
+        if done is not None and self.chat.ticket_id == item["ticket_id"]:
+            self.chat.add(done)
+
+    def action_template(self) -> None:
+        if self.current is not None:
+            self.template(self.current)
+
+    def on_composer_need_template(self) -> None:
+        """Enter on free text outside the window: the only thing that can go is a template."""
+        t = self.current
+        if t is not None and self.check_action("template", ()):
+            self.template(t)
+        else:
+            self.notify("WhatsApp's 24-hour window is closed: only an approved template can go",
+                        title="window closed", severity="warning")
+
+    @work(group="act", exclusive=True)
+    async def template(self, ticket: dict[str, Any]) -> None:
+        found = await self.app.call("template.list", {"connection_id": ticket["connection_id"], "status": "APPROVED"})
+        if found is None:
+            return
+        dialog = TemplateDialog(ticket, found, self._send_template, closed=window.closed(ticket, self.app.clock()))
+        self.app.push_screen(dialog, lambda sent: sent is not None and self._template_sent(ticket, sent))
+
+    async def _send_template(self, params: dict[str, Any]) -> dict[str, Any]:
+        """For the dialog, which shows zingd's refusal itself: in order with the agent's other changes."""
+        async with self._in_order:
+            if self.app.leaving:
+                raise ConnectionError("leaving")
+            return await self.session.call("message.send_template", params)
+
+    def _template_sent(self, ticket: dict[str, Any], sent: dict[str, Any]) -> None:
+        if self.chat.ticket_id == ticket["id"]:
+            self.chat.add(sent)
+        self.notify(f"Template sent to {format.contact_name(ticket)}")
+
     def action_retry(self) -> None:
         item = self.chat.selected_item
         if item is None:
@@ -312,6 +366,12 @@ class TicketActions:
 
     def action_logout(self) -> None:
         self.app.logout()
+
+
+def _reactable(item: dict[str, Any]) -> bool:
+    """A message that can take a reaction: not a reaction or a system line, not deleted, not one that failed."""
+    return (item.get("reaction_to") is None and item.get("type") not in ("reaction", "system")
+            and not item.get("deleted") and not (item.get("direction") == "out" and item.get("ack") == "failed"))
 
 
 def _failed_download(item: dict[str, Any] | None) -> bool:

@@ -3,7 +3,10 @@
 Older pages load when the view reaches the top; live messages append at the
 bottom, and the view stays anchored there (as the composer grows, as messages
 arrive) until the agent scrolls up; acks, edits and deletions update their
-bubble in place. Up/down select a message to quote, retry or open. The bot's messages are
+bubble in place. Up/down select a message to quote, retry, react to or open.
+A reaction is a message of its own in zingd (``reaction_to``: the message it
+is on); here it is no bubble but a line under that message: each side's
+latest one (the customer's, the number's), an empty one taking it off. The bot's messages are
 signed as the bot's (``format.BOT``, in their own colour), and a voice note's transcript shows
 under its audio line as soon as ``message.updated`` brings it.
 
@@ -45,6 +48,11 @@ def item_key(item: Item) -> tuple[str, int | str]:
 
 def sort_key(item: Item) -> tuple[float, int]:
     return (item.get("created_at") or 0.0, item["id"])
+
+
+def is_reaction(item: Item) -> bool:
+    """A reaction on a message zingd knows: shown on that message, not as a bubble of its own."""
+    return item.get("reaction_to") is not None and not item.get("_note") and not item.get("_waiting")
 
 
 class DayRule(Static):
@@ -92,6 +100,9 @@ class Bubble(Static):
             parts.append(Text(f"⤷ {item['transcript']}", style=self.style("transcript")))
         if item.get("type") not in (None, "text", "system") and (item.get("media_path") or item.get("media_error")):
             parts.append(self._media(item))
+        reactions = self._reactions(item)
+        if reactions is not None:
+            parts.append(reactions)
         if item.get("ack") == "failed":
             error = item.get("error") or "not sent"
             parts.append(Text(f"✗ failed: {error} — y retries", style=self.style("failed")))
@@ -132,6 +143,23 @@ class Bubble(Static):
         if item.get("type") == "system":
             return Text(body, style=self.style("system"))
         return Text(body) if body else None
+
+    def _reactions(self, item: Item) -> Text | None:
+        """"👍 Ana Souza · ❤️ You": the reactions standing on the message (the number's while it goes out)."""
+        standing = [r for r in self.chat.reactions_on(item.get("id")) if r.get("body")]
+        if not standing:
+            return None
+        text = Text()
+        for reaction in standing:
+            if text:
+                text.append(" · ", style=self.style("time"))
+            text.append(f"{reaction['body']} ", style=self.style("reaction"))
+            text.append(self.chat.namer(reaction), style=self.style("time"))
+            if reaction.get("ack") == "failed":
+                text.append(f" ✗ not sent: {reaction.get('error') or 'failed'}", style=self.style("failed"))
+            elif reaction.get("ack") in ("queued", "unconfirmed"):
+                text.append(" ◷", style=self.style("edited"))
+        return text
 
     def _media(self, item: Item) -> Text:
         if item.get("media_error"):
@@ -174,7 +202,8 @@ class ChatView(VerticalScroll, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         f"chat--{part}" for part in (
             "agent", "bot", "customer", "time", "note-head", "tick-quiet", "tick-read", "tick-failed", "failed",
-            "edited", "deleted", "deleted-body", "quote", "system", "media", "media-error", "hint", "transcript")
+            "edited", "deleted", "deleted-body", "quote", "system", "media", "media-error", "hint", "transcript",
+            "reaction")
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "select(-1)", "Up", show=False, tooltip="Select the message above", id="chat.up"),
@@ -203,6 +232,8 @@ class ChatView(VerticalScroll, can_focus=True):
         self._bubbles: dict[tuple[str, int | str], Bubble] = {}
         self._order: list[Bubble] = []
         self._held_notes: list[Item] = []  # notes older than the oldest loaded message: shown with its page
+        self._reactions: dict[int, dict[str, Item]] = {}  # message id -> its latest reaction per side ("in"/"out")
+        self._reaction_ids: dict[int, int] = {}  # a reaction's id -> the message it is on
         self.selected: int | None = None
 
     # -- loading ----------------------------------------------------------
@@ -212,6 +243,8 @@ class ChatView(VerticalScroll, can_focus=True):
         self._bubbles.clear()
         self._order.clear()
         self._held_notes = []
+        self._reactions.clear()
+        self._reaction_ids.clear()
         self.selected = None
         self.remove_children()
         if text:
@@ -221,6 +254,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.clear_chat()
         self.ticket_id = ticket_id
         self.more = more
+        messages = self._without_reactions(messages)
         notes = [{**n, "_note": True} for n in notes]
         oldest = messages[0]["created_at"] if messages else None
         if more and oldest is not None:
@@ -260,6 +294,7 @@ class ChatView(VerticalScroll, can_focus=True):
         """An older page: mount it above, keep what the agent was reading where it was."""
         self.loading_older = False
         self.more = more
+        messages = self._without_reactions(messages)
         if not messages:
             return
         oldest = messages[0]["created_at"]
@@ -309,7 +344,11 @@ class ChatView(VerticalScroll, can_focus=True):
 
     # -- live updates -----------------------------------------------------
     def add(self, item: Item) -> None:
-        """A new message or note of this ticket: update it if known, else append it."""
+        """A new message or note of this ticket: update it if known, else append it (a reaction goes
+        onto the message it is on)."""
+        if is_reaction(item):
+            self._fold(item)
+            return
         key = item_key(item)
         if key in self._bubbles:
             known = self._bubbles[key].item
@@ -337,14 +376,63 @@ class ChatView(VerticalScroll, can_focus=True):
         bubble.remove()
 
     def update(self, item: Item) -> None:
+        if is_reaction(item) or item.get("id") in self._reaction_ids:
+            self._fold(item)
+            return
         bubble = self._bubbles.get(item_key(item))
         if bubble is not None:
             bubble.set_item({**bubble.item, **item})
 
     def set_ack(self, message_id: int, ack: str, error: str | None) -> None:
+        if message_id in self._reaction_ids:
+            target = self._reaction_ids[message_id]
+            for side, reaction in self._reactions.get(target, {}).items():
+                if reaction["id"] == message_id:
+                    self._reactions[target][side] = {**reaction, "ack": ack, "error": error}
+            self._redraw(target)
+            return
         bubble = self._bubbles.get(("m", message_id))
         if bubble is not None:
             bubble.set_item({**bubble.item, "ack": ack, "error": error})
+
+    # -- reactions ----------------------------------------------------------
+    def _without_reactions(self, messages: list[Item]) -> list[Item]:
+        """A page's messages with its reactions taken out onto the messages they are on."""
+        for item in messages:
+            if is_reaction(item):
+                self._fold(item, redraw=False)
+        return [m for m in messages if not is_reaction(m)]
+
+    def _fold(self, reaction: Item, redraw: bool = True) -> None:
+        """Keep a side's latest reaction on its message (an older one, from a page loaded later, loses)."""
+        target = reaction["reaction_to"]
+        side = "out" if reaction.get("direction") == "out" else "in"
+        sides = self._reactions.setdefault(target, {})
+        known = sides.get(side)
+        if known is not None and known["id"] > reaction["id"]:
+            return
+        if known is not None and known["id"] == reaction["id"]:
+            reaction = {**known, **reaction}
+            if reaction.get("ack") == "queued" and known.get("ack") not in (None, "queued"):
+                reaction.update(ack=known["ack"], error=known.get("error"))  # the answer, read after its acks
+        sides[side] = reaction
+        self._reaction_ids[reaction["id"]] = target
+        if redraw:
+            self._redraw(target)
+
+    def _redraw(self, message_id: int) -> None:
+        bubble = self._bubbles.get(("m", message_id))
+        if bubble is not None:
+            bubble.refresh(layout=True)
+
+    def reactions_on(self, message_id: int | None) -> list[Item]:
+        """The latest reaction of each side on a message: the customer's first, then the number's."""
+        sides = self._reactions.get(message_id) or {}
+        return [sides[side] for side in ("in", "out") if side in sides]
+
+    def our_reaction(self, message_id: int) -> str:
+        """The emoji the number has on a message now ("" for none)."""
+        return (self._reactions.get(message_id) or {}).get("out", {}).get("body") or ""
 
     def find_message(self, message_id: int) -> Item | None:
         bubble = self._bubbles.get(("m", message_id))
@@ -355,7 +443,8 @@ class ChatView(VerticalScroll, can_focus=True):
 
     @property
     def oldest_id(self) -> int | None:
-        ids = [m["id"] for m in self.messages()]
+        """The oldest loaded message's id (a reaction folded onto a message counts: pages go by id)."""
+        ids = [m["id"] for m in self.messages()] + list(self._reaction_ids)
         return min(ids) if ids else None
 
     # -- selection --------------------------------------------------------

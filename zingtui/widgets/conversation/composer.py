@@ -10,6 +10,10 @@ The assistant writes here too, never past the agent: a suggestion streams in bel
 rewrite replaces it, while the composer is held (its keys wait, Enter sends nothing, Escape stops the
 assistant); each arrives as one edit, so ctrl+z gives the draft back. Nothing the assistant writes is
 sent until the agent sends it.
+
+On a cloud number whose 24-hour window has closed (``zingtui.window``) only a template may go: the
+border says so, and Enter on free text asks for the template picker instead of sending (the text stays;
+a private note still saves).
 """
 
 from __future__ import annotations
@@ -150,6 +154,7 @@ class Composer(Vertical):
     quoted: reactive[dict[str, Any] | None] = reactive(None)
     attachment: reactive[Path | None] = reactive(None)
     signature: reactive[bool | None] = reactive(None)
+    window_closed = reactive(False)  # a cloud ticket outside the 24-hour window: templates only
 
     @dataclass
     class Submitted(Message):
@@ -167,6 +172,10 @@ class Composer(Vertical):
     @dataclass
     class NeedReplies(Message):
         """The quick-reply menu opened: the screen refreshes the list."""
+
+    @dataclass
+    class NeedTemplate(Message):
+        """Enter with the window closed: the screen opens the template picker (the text stays here)."""
 
     @dataclass
     class StopAssistant(Message):
@@ -209,6 +218,7 @@ class Composer(Vertical):
 
     def _decorate(self) -> None:
         self.set_class(self.note, "-note")
+        self.set_class(self.window_closed and not self.note, "-closed")
         held = self.held
         self.set_class(held, "-held")
         title = f"Private note on {self.target}" if self.note else (f"Reply to {self.target}" if self.target else "")
@@ -224,7 +234,12 @@ class Composer(Vertical):
         if not self.note:
             sign = self.default_signature if self.signature is None else self.signature
             bits.append("✍ on" if sign else "✍ off")
-        bits.append("⏎ send · ^j newline · / replies" if not self.note else "⏎ save note · esc cancel")
+        if self.note:
+            bits.append("⏎ save note · esc cancel")
+        elif self.window_closed:
+            bits = ["window closed: templates only · ⏎ picks a template"]
+        else:
+            bits.append("⏎ send · ^j newline · / replies")
         self.border_subtitle = " · ".join(bits)
 
     def watch_note(self) -> None:
@@ -237,6 +252,9 @@ class Composer(Vertical):
         self._decorate()
 
     def watch_signature(self) -> None:
+        self._decorate()
+
+    def watch_window_closed(self) -> None:
         self._decorate()
 
     def set_target(self, ticket_id: int, name: str, variables: dict[str, str]) -> None:
@@ -330,6 +348,9 @@ class Composer(Vertical):
         if self.held:
             return  # the assistant is still writing: the agent sends once they have read it
         body = self.input.text.strip()
+        if self.window_closed and not self.note:
+            self.post_message(self.NeedTemplate())  # free text can't go: the agent picks a template
+            return
         if not body and self.attachment is None:
             return
         self._stop_typing()

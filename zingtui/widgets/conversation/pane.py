@@ -15,6 +15,9 @@ message, so none goes twice. A reply zingd refuses goes back to the composer.
 The assistant's part: the bot's state in the ticket shows on a line under the title (from its
 ``bot.updated`` events), and a suggested reply streams into the composer, a rewrite replaces the
 draft there (``Composer``'s hold): the pane makes those calls, nothing of them is sent by itself.
+
+A cloud ticket's title counts its 24-hour window down (``zingtui.window``, from the ticket view, by the
+clock alone), amber in the last hour; once it has closed the composer takes templates only.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from zingd.errors import ZingError
-from zingtui import format, sla
+from zingtui import format, sla, window
 from zingtui.drafts import Drafts, Waiting
 from zingtui.messages import Daemon
 from zingtui.model import Directory
@@ -53,7 +56,8 @@ class ConversationPane(Vertical):
     ALLOW_MAXIMIZE = True
     COMPONENT_CLASSES: ClassVar[set[str]] = {"conversation--name", "conversation--number", "conversation--tags",
                                              "conversation--sla-ok", "conversation--sla-close",
-                                             "conversation--sla-late"}
+                                             "conversation--sla-late", "conversation--window-ok",
+                                             "conversation--window-close", "conversation--window-closed"}
 
     def __init__(self, session: Session, directory: Directory, change: Change, *, clock: Callable[[], float],
                  id: str | None = None) -> None:
@@ -121,8 +125,8 @@ class ConversationPane(Vertical):
                         title="your draft is kept", severity="warning", timeout=10)
 
     def _tick(self) -> None:
-        """The time left on the open ticket's service-level target goes down by itself."""
-        if self.ticket is not None and sla.running(self.ticket):
+        """The time left on the open ticket's service-level target, and on its window, goes down by itself."""
+        if self.ticket is not None and (sla.running(self.ticket) or self.ticket.get("window_closes_at") is not None):
             self.show_title()
 
     def rename_contact(self, contact: dict[str, Any]) -> None:
@@ -144,6 +148,9 @@ class ConversationPane(Vertical):
             return
         title = Text().append(format.contact_name(t), style=self._style("name"))
         title.append(f"  +{t.get('contact_number', '')}", style=self._style("number"))
+        open_for = window.of(t, self.clock())
+        if open_for is not None:  # before the rest: what may be sent matters more than where the ticket is
+            title.append(f"  {open_for.text}", style=self._style(f"window-{open_for.tone}"))
         state = t["status"] + (f" · {t['user_name']}" if t.get("user_name") and t["status"] != "pending" else "")
         numbers = len(self.directory.connections)
         for part in (t.get("queue_name"), state, t.get("connection_name") if numbers > 1 else None):
@@ -161,6 +168,10 @@ class ConversationPane(Vertical):
         line.display = bool(bot)
         agent = self.session.user.get("name", "")
         self.composer.set_target(t["id"], format.contact_name(t), format.variables(t, agent))
+        closed = open_for is not None and open_for.closed
+        if self.composer.window_closed != closed:
+            self.composer.window_closed = closed
+            self.update_keys()
 
     def bot_line(self, ticket: dict[str, Any]) -> str:
         """The bot's part in the ticket: as its last bot.updated told it, else as the ticket says."""
@@ -179,8 +190,8 @@ class ConversationPane(Vertical):
         """Redraw the footer only when what applies changed (it rebuilds its widgets each time)."""
         item = self.chat.selected_item
         t = self.ticket
-        state = (t and (t["status"], t.get("user_id")), item and (item.get("_note"), item.get("ack"),
-                                                                  bool(item.get("media_path"))))
+        state = (t and (t["status"], t.get("user_id"), t.get("connection_kind"), window.closed(t, self.clock())),
+                 item and (item.get("_note"), item.get("ack"), bool(item.get("media_path"))))
         if state != self._keys_state:
             self._keys_state = state
             self.refresh_bindings()
