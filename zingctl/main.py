@@ -15,15 +15,15 @@ import typer
 
 from zingctl import (
     account, assistant, audit, backup, bot, campaigns, company_time, connections, contacts, copilot, credentials,
-    events, knowledge, messages, notes, output, queues, quickreplies, reports, rpc, schedules, session, sim, status,
-    tags, tenants, tickets, tokens, users, webhooks,
+    events, knowledge, messages, notes, output, queues, quickreplies, reactions, reports, rpc, schedules, session, sim,
+    status, tags, templates, tenants, tickets, tokens, users, webhooks,
 )
 from zingctl.commands import Invocation
 from zingd.paths import default_socket_path
 
 # Top-level commands first (status, login, ...), then the groups, in help order.
 GROUPS = (status, account, tenants, users, connections, queues, contacts, tickets, messages, notes, tags,
-          quickreplies, campaigns, schedules, tokens, webhooks, reports, audit, assistant, copilot, bot, knowledge,
+          quickreplies, templates, campaigns, schedules, tokens, webhooks, reports, audit, assistant, copilot, bot, knowledge,
           backup, sim, events, rpc)
 
 app = typer.Typer(

@@ -14,6 +14,7 @@ import json
 import time
 
 from tests.assistant.openai_fake import FakeOpenAI
+from tests.channels.cloud.graph_fake import FakeGraph
 from tests.contract.openrpc import Checked, Contract
 from tests.helpers import Zingd, wait_for
 from tests.integration.support import Raw
@@ -46,6 +47,23 @@ def test_every_answer_matches_its_result_schema(tmp_path):
         z.kill()
     missing = sorted(set(contract.index) - seen - set(NOT_WALKED))
     assert not missing, f"methods the walk never got a successful answer from: {missing}"
+
+
+def _walk_cloud(admin) -> None:
+    """A Cloud API number on the fake Graph server: its account view, templates, a template sent."""
+    with FakeGraph() as g:
+        g.add_template("order_shipped", body="Olá {{1}}, seu pedido {{2}} saiu.")
+        cloud = admin.call("connection.create", {"name": "Cloud", "kind": "cloud", "cloud": g.cloud_params()})
+        wait_for(lambda: admin.call("connection.get", {"id": cloud["id"]})["status"] == "connected")
+        admin.call("template.sync", {"connection_id": cloud["id"]})
+        [template] = admin.call("template.list", {"connection_id": cloud["id"], "status": "APPROVED"})
+        first = admin.call("message.send_to", {"number": "5511900000077", "connection_id": cloud["id"],
+                                               "template_id": template["id"], "params": ["Eva", "A-1"]})
+        admin.call("message.send_template", {"ticket_id": first["ticket_id"], "template_id": template["id"],
+                                             "params": ["Eva", "A-2"]})
+        g.wait_sent(2)
+        admin.call("connection.update", {"id": cloud["id"], "cloud": {"access_token": g.token + "x"}})
+        admin.call("connection.logout", {"id": cloud["id"]})
 
 
 def _walk(z: Zingd, client) -> None:
@@ -125,12 +143,14 @@ def _walk(z: Zingd, client) -> None:
     ana.call("message.read", {"ticket_id": first["id"]})
     ana.call("message.typing", {"ticket_id": first["id"]})
     ana.call("message.search", {"query": "hello"})
+    ana.call("message.react", {"message_id": sent["id"], "emoji": "👍"})
     for name in ("vip", "lead"):   # agents attach tags; a supervisor creates them
         admin.call("tag.create", {"name": name})
     ana.call("ticket.set_tags", {"id": first["id"], "tags": ["vip"]})
     ana.call("ticket.tag", {"id": first["id"], "tags": ["vip", "lead"]})
     ana.call("note.create", {"ticket_id": first["id"], "body": "calls back at 5"})
     ana.call("note.list", {"ticket_id": first["id"]})
+    _walk_cloud(admin)
     with FakeOpenAI() as ai:  # the assistant, against the scripted OpenAI-compatible server
         admin.call("assistant.update", {"base_url": ai.url, "chat": {"model": "fake"},
                                         "embeddings": {"model": "fake-embed"}})

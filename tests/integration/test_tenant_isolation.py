@@ -255,6 +255,10 @@ def _cases(w: World, t: SimpleNamespace, own: SimpleNamespace) -> dict[str, list
         "knowledge.get": [Case({"id": t.knowledge})],
         "knowledge.list": [Case({}, "ok")],
         "knowledge.search": [Case({"query": "acme faq alpha secret"}, "ok")],
+        "template.list": [Case({}, "ok", _rows_empty), Case({"connection_id": t.connection}, "ok", _rows_empty)],
+        "template.sync": [Case({"connection_id": t.connection})],
+        "message.send_template": [Case({"ticket_id": t.ticket, "template_id": 1, "params": []})],
+        "message.react": [Case({"message_id": t.message, "emoji": "👍"}), Case({"message_id": t.message, "emoji": ""})],
     }
 
 

@@ -114,6 +114,9 @@ WALK: dict[str, list[dict[str, Any]] | str] = {
     "knowledge.list": "no object ids: the tenant's entries, read only",
     "knowledge.get": [{"id": KNOWLEDGE}],
     "knowledge.search": "a query, not an id: the tenant's own entries (test_knowledge_search_finds_no_other_tenants)",
+    "template.list": "no object ids: the tenant's numbers' templates, read only",
+    "message.send_template": [{"ticket_id": TICKET, "template_id": 1, "params": []}],
+    "message.react": [{"message_id": MESSAGE, "emoji": "👍"}],
 }
 WALK.update({old: WALK[new] for old, new in ALIASES.items() if new in WALK})
 

@@ -141,6 +141,10 @@ PERMISSIONS: dict[str, str] = {
     "knowledge.search": "agent",
     "report.series": "supervisor",
     "report.live": "supervisor",
+    "template.list": "agent",
+    "template.sync": "admin",
+    "message.send_template": "agent",
+    "message.react": "agent",
 }
 
 # Old names, kept working for one release: the same handler under the same permission row;
@@ -220,5 +224,8 @@ AGENT_SCOPE: dict[str, str] = {
     "knowledge.list": "the tenant's knowledge entries, read only",
     "knowledge.get": "the tenant's knowledge entries, read only",
     "knowledge.search": "the tenant's knowledge entries, read only",
+    "template.list": "the tenant's numbers' templates, read only",
+    "message.send_template": f"{VISIBLE}, and not held by someone else (a pending one becomes theirs)",
+    "message.react": f"messages of {VISIBLE}, and not held by someone else",
 }
 AGENT_SCOPE.update({old: AGENT_SCOPE[new] for old, new in ALIASES.items() if new in AGENT_SCOPE})

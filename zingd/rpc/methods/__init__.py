@@ -6,6 +6,6 @@ in ``zingd/services/schedules.py``); ``rpc.*`` in ``rpc.py``, ``daemon.*`` in ``
 
 from zingd.rpc.methods import (  # noqa: F401
     assistant, audit, auth, bot, campaigns, connections, contacts, copilot, daemon, events, knowledge, media,
-    messages, notes, queues, quickreplies, reports, rpc, schedules, sim, tags, tenants, tickets, tokens, users,
-    webhooks,
+    messages, notes, queues, quickreplies, reactions, reports, rpc, schedules, sim, tags, templates, tenants, tickets,
+    tokens, users, webhooks,
 )
