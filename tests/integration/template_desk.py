@@ -7,6 +7,8 @@ import socket
 import sqlite3
 from dataclasses import dataclass
 
+import pytest
+
 from tests.channels.cloud import webhooks as W
 from tests.channels.cloud.graph_fake import FakeGraph
 from tests.helpers import wait_for
@@ -77,3 +79,18 @@ def cloud_desk(tmp_path, g: FakeGraph, env: dict | None = None) -> CloudDesk:
     cloud = d.admin.call("connection.create", {"name": "Cloud", "kind": "cloud", "cloud": g.cloud_params()})
     wait_for(lambda: d.admin.call("connection.get", {"id": cloud["id"]})["status"] == "connected", timeout=20)
     return CloudDesk(d, g, cloud["id"], f"http://127.0.0.1:{port}{WEBHOOK_PATH}")
+
+
+@pytest.fixture
+def g():
+    """A fake Graph server with nothing on it yet (a test file with templates overrides this)."""
+    with FakeGraph() as fake:
+        yield fake
+
+
+@pytest.fixture
+def cd(tmp_path, g):
+    """The company of ``cloud_desk`` on the fake Graph server ``g``."""
+    desk = cloud_desk(tmp_path, g)
+    yield desk
+    desk.close()

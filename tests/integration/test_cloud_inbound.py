@@ -5,31 +5,16 @@ zing's messages (found by zing's own id when the send's answer never came)."""
 
 from __future__ import annotations
 
-import pytest
 
 from tests.channels.cloud import webhooks as W
-from tests.channels.cloud.graph_fake import FakeGraph
 from tests.helpers import wait_for
 from tests.integration.support import db_rows
-from tests.integration.template_desk import cloud_desk
+from tests.integration.template_desk import cd, g  # noqa: F401 - cd, g: fixtures
 from zingd.channels.cloud.inbound import DOWNLOADING, EXPIRED
 
 NUMBER = "5511987650001"
 BSUID = "BR.1502576394655843"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64 + b"\xff\xd9"
-
-
-@pytest.fixture
-def g():
-    with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-def cd(tmp_path, g):
-    desk = cloud_desk(tmp_path, g)
-    yield desk
-    desk.close()
 
 
 def post(cd, *messages: dict, contacts: list[dict] | None = None) -> None:

@@ -6,7 +6,7 @@ import pytest
 from tests.channels.cloud.graph_fake import FakeGraph
 from tests.helpers import wait_for
 from tests.integration.support import call_err
-from tests.integration.template_desk import cloud_desk
+from tests.integration.template_desk import cd  # noqa: F401 - a fixture
 
 NUMBER = "5511987650001"
 
@@ -24,13 +24,6 @@ def g():
         fake.add_template("em_analise", status="PENDING")
         fake.add_template("promo", category="MARKETING", status="REJECTED")
         yield fake
-
-
-@pytest.fixture
-def cd(tmp_path, g):
-    desk = cloud_desk(tmp_path, g)
-    yield desk
-    desk.close()
 
 
 def test_sync_reads_every_page_with_variables_and_statuses(cd, g):

@@ -8,30 +8,15 @@ import hashlib
 import hmac
 import json
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.channels.cloud import webhooks as W
-from tests.channels.cloud.graph_fake import FakeGraph
 from tests.helpers import wait_for
 from tests.integration.support import db_rows, login
-from tests.integration.template_desk import cloud_desk
+from tests.integration.template_desk import cd, g  # noqa: F401 - cd, g: fixtures
 from zingd.channels.cloud import webhook
 from zingd.channels.cloud.account import CloudAccount
-
-
-@pytest.fixture
-def g():
-    with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-def cd(tmp_path, g):
-    desk = cloud_desk(tmp_path, g)
-    yield desk
-    desk.close()
 
 
 def stored(cd, table: str = "messages") -> int:

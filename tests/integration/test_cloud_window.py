@@ -7,7 +7,7 @@ import pytest
 from tests.channels.cloud.graph_fake import FakeGraph
 from tests.helpers import wait_for
 from tests.integration.support import call_err
-from tests.integration.template_desk import cloud_desk
+from tests.integration.template_desk import cd  # noqa: F401 - a fixture
 
 NUMBER = "5511987650002"
 
@@ -17,13 +17,6 @@ def g():
     with FakeGraph() as fake:
         fake.add_template("pedido_saiu")
         yield fake
-
-
-@pytest.fixture
-def cd(tmp_path, g):
-    desk = cloud_desk(tmp_path, g)
-    yield desk
-    desk.close()
 
 
 def outbound(cd, ticket_id: int) -> list[dict]:

@@ -58,16 +58,22 @@ def _same_ticket(found: dict[str, Any] | None, ticket_id: int, client_ref: str) 
     return found
 
 
+def writable(tx: Tx, actor: Actor, ticket_id: int) -> dict[str, Any]:
+    """The ticket the caller may write to: visible, not closed, not held by someone else."""
+    t = require_visible(tx, actor, ticket_id)
+    if t["status"] == "closed":
+        raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
+    require_owner(actor, t, "answer")
+    return t
+
+
 def send_unit(tx: Tx, actor: Actor, ticket_id: int, body: str, quoted_id: int | None,
               media: dict[str, Any] | None, signature: bool | None = None,
               client_ref: str | None = None) -> dict[str, Any]:
     first = sent_before(tx, actor, ticket_id, client_ref)
     if first is not None:
         return first
-    t = require_visible(tx, actor, ticket_id)
-    if t["status"] == "closed":
-        raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
-    require_owner(actor, t, "answer")
+    t = writable(tx, actor, ticket_id)
     window.require_open(tx, t["connection_id"], t["contact_id"])
     if quoted_id is not None and not tx.value("SELECT 1 FROM messages WHERE id = ? AND ticket_id = ?",
                                               (quoted_id, ticket_id)):
@@ -115,10 +121,7 @@ def send_template_unit(tx: Tx, actor: Actor, ticket_id: int, template_id: int, p
     first = sent_before(tx, actor, ticket_id, client_ref)
     if first is not None:
         return first
-    t = require_visible(tx, actor, ticket_id)
-    if t["status"] == "closed":
-        raise Conflict(f"ticket {ticket_id} is closed; reopen it to write", status="closed")
-    require_owner(actor, t, "answer")
+    t = writable(tx, actor, ticket_id)
     template = templates.get(tx, actor.tenant_id, template_id)
     templates.require_sendable(template, t["connection_id"])
     body, sent = templates.rendered(template, templates.check_values(template, params))

@@ -18,16 +18,22 @@ OLD = "'played', 'failed')"
 NEW = "'played', 'failed', 'unconfirmed')"
 
 
-def allow_unconfirmed_ack(db: sqlite_utils.Database) -> None:
+def widen_check(db: sqlite_utils.Database, table: str, old: str, new: str, what: str) -> None:
+    """Replace ``old`` by ``new`` (a CHECK that only widens) in ``table``'s stored schema text, and bump
+    the schema version so every connection reloads it. ``what`` names the constraint in the error."""
     conn = db.conn
-    sql = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'").fetchone()[0]
-    if sql.count(OLD) != 1:
-        raise RuntimeError("messages.ack's CHECK constraint is not the one this migration widens")
+    sql = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+    if sql.count(old) != 1:
+        raise RuntimeError(f"{what}'s CHECK constraint is not the one this migration widens")
     version = conn.execute("PRAGMA schema_version").fetchone()[0]
     conn.execute("PRAGMA writable_schema = ON")
     try:
-        conn.execute("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'messages'",
-                     (sql.replace(OLD, NEW),))
+        conn.execute("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?",
+                     (sql.replace(old, new), table))
         conn.execute(f"PRAGMA schema_version = {version + 1}")
     finally:
         conn.execute("PRAGMA writable_schema = OFF")
+
+
+def allow_unconfirmed_ack(db: sqlite_utils.Database) -> None:
+    widen_check(db, "messages", OLD, NEW, "messages.ack")

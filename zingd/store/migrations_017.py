@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from zingd.store.migrations_009 import widen_check
+
 OLD = "CHECK (kind IN ('sim', 'whatsapp'))"
 NEW = "CHECK (kind IN ('sim', 'whatsapp', 'cloud'))"
 
 
 def allow_cloud_kind(db: sqlite_utils.Database) -> None:
-    conn = db.conn
-    sql = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'connections'").fetchone()[0]
-    if sql.count(OLD) != 1:
-        raise RuntimeError("connections.kind's CHECK constraint is not the one this migration widens")
-    version = conn.execute("PRAGMA schema_version").fetchone()[0]
-    conn.execute("PRAGMA writable_schema = ON")
-    try:
-        conn.execute("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'connections'",
-                     (sql.replace(OLD, NEW),))
-        conn.execute(f"PRAGMA schema_version = {version + 1}")
-    finally:
-        conn.execute("PRAGMA writable_schema = OFF")
+    widen_check(db, "connections", OLD, NEW, "connections.kind")
