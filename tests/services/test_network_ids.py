@@ -107,3 +107,63 @@ async def test_a_throttled_send_holds_the_number_and_slows_its_automated_sends(d
         assert governor.next_slot(pace, clock() + 30.0) == clock() + 30.0 + 40.0, "a second throttle: four times"
     finally:
         await outbox.stop()
+
+
+async def test_a_throttled_message_keeps_its_place_and_its_attempts(db, seed, customers, clock):
+    channel = WamidChannel(seed.connection)
+    channel.fail = SendError("(#130429) Rate limit hit", retryable=True, throttle_s=3600.0)
+    outbox = Outbox(db, db.bus, OneChannel(channel), clock, OutboxSettings(), Metrics(),
+                    Governor(db, clock, PacingSettings()))
+    outbox.start()
+    try:
+        await customers.say("5511988880001", "oi")
+        await until(lambda: len(channel.sends) == 1, what="the throttled attempt")
+        await _soon(lambda: db.value("SELECT last_error IS NOT NULL FROM outbox"))
+        row = await db.one("SELECT attempts, last_error, next_attempt_at FROM outbox")
+        assert row["attempts"] == 0 and "130429" in row["last_error"], "a throttle is not a failed attempt"
+        assert row["next_attempt_at"] <= clock(), "still first in line once the hold ends"
+        assert (await _message(db))["ack"] == "queued"
+    finally:
+        await outbox.stop()
+
+
+class CloudLike(WamidChannel):
+    """A network that gives every send its own id: sending again would be a second message."""
+
+    resend_is_safe = False
+
+    def __init__(self, connection_id: int) -> None:
+        super().__init__(connection_id)
+        self.gate.clear()
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        self.sends.append(msg.wa_id)
+        await self.gate.wait()
+        return SendResult(f"wamid.{msg.wa_id}", 0.0)
+
+
+async def test_a_send_cut_off_by_a_crash_is_unconfirmed_not_sent_again(db, seed, customers, clock):
+    """zingd dies while Graph holds the request (the outbox task is cancelled, nothing settles it): on
+    the next start the stamped row becomes unconfirmed; the customer never gets it twice."""
+    channel = CloudLike(seed.connection)
+    first = Outbox(db, db.bus, OneChannel(channel), clock, OutboxSettings(), Metrics(),
+                   Governor(db, clock, PacingSettings()))
+    first.start()
+    await customers.say("5511988880001", "oi")
+    await until(lambda: len(channel.sends) == 1, what="the send in flight")
+    assert await db.value("SELECT started_at IS NOT NULL FROM outbox"), "stamped before it left"
+    await first.stop()  # the crash: the attempt never answered
+
+    again = Outbox(db, db.bus, OneChannel(channel), clock, OutboxSettings(), Metrics(),
+                   Governor(db, clock, PacingSettings()))
+    again.start()
+    try:
+        await _soon(lambda: again.unconfirmed == 1)
+        row = await _message(db)
+        assert row["ack"] == "unconfirmed" and "stopped while sending" in row["error"]
+        assert channel.sends == [row["wa_id"]], "not sent a second time"
+        await db.write(inbound.apply_receipt, seed.connection,
+                       Receipt("5511988880001@s.whatsapp.net", ["wamid.LATE"], "delivered", 0.0, ours=[row["wa_id"]]))
+        assert (await _message(db))["ack"] == "delivered", "Meta's status, carrying zing's id, settles it"
+    finally:
+        await again.stop()

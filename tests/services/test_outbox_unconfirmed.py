@@ -18,6 +18,7 @@ class SlowChannel:
     """A connected channel whose sends wait for ``gate``, then answer (or raise ``fail``)."""
 
     state = "connected"
+    resend_is_safe = True
 
     def __init__(self, connection_id: int) -> None:
         self.connection_id = connection_id

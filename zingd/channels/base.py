@@ -167,12 +167,18 @@ class ChannelSink(Protocol):
         (phone JID, LID JID) from a history sync; (typed phone JID, account phone JID) from a lookup."""
     async def notice(self, connection_id: int, notice: AccountNotice) -> None:
         """The network's word on the number (quality, templates), committed on return."""
+    async def number_changed(self, connection_id: int, old: str, new: str) -> None:
+        """The customer at phone JID ``old`` now writes from ``new`` (Meta's user_changed_number)."""
 
 
 class Channel(abc.ABC):
     """One WhatsApp number (or its simulation)."""
 
     kind: str = ""
+    # Sending again under the same id shows the customer the message once (WhatsApp's own protocol,
+    # the sim). False where the network gives each send its own id (the Cloud API): there a send cut
+    # off by a crash must not be repeated (the outbox stamps it before it leaves).
+    resend_is_safe: bool = True
 
     def __init__(self, connection_id: int, sink: ChannelSink) -> None:
         self.connection_id = connection_id

@@ -2,9 +2,9 @@
 -- message templates, and what was sent as a template.
 
 -- One row per cloud connection. The access token and app secret are kept as the assistant's API
--- key is (in this 0600 database); no answer, log, audit entry or event carries them. A tenant may
--- not name one phone-number id twice; two tenants each name only their own (webhooks reach a
--- connection only when signed with its own app secret).
+-- key is (in this 0600 database); no answer, log, audit entry or event carries them. A Meta number
+-- is one connection on this zingd (numbers of one Meta app share its secret, so a webhook must name
+-- exactly one connection); a business account belongs to one tenant (zingd/store/cloud_accounts.py).
 CREATE TABLE cloud_accounts (
     connection_id INTEGER PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
     tenant_id INTEGER NOT NULL REFERENCES tenants(id),
@@ -22,7 +22,7 @@ CREATE TABLE cloud_accounts (
     messaging_limit TEXT NOT NULL DEFAULT '',
     last_notice TEXT NOT NULL DEFAULT '{}',
     updated_at REAL NOT NULL,
-    UNIQUE (tenant_id, phone_number_id)
+    UNIQUE (phone_number_id)
 );
 
 -- The business account's templates, synced (template.sync) and kept current by template-status
@@ -51,3 +51,9 @@ ALTER TABLE messages ADD COLUMN template TEXT;
 -- A campaign's template for cloud numbers: {"name", "language", "params": [...]}, params may use
 -- the campaign's {variables}.
 ALTER TABLE campaigns ADD COLUMN template TEXT;
+
+-- A send begun on a network that can't recognise the same message sent twice (the Cloud API picks
+-- its own ids): stamped, committed, before the request leaves. A row still stamped when zingd starts
+-- was cut off by a crash mid-send: it becomes unconfirmed (a status with zing's id settles it), never
+-- sent again on its own.
+ALTER TABLE outbox ADD COLUMN started_at REAL;

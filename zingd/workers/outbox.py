@@ -5,7 +5,13 @@ committed, always under the WhatsApp id fixed then. Sent -> the outbox row goes
 and the ack moves to ``sent``. A retryable failure backs off exponentially
 (jittered, capped); after ``max_attempts`` the message is ``failed`` and the
 agent can retry it. A crash between the network send and the commit means the
-same id is sent again on restart, which the network shows once.
+same id is sent again on restart, which the network shows once; where it would not
+(the Cloud API gives every send its own id), the attempt is stamped before it
+leaves and a stamped row found on restart becomes ``unconfirmed`` instead.
+
+A throttled send (the network says the number sends too fast) is not counted as
+an attempt: the number's sender holds for as long as the network asks, then
+reads its queue again, in order.
 
 Only failures that mean "not sent" (refused before the request left) are
 retried. A send that may have reached WhatsApp (the channel says
@@ -24,6 +30,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from zingd.bus import Bus, Event
+from zingd.channels.backoff import Backoff
 from zingd.channels.base import OutboundMessage, SendError
 from zingd.store import messages as M
 from zingd.store.db import Database, Tx
@@ -47,7 +54,9 @@ DUE = (
     "m.created_at, m.template, r.wa_id AS reaction_wa_id, q.wa_id AS quoted_wa_id, q.body AS quoted_body, q.direction AS quoted_direction, "
     "q.participant AS quoted_participant, "
     "(SELECT jid FROM contact_ids i WHERE i.contact_id = m.contact_id "
-    " ORDER BY CASE WHEN jid LIKE '%@g.us' THEN 0 WHEN jid LIKE '%@s.whatsapp.net' THEN 1 ELSE 2 END LIMIT 1) AS jid, "
+    " ORDER BY CASE WHEN jid LIKE '%@g.us' THEN 0 "
+    " WHEN jid = (SELECT x.number FROM contacts x WHERE x.id = i.contact_id) || '@s.whatsapp.net' THEN 1 "
+    " WHEN jid LIKE '%@s.whatsapp.net' THEN 2 ELSE 3 END LIMIT 1) AS jid, "
     "c.number FROM outbox o JOIN messages m ON m.id = o.message_id JOIN contacts c ON c.id = m.contact_id "
     "LEFT JOIN messages q ON q.id = m.quoted_id LEFT JOIN messages r ON r.id = m.reaction_to "
     f"WHERE o.connection_id = ? AND o.next_attempt_at <= ? AND o.tenant_id NOT IN ({HELD}) "
@@ -99,6 +108,25 @@ def mark_sent(tx: Tx, message_id: int, network_id: str | None = None) -> None:
         M.advance_ack(tx, msg, "sent")
 
 
+def mark_started(tx: Tx, message_id: int) -> None:
+    tx.execute("UPDATE outbox SET started_at = ? WHERE message_id = ?", (tx.now, message_id))
+
+
+def mark_throttled(tx: Tx, message_id: int, error: str) -> None:
+    """Not sent: the network said the number sends too fast. The attempt is not counted (a throttle is
+    not the message's fault) and it stays first in line: the number's sender holds, then sends it."""
+    tx.execute("UPDATE outbox SET last_error = ?, started_at = NULL WHERE message_id = ?", (error, message_id))
+
+
+def recover_started(tx: Tx, connection_id: int) -> int:
+    """Sends a crash cut off on a network where sending again makes a second message: unconfirmed."""
+    rows = tx.all("SELECT message_id FROM outbox WHERE connection_id = ? AND started_at IS NOT NULL",
+                  (connection_id,))
+    for row in rows:
+        mark_unconfirmed(tx, row["message_id"], "zingd stopped while sending it")
+    return len(rows)
+
+
 def mark_unconfirmed(tx: Tx, message_id: int, error: str) -> None:
     """The send may have reached WhatsApp: stop retrying and wait for proof or the agent."""
     tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
@@ -127,8 +155,8 @@ def mark_failed_attempt(tx: Tx, message_id: int, error: str, retryable: bool, ma
     attempts = (tx.value("SELECT attempts FROM outbox WHERE message_id = ?", (message_id,)) or 0) + 1
     if retryable and attempts < max_attempts:
         delay = min(cap, base * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
-        tx.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE message_id = ?",
-                   (attempts, tx.now + delay, error, message_id))
+        tx.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, started_at = NULL "
+                   "WHERE message_id = ?", (attempts, tx.now + delay, error, message_id))
         return False
     tx.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
     msg = M.get(tx, message_id)
@@ -220,13 +248,34 @@ class Outbox:
             await asyncio.sleep(0.05)
 
     async def _sender(self, connection_id: int) -> None:
+        """The number's send loop, for the daemon's life: one failure of its own (a database error, a
+        bug) is logged and the loop goes on after a pause; a dead sender would hold the number's queue."""
+        pause = Backoff(0.5, 30.0, 0.2)
+        while True:
+            try:
+                await self._send_due(connection_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = pause.next()
+                log.exception("the sender of connection %s failed; going on in %.1fs", connection_id, delay)
+                await asyncio.sleep(delay)
+
+    async def _send_due(self, connection_id: int) -> None:
         wake = self._wake[connection_id]
+        recovered = False
         while True:
             wake.clear()
             channel = self.channels.get(connection_id)
             if channel is None or channel.state != "connected":
                 await wake.wait()
                 continue
+            if not recovered and not channel.resend_is_safe:
+                if cut := await self.db.write(recover_started, connection_id):
+                    self.unconfirmed += cut
+                    log.warning("%d sends on connection %s were cut off by a stop; unconfirmed, not resent",
+                                cut, connection_id)
+            recovered = True
             rows = await self.db.all(DUE, (connection_id, self.clock()))
             if not rows:
                 nxt = await self.db.value(
@@ -239,14 +288,17 @@ class Outbox:
                     pass
                 continue
             for row in rows:
-                await self._buckets[connection_id].take()
                 if (hold := self._holds.get(connection_id, 0.0) - time.monotonic()) > 0:
-                    await asyncio.sleep(hold)  # throttled by the network: the batch waits, in order
+                    await asyncio.sleep(hold)  # throttled by the network: wait, then read the queue afresh
+                    break
+                await self._buckets[connection_id].take()
                 if channel.state != "connected" or row["tenant_id"] in self.held:
                     break
-                await self._attempt(channel, row)
+                if not await self._attempt(channel, row):
+                    break  # throttled: the batch waits out the hold and is read again, in order
 
-    async def _attempt(self, channel, row: dict[str, Any]) -> None:
+    async def _attempt(self, channel, row: dict[str, Any]) -> bool:
+        """One send and its outcome stored; False when the network throttled the number."""
         out = OutboundMessage(
             wa_id=row["wa_id"], chat=row["jid"] or f"{row['number']}@s.whatsapp.net", type=row["type"],
             body=row["body"], media_path=row["media_path"], media_mime=row["media_mime"],
@@ -257,6 +309,8 @@ class Outbox:
         s = self.settings
         self.inflight += 1
         self.metrics.outbox_queue_seconds.observe(self.clock.real_delay(self.clock() - row["created_at"]))
+        if not channel.resend_is_safe:
+            await self.db.write(mark_started, row["message_id"])
         attempt = asyncio.ensure_future(channel.send(out))
         try:
             done, _ = await asyncio.wait({attempt}, timeout=s.send_timeout_s)
@@ -273,23 +327,26 @@ class Outbox:
                 await self.db.write(mark_unconfirmed, row["message_id"], error)
                 self.unconfirmed += 1
                 log.warning("send of message %s is unconfirmed (%s); not resending it", row["message_id"], error)
-                return
-            if e.throttle_s:
+                return True
+            if e.throttle_s and e.retryable:
                 self._throttle(channel.connection_id, e.throttle_s, error)
+                await self.db.write(mark_throttled, row["message_id"], error)
+                return False
             final = await self.db.write(mark_failed_attempt, row["message_id"], error, e.retryable,
                                             s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
             self.failed += final
             log.info("send of message %s failed (%s)%s", row["message_id"], error, " for good" if final else "")
-            return
+            return True
         except Exception:
             log.exception("channel %s crashed sending message %s", channel.connection_id, row["message_id"])
             await self.db.write(mark_failed_attempt, row["message_id"], "internal channel error", True,
                                     s.max_attempts, s.backoff_base_s, s.backoff_cap_s)
-            return
+            return True
         finally:
             self.inflight -= 1
         await self.db.write(mark_sent, row["message_id"], _network_id(result, row["wa_id"]))
         self.sent += 1
+        return True
 
     def _throttle(self, connection_id: int, seconds: float, reason: str) -> None:
         """The network said this number sends too fast: its sender waits ``seconds`` before the next

@@ -86,6 +86,7 @@ def template_payload(template: dict[str, Any]) -> dict[str, Any]:
 
 class CloudChannel(Channel):
     kind = "cloud"
+    resend_is_safe = False  # Meta gives every send a new wamid: a resend is a second message
 
     def __init__(self, connection_id: int, sink: ChannelSink, account: CloudAccount, media_dir: Path,
                  store_path: Path, *, timeouts: Timeouts | None = None, retry_initial: float = 1.0,
