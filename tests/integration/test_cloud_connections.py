@@ -189,7 +189,9 @@ def test_bad_updates_change_nothing(z, g, admin):
     assert e.value.details["field"] == "cloud"
 
 
-def test_a_phone_number_id_is_named_once_per_tenant(z, g, admin):
+def test_a_meta_number_is_one_connection_and_a_business_account_one_tenants(z, g, admin):
+    """Numbers on one Meta app share its secret: a webhook must name exactly one connection, so no
+    other tenant can name the same number (or business account) and receive its messages."""
     first = _cloud(admin, g, "Once")
     taken = first["cloud"]["phone_number_id"]
     with pytest.raises(Conflict) as e:
@@ -200,10 +202,18 @@ def test_a_phone_number_id_is_named_once_per_tenant(z, g, admin):
     with pytest.raises(Conflict):
         admin.call("connection.update", {"id": other["id"], "cloud": {"phone_number_id": taken}})
     admin.call("connection.update", {"id": first["id"], "cloud": {"phone_number_id": taken}})  # its own: fine
-    with login(z, "bob@bravo.test", "password-123") as bob:  # another tenant may name it too
-        bravo = bob.call("connection.create", {"name": "Bravo's", "kind": "cloud",
-                                               "cloud": g.cloud_params(phone_number_id=taken)})
-        assert bravo["cloud"]["phone_number_id"] == taken
+    with login(z, "bob@bravo.test", "password-123") as bob:
+        with pytest.raises(Conflict) as e:
+            bob.call("connection.create", {"name": "Bravo's", "kind": "cloud",
+                                           "cloud": g.cloud_params(phone_number_id=taken)})
+        assert "another company" in e.value.message and "Acme" not in e.value.message
+        with pytest.raises(Conflict) as e:  # the same business account, another number of it
+            bob.call("connection.create", {"name": "Bravo's", "kind": "cloud",
+                                           "cloud": g.cloud_params(phone_number_id="1090000000555")})
+        assert e.value.details["field"] == "cloud.business_account_id"
+        bravo = bob.call("connection.create", {"name": "Bravo's", "kind": "cloud", "cloud": g.cloud_params(
+            phone_number_id="1090000000555", business_account_id="2090000000555")})
+        assert bravo["cloud"]["phone_number_id"] == "1090000000555"
 
 
 def test_cloud_numbers_dont_pair_and_logging_out_forgets_the_token_until_a_new_one(z, g, admin):

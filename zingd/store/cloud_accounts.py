@@ -72,10 +72,18 @@ def check(tx: Tx, tenant_id: int, account: dict[str, str], connection_id: int | 
     if not _API_VERSION.fullmatch(account.get("api_version", "")):
         raise Invalid("cloud.api_version is Graph's version, like v23.0", field="cloud.api_version")
     _check_base_url(account.get("base_url", ""))
-    if tx.value("SELECT 1 FROM cloud_accounts WHERE tenant_id = ? AND phone_number_id = ? AND connection_id IS NOT ?",
-                (tenant_id, account["phone_number_id"], connection_id)):
-        raise Conflict(f"phone-number id {account['phone_number_id']} is already one of this tenant's numbers",
-                       field="cloud.phone_number_id")
+    # One connection per Meta number on this zingd, and a business account in one tenant only: numbers
+    # on one Meta app share its secret, so a webhook must name exactly one connection, never another
+    # tenant's. Which tenant holds it is not said.
+    taken = tx.value("SELECT tenant_id FROM cloud_accounts WHERE phone_number_id = ? AND connection_id IS NOT ?",
+                     (account["phone_number_id"], connection_id))
+    if taken is not None:
+        where = "one of this tenant's numbers" if taken == tenant_id else "a number of another company on this zingd"
+        raise Conflict(f"phone-number id {account['phone_number_id']} is already {where}", field="cloud.phone_number_id")
+    if tx.value("SELECT 1 FROM cloud_accounts WHERE business_account_id = ? AND tenant_id != ?",
+                (account["business_account_id"], tenant_id)):
+        raise Conflict(f"business account {account['business_account_id']} belongs to another company on this zingd",
+                       field="cloud.business_account_id")
 
 
 def insert(tx: Tx, tenant_id: int, connection_id: int, account: dict[str, str]) -> None:
