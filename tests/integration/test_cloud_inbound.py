@@ -243,8 +243,21 @@ def test_a_changed_number_is_said_and_the_new_one_reaches_the_same_contact(cd):
         ("text", "meu número antigo"), ("system", f"User Ana changed from {NUMBER} to 5511911112222"),
         ("text", "agora pelo novo")]
     [person] = cd.admin.call("contact.list")
+    assert person["number"] == "5511911112222", "the new number is the contact's: answers go there"
     assert cd.admin.call("contact.get", {"id": person["id"]})["ids"] == [
         "5511911112222@s.whatsapp.net", f"{NUMBER}@s.whatsapp.net"]
+    cd.admin.call("message.send", {"ticket_id": ticket["id"], "body": "anotado!"})
+    assert cd.g.wait_sent(1)[0]["to"] == "5511911112222"
+
+
+def test_a_change_to_a_number_someone_else_has_folds_nobody(cd):
+    """A recycled number: its last owner is another contact. Meta's word doesn't merge two people."""
+    cd.writes("5511911113333", "sou o dono antigo", name="Bruno")
+    ticket = cd.writes(NUMBER, "oi", name="Ana")
+    post(cd, W.changed_number(NUMBER, "5511911113333", "Ana"))
+    wait_for(lambda: any(m["type"] == "system" for m in cd.d.messages(ticket["id"])))
+    numbers = sorted(c["number"] for c in cd.admin.call("contact.list"))
+    assert numbers == sorted([NUMBER, "5511911113333"]), "two people still"
 
 
 def test_a_file_url_that_redirects_elsewhere_gets_no_token(cd, g):

@@ -60,6 +60,9 @@ class Channels:
     async def notice(self, connection_id: int, notice: AccountNotice) -> None:
         await self.inbound.notice(connection_id, notice)
 
+    async def number_changed(self, connection_id: int, old: str, new: str) -> None:
+        await self.inbound.number_changed(self._tenants[connection_id], old, new)
+
     async def state(self, connection_id: int, change: StateChange) -> None:
         self.last_change[connection_id] = change
         await self.inbound.state(connection_id, change)

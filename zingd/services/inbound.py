@@ -284,6 +284,11 @@ def apply_receipt(tx: Tx, connection_id: int, receipt: Receipt) -> int:
     return moved
 
 
+def _text(value: Any) -> str | None:
+    """A notice's field as text (None when absent): what Meta sends is not trusted to be a string."""
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
 # Meta's template-status events that name a status by another word (a reinstated template is approved again).
 TEMPLATE_EVENTS = {"REINSTATED": "APPROVED"}
 
@@ -299,21 +304,26 @@ def apply_notice(tx: Tx, connection_id: int, notice: AccountNotice) -> None:
         tx.execute("UPDATE cloud_accounts SET quality_rating = ifnull(?, quality_rating), "
                    "messaging_limit = ifnull(?, messaging_limit), last_notice = ?, updated_at = ? "
                    "WHERE connection_id = ?",
-                   (data.get("quality_rating"), data.get("messaging_limit"), dumps(data), tx.now, connection_id))
+                   (_text(data.get("quality_rating")), _text(data.get("messaging_limit")), dumps(data), tx.now,
+                    connection_id))
         row = tx.one("SELECT status, status_reason FROM connections WHERE id = ?", (connection_id,))
         tx.emit(tenant_id, "connection.updated", {"id": connection_id, "status": row["status"],
                                                   "reason": row["status_reason"], "notice": data})
         return
-    found = tx.one("SELECT id FROM templates WHERE connection_id = ? AND (remote_id = ? OR (name = ? AND language = ?))",
-                   (connection_id, str(data.get("remote_id") or ""), data.get("name"), data.get("language")))
+    remote_id = _text(data.get("remote_id"))
+    found = tx.one("SELECT id FROM templates WHERE connection_id = ? AND ((? != '' AND remote_id = ?) "
+                   "OR (name = ? AND language = ?))",
+                   (connection_id, remote_id or "", remote_id or "", _text(data.get("name")),
+                    _text(data.get("language"))))
     if found is None:
         return  # not synced yet: the next template.sync brings it with its status
-    status = TEMPLATE_EVENTS.get(data.get("status") or "", data.get("status") or "UNKNOWN")
+    status = _text(data.get("status")) or "UNKNOWN"
+    status, reason = TEMPLATE_EVENTS.get(status, status), _text(data.get("reason")) or ""
     tx.execute("UPDATE templates SET status = ?, reason = ?, updated_at = ? WHERE id = ?",
-               (status, data.get("reason") or "", tx.now, found["id"]))
-    tx.emit(tenant_id, "template.updated", {"id": found["id"], "connection_id": connection_id,
-                                            "name": data.get("name"), "language": data.get("language"),
-                                            "status": status, "reason": data.get("reason") or ""})
+               (status, reason, tx.now, found["id"]))
+    row = tx.one("SELECT name, language FROM templates WHERE id = ?", (found["id"],))
+    tx.emit(tenant_id, "template.updated", {"id": found["id"], "connection_id": connection_id, **row,
+                                            "status": status, "reason": reason})
 
 
 def learn_ids(tx: Tx, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
@@ -373,3 +383,6 @@ class Inbound:
 
     async def notice(self, connection_id: int, notice: AccountNotice) -> None:
         await self.db.write(apply_notice, connection_id, notice)
+
+    async def number_changed(self, tenant_id: int, old: str, new: str) -> None:
+        await self.db.write(C.change_number, tenant_id, old, new)

@@ -116,6 +116,22 @@ def learn_number(tx: Tx, tenant_id: int, typed_jid: str, account_jid: str) -> No
              f"WhatsApp said +{number_of(typed_jid)} is +{number_of(account_jid)}")
 
 
+def change_number(tx: Tx, tenant_id: int, old_jid: str, new_jid: str) -> None:
+    """The customer changed phone number (Meta said so): the new number becomes their contact's, and
+    replies go there. Unless the new number is already another contact's (a recycled number, its last
+    owner's): one person is never folded into another on that word alone; the agent can merge them."""
+    person = by_jid(tx, tenant_id, old_jid)
+    if person is None:
+        return
+    number = number_of(new_jid)
+    other = by_jid(tx, tenant_id, new_jid) or tx.one(f"{SELECT} WHERE tenant_id = ? AND number = ?",
+                                                     (tenant_id, number))
+    if other is not None and other["id"] != person["id"]:
+        return
+    map_jid(tx, tenant_id, new_jid, person["id"])
+    tx.execute("UPDATE contacts SET number = ?, updated_at = ? WHERE id = ?", (number, tx.now, person["id"]))
+
+
 def _join(tx: Tx, keep: dict[str, Any], drop: dict[str, Any]) -> None:
     """Two active tickets of one person on one number become the older one: the other's messages,
     notes, tags and schedules move in (message ids keep their order), its agent and queue too if
@@ -237,7 +253,8 @@ def resolve(tx: Tx, tenant_id: int, jid: str, alt_jid: str = "", push_name: str 
 def chat_jid(tx: Tx, contact: dict[str, Any]) -> str:
     """Where to send to reach a contact: a phone JID if known, else any mapped address."""
     rows = tx.all("SELECT jid FROM contact_ids WHERE contact_id = ?", (contact["id"],))
-    jids = [r["jid"] for r in rows]
+    own = f"{contact['number']}@s.whatsapp.net"  # of several phones, the contact's number (a changed one)
+    jids = sorted((r["jid"] for r in rows), key=lambda j: j != own)
     for suffix in ("@g.us", "@s.whatsapp.net", *HIDDEN):
         for jid in jids:
             if jid.endswith(suffix):

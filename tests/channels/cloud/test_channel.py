@@ -38,6 +38,9 @@ class Sink:
     async def notice(self, connection_id, notice):
         self.notices.append(notice)
 
+    async def number_changed(self, connection_id, old, new):
+        self.learned.append((old, new))
+
 
 @pytest.fixture
 def fake():
@@ -52,7 +55,7 @@ async def make_channel(fake, tmp_path):
     async def make(connected: bool = True, **override) -> CloudChannel:
         account = CloudAccount(**fake.cloud_params(**override))
         ch = CloudChannel(7, Sink(), account, tmp_path / "media", tmp_path / f"cloud-{len(made)}.db",
-                          timeouts=Timeouts(connect=2, request=1, download=2), retry_initial=0.01, retry_max=0.05)
+                          timeouts=Timeouts(connect=2, request=5, download=5), retry_initial=0.01, retry_max=0.05)
         made.append(ch)
         await ch.start()
         if connected:

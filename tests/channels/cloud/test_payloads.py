@@ -136,7 +136,7 @@ def test_a_number_change_is_said_and_learned():
     [incoming] = parsed.messages
     assert (incoming.msg.type, incoming.msg.chat, incoming.msg.body) == (
         "system", CHAT, f"User Cliente changed from {PHONE} to 5511911112222")
-    assert parsed.learned == [(CHAT, "5511911112222@s.whatsapp.net")]
+    assert parsed.changed == [(CHAT, "5511911112222@s.whatsapp.net")] and parsed.learned == []
     change = W.message("system", {"body": "User changed from CO.1234567890 to MX.0987654321",
                                   "user_id": "MX.0987654321", "previous_user_id": "CO.1234567890",
                                   "type": "user_changed_user_id"}, sender=None)

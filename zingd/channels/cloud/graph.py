@@ -173,6 +173,8 @@ class Graph:
 
     async def media_info(self, media_id: str) -> dict[str, Any]:
         """``{"url","mime_type","sha256","file_size","id"}``; the URL lasts about five minutes."""
+        if not media_id.isdigit():  # it comes from a webhook: an id, never a path on Graph's host
+            raise GraphError("invalid", 0, f"{media_id[:40]!r} is not a media id")
         info = await self._call("GET", media_id)
         url = info.get("url") if isinstance(info, dict) else None
         if not isinstance(url, str) or URL(url).scheme not in ("https", self._origin.scheme):

@@ -164,9 +164,11 @@ class CloudInbound:
         self._queued: set[str] = set()
         self._busy: dict[str, asyncio.Event] = {}
         self._workers: list[asyncio.Task] = []
+        self._stopped = True  # until start()
 
     async def start(self) -> None:
         """Open the store and resume the downloads that were pending."""
+        self._stopped = False
         for wa_id in await asyncio.to_thread(self.store.pending):
             self._enqueue(wa_id)
         self._workers = [asyncio.create_task(self._work(), name=f"cloud-{self.connection_id}-media-{i}")
@@ -174,6 +176,7 @@ class CloudInbound:
 
     async def stop(self) -> None:
         """A download cut short stays pending: the next start fetches it."""
+        self._stopped = True
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -185,6 +188,8 @@ class CloudInbound:
     # -- webhook changes -------------------------------------------------------
     async def handle(self, field: str, value: dict[str, Any]) -> None:
         """One change of a webhook; returns when all of it is committed."""
+        if self._stopped:  # a delivery that raced the number's stop: refused, so Meta delivers it again
+            raise RuntimeError(f"cloud connection {self.connection_id} is stopped")
         parsed = payloads.parse(field, value)
         for why in parsed.skipped:
             log.info("cloud number %s (connection %s): skipped %s", self.account.phone_number_id,
@@ -199,6 +204,8 @@ class CloudInbound:
             await self.sink.message(self.connection_id, incoming.msg)
         if parsed.learned:
             await self.sink.learn_ids(self.connection_id, parsed.learned)
+        for old, new in parsed.changed:
+            await self.sink.number_changed(self.connection_id, old, new)
         for receipt in parsed.receipts:
             await self.sink.receipt(self.connection_id, receipt)
         for notice in parsed.notices:

@@ -55,7 +55,8 @@ class Parsed:
     messages: list[Incoming] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
     notices: list[AccountNotice] = field(default_factory=list)
-    learned: list[tuple[str, str]] = field(default_factory=list)  # (address, its new address): number changes
+    learned: list[tuple[str, str]] = field(default_factory=list)  # (phone, its new user id)
+    changed: list[tuple[str, str]] = field(default_factory=list)  # (old phone, new phone): number changes
     skipped: list[str] = field(default_factory=list)             # what was left out, and why (for the log)
 
 
@@ -214,8 +215,9 @@ def _fill(out: Parsed, incoming: Incoming, kind: str, m: dict[str, Any], change_
         incoming.media_id = str(content.get("id") or "")
         incoming.mime = str(content.get("mime_type") or "")
         incoming.filename = str(content.get("filename") or "")
-        if not incoming.media_id:
-            msg.type, msg.body = "unsupported", f"{kind} without a media id"
+        if not incoming.media_id.isdigit():
+            msg.type, msg.body = "unsupported", f"{kind} without a usable media id"
+            incoming.media_id = ""
     elif kind == "location":
         msg.type, msg.body = "location", location_text(content)
     elif kind == "contacts":
@@ -263,7 +265,7 @@ def _system(out: Parsed, msg: InboundMessage, system: dict[str, Any]) -> None:
     msg.type, msg.body = "system", str(system.get("body") or system.get("type") or "")
     if system.get("type") == "user_changed_number" and (new := phone_jid(system.get("wa_id"))):
         if msg.chat.endswith(PHONE_SERVER) and new != msg.chat:
-            out.learned.append((msg.chat, new))
+            out.changed.append((msg.chat, new))
     elif system.get("type") == "user_changed_user_id" and (new := bsuid_jid(system.get("user_id"))):
         old = bsuid_jid(system.get("previous_user_id")) or msg.sender_alt or msg.chat
         if old.endswith(BSUID_SERVER) and new != old:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/webhooks/whatsapp"
 BODY_LIMIT = 4 << 20       # Meta's deliveries are at most a few MB
+BODY_TIMEOUT_S = 15.0
 MAX_CHANGES = 1000         # entries × changes in one delivery (Meta batches far fewer)
 CHALLENGE_LIMIT = 256
 REFUSED_LOG_S = 60.0       # a refused peer is logged once a minute, with how many it sent meanwhile
@@ -91,12 +93,13 @@ def _targets(entry: dict[str, Any], field: str, value: dict[str, Any],
              signed: list[CloudChannel]) -> list[CloudChannel]:
     """The numbers a change is for: its phone-number id's, else (a business-account change) the
     entry's account's; a quality change names the number by its display phone."""
-    pnid = str((value.get("metadata") or {}).get("phone_number_id") or "") if isinstance(value, dict) else ""
+    metadata = value.get("metadata")
+    pnid = str(metadata.get("phone_number_id") or "") if isinstance(metadata, dict) else ""
     if pnid:
         return [n for n in signed if n.account.phone_number_id == pnid]
     waba = str(entry.get("id") or "")
     found = [n for n in signed if waba and n.account.business_account_id == waba]
-    shown = digits(value.get("display_phone_number")) if field == "phone_number_quality_update" else ""
+    shown = digits(str(value.get("display_phone_number") or "")) if field == "phone_number_quality_update" else ""
     if shown:
         exact = [n for n in found if digits(n.health().get("display_phone")) == shown]
         return exact or found
@@ -104,14 +107,19 @@ def _targets(entry: dict[str, Any], field: str, value: dict[str, Any],
 
 
 async def _body(request: web.Request) -> bytes | None:
-    """The raw body, read in chunks up to BODY_LIMIT (None: larger)."""
+    """The raw body, read in chunks up to BODY_LIMIT within BODY_TIMEOUT_S (None: larger, or a peer
+    trickling it: an unsigned body holds no connection open for long)."""
     if (request.content_length or 0) > BODY_LIMIT:
         return None
     data = bytearray()
-    async for chunk in request.content.iter_chunked(64 << 10):
-        data += chunk
-        if len(data) > BODY_LIMIT:
-            return None
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.content.iter_chunked(64 << 10):
+                data += chunk
+                if len(data) > BODY_LIMIT:
+                    return None
+    except TimeoutError:
+        return None
     return bytes(data)
 
 
@@ -136,8 +144,8 @@ def routes(channels: Channels) -> list[web.RouteDef]:
         peer = request.remote or "?"
         body = await _body(request)
         if body is None:
-            refusals.note(peer, f"body over {BODY_LIMIT} bytes")
-            return web.Response(status=413, text="too large")
+            refusals.note(peer, f"body over {BODY_LIMIT} bytes or not sent within {BODY_TIMEOUT_S:g}s")
+            return web.Response(status=413, text="too large or too slow")
         header = request.headers.get("X-Hub-Signature-256", "")
         numbers = _cloud(channels)
         signed = _signed_by(body, header, numbers) if header else []
