@@ -99,3 +99,29 @@ def test_meta_refusing_for_the_window_fails_the_message_and_a_retry_outside_is_r
     assert cd.admin.call("message.retry", {"id": tpl["id"]})["id"] == tpl["id"]
     sent = wait_for(lambda: [s for s in g.sent if s["json"]["type"] == "template"], timeout=20)
     assert sent[0]["json"]["biz_opaque_callback_data"] == tpl["wa_id"]
+
+
+def test_zings_own_words_wait_for_the_window_and_an_agents_are_refused(cd, g):
+    """Closing, transferring and scheduled messages on a cloud number: outside the window zing's own
+    (farewell, rating survey, auto-close note, a schedule) are left out, an agent's are refused whole."""
+    cd.admin.call("connection.update", {"id": cd.cloud_id, "farewell": "Até logo!"})
+    cd.admin.call("tenant.update_settings", {"rating": True})
+    ticket = cd.writes(NUMBER, "oi")
+    cd.admin.call("ticket.accept", {"id": ticket["id"]})
+    cd.age(NUMBER, 25)
+    queue = cd.admin.call("queue.create", {"name": "Vendas"})["id"]
+    err = call_err(cd.admin, "ticket.transfer", {"id": ticket["id"], "queue_id": queue, "message": "Passando."})
+    assert err.kind == "conflict" and "24-hour window" in err.message
+    err = call_err(cd.admin, "ticket.close", {"id": ticket["id"], "message": "Resolvido!"})
+    assert err.kind == "conflict" and "24-hour window" in err.message
+    assert cd.admin.call("ticket.get", {"id": ticket["id"]})["status"] == "open", "refused whole: nothing closed"
+    closed = cd.admin.call("ticket.close", {"id": ticket["id"]})
+    assert closed["status"] == "closed" and closed["chatbot_state"] == {}, "no survey it couldn't send"
+    assert outbound(cd, ticket["id"]) == [] and g.sent == [], "no farewell, no survey"
+
+    schedule = cd.admin.call("schedule.create", {"contact_id": ticket["contact_id"], "connection_id": cd.cloud_id,
+                                                 "body": "Lembrete",
+                                                 "run_at": cd.admin.call("daemon.status")["clock"] + 1})
+    done = wait_for(lambda: (s := cd.admin.call("schedule.list", {}))[0]["status"] != "pending" and s[0])
+    assert done["id"] == schedule["id"] and done["status"] == "skipped" and "24-hour window" in done["error"]
+    assert g.sent == []

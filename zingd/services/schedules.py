@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from zingd.actor import Actor
 from zingd.errors import Conflict, Invalid, NotFound
-from zingd.services import outreach
+from zingd.services import outreach, window
 from zingd.services.outbound import queue_outbound
 from zingd.services.tickets import conversation_for, require_owner, require_visible
 from zingd.store import connections
@@ -177,6 +177,10 @@ def send(tx: Tx, schedule_id: int, run_at: float) -> tuple[str, float]:
     contact = tx.one("SELECT * FROM contacts WHERE id = ?", (row["contact_id"],))
     if contact["opted_out"]:
         _advance(tx, row, "skipped", "contact opted out of automated messages")
+        return "skipped", tx.now
+    if not window.is_open(tx, row["connection_id"], contact["id"]):  # Meta would refuse it (131047)
+        closes = window.closes_at(tx, row["connection_id"], contact["id"])
+        _advance(tx, row, "skipped", window.closed_message(closes, tx.now))
         return "skipped", tx.now
     ticket = outreach.outreach_ticket(tx, row["tenant_id"], row["connection_id"], contact["id"])
     C.map_jid(tx, row["tenant_id"], C.chat_jid(tx, contact), contact["id"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from zingd.actor import Actor
 from zingd.errors import Conflict, Forbidden, Invalid, NotFound
-from zingd.services import routing, sla
+from zingd.services import routing, sla, window
 from zingd.services.outbound import queue_outbound
 from zingd.services.quickreplies import expand
 from zingd.store import tickets as T
@@ -103,6 +103,7 @@ def transfer(tx: Tx, actor: Actor, ticket_id: int, user_id: int | None, queue_id
         sla.entered_queue(tx, ticket_id)
     tx.audit(actor, "ticket.transfer", "ticket", ticket_id, user_id=user_id, queue_id=queue_id)
     if message and message.strip():
+        window.require_open(tx, t["connection_id"], t["contact_id"])  # the agent's words: refused, not lost
         queue_outbound(tx, t, actor, expand(tx, t, actor, message))
     if t["user_id"] is not None and t["user_id"] != user_id:
         routing.rebalance(tx, t["tenant_id"])  # the previous agent has a free slot
@@ -134,9 +135,14 @@ def close(tx: Tx, actor: Actor | None, ticket_id: int, farewell: bool = True,
     sla.closed(tx, ticket_id)
     if actor is not None:
         tx.audit(actor, "ticket.close", "ticket", ticket_id)
-    if message:
+    # Outside a cloud number's 24-hour window only a template may go: an agent's closing words are
+    # refused (they are not lost: nothing closes), zing's own (auto-close, farewell, survey) are left out.
+    heard = window.is_open(tx, t["connection_id"], t["contact_id"])
+    if message and actor is not None and not heard:
+        window.require_open(tx, t["connection_id"], t["contact_id"])
+    if message and heard:
         queue_outbound(tx, t, None, expand(tx, t, actor, message))
-    if farewell:
+    if farewell and heard:
         conn = tx.one("SELECT farewell FROM connections WHERE id = ?", (t["connection_id"],))
         if conn["farewell"]:
             queue_outbound(tx, t, None, expand(tx, t, actor, conn["farewell"]))
