@@ -44,15 +44,18 @@ PhoneNumberId = Annotated[str | None, typer.Option(
     "--phone-number-id", help="Cloud: the number's id in Meta's WhatsApp Manager (API Setup), digits.")]
 BusinessAccountId = Annotated[str | None, typer.Option(
     "--business-account-id", help="Cloud: the WhatsApp Business Account id (WABA), digits.")]
+# Each secret may also come from the environment (ZING_CLOUD_*), so a script keeps all three off the
+# command line, where `ps` and the shell's history would show them.
 AccessToken = Annotated[str | None, typer.Option(
-    "--access-token", metavar="TEXT|-", help="Cloud: a system user's access token; `-` reads it from standard "
-    "input. Stored in zingd's database, never shown again.")]
+    "--access-token", metavar="TEXT|-", envvar="ZING_CLOUD_ACCESS_TOKEN", show_envvar=True,
+    help="Cloud: a system user's access token; `-` reads it from standard input. Stored in zingd's database, "
+    "never shown again.")]
 AppSecret = Annotated[str | None, typer.Option(
-    "--app-secret", metavar="TEXT|-", help="Cloud: the Meta app's secret, which signs the webhooks; `-` reads "
-    "standard input.")]
+    "--app-secret", metavar="TEXT|-", envvar="ZING_CLOUD_APP_SECRET", show_envvar=True,
+    help="Cloud: the Meta app's secret, which signs the webhooks; `-` reads standard input.")]
 VerifyToken = Annotated[str | None, typer.Option(
-    "--verify-token", metavar="TEXT|-", help="Cloud: a word of your choice, the same in Meta's webhook settings; "
-    "`-` reads standard input.")]
+    "--verify-token", metavar="TEXT|-", envvar="ZING_CLOUD_VERIFY_TOKEN", show_envvar=True,
+    help="Cloud: a word of your choice, the same in Meta's webhook settings; `-` reads standard input.")]
 ApiVersion = Annotated[str | None, typer.Option("--api-version", help="Cloud: Graph's API version, e.g. v23.0.")]
 GraphUrl = Annotated[str | None, typer.Option(
     "--graph-url", help="Cloud: where Graph is (a proxy's https URL); default https://graph.facebook.com.")]
@@ -76,7 +79,8 @@ def _secret(value: str | None, key: str) -> str:
     if value is not None:
         return text_or_stdin(value).strip()
     if not sys.stdin.isatty():
-        raise typer.BadParameter(f"a cloud number needs it: {option} TEXT, or {option} - to read standard input",
+        env = "ZING_CLOUD_" + key.upper()
+        raise typer.BadParameter(f"a cloud number needs it: {option} - to read standard input, or ${env}",
                                  param_hint=option)
     return typer.prompt(key.replace("_", " ").capitalize(), hide_input=True).strip()
 

@@ -148,15 +148,23 @@ def send_to(
         return
     if text.strip() or file is not None:
         raise typer.BadParameter("a template brings its own text: give --template and --param, not TEXT or --file")
-    _queued(out, session.call("message.send_to", {**where, "template_id": _template_id(session, connection, template),
-                                                  "params": param or []}))
+    chosen = _template(session, connection, template)
+    where["connection_id"] = chosen["connection_id"]  # the template's number, whichever is the default
+    _queued(out, session.call("message.send_to", {**where, "template_id": chosen["id"], "params": param or []}))
 
 
 def _template_id(session: Session, connection: int | None, template: str) -> int:
+    return int(template) if template.isdigit() else _template(session, connection, template)["id"]
+
+
+def _template(session: Session, connection: int | None, template: str) -> dict[str, Any]:
     """A template named by id, or by NAME[:LANG] among the approved templates of ``connection`` (of any
     number when None, as long as only one has it)."""
     if template.isdigit():
-        return int(template)
+        found = [t for t in session.call("template.list", {"connection_id": connection}) if t["id"] == int(template)]
+        if not found:
+            raise typer.BadParameter(f"no template {template} (zingctl templates list)", param_hint="TEMPLATE")
+        return found[0]
     name, _, language = template.partition(":")
     found = [t for t in session.call("template.list", {"connection_id": connection, "status": "APPROVED"})
              if t["name"] == name and (not language or t["language"] == language)]
@@ -168,7 +176,7 @@ def _template_id(session: Session, connection: int | None, template: str) -> int
         which = ", ".join(f"{t['language']} on connection {t['connection_id']}" for t in found)
         raise typer.BadParameter(f"template {name!r} is there more than once ({which}): give NAME:LANG"
                                  + ("" if connection is not None else " and --connection"), param_hint="TEMPLATE")
-    return found[0]["id"]
+    return found[0]
 
 
 @app.command("send-template")

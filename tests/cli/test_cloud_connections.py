@@ -80,6 +80,18 @@ def test_a_script_that_leaves_a_secret_out_gets_a_usage_error_not_a_prompt(demo_
         assert "Cloud script" not in {x["name"] for x in c.call("connection.list")}
 
 
+def test_a_script_keeps_every_secret_off_its_command_line(demo_d, g, monkeypatch):
+    """One secret from standard input, the others from ZING_CLOUD_*: none of them in argv (`ps`)."""
+    monkeypatch.setenv("ZING_CLOUD_APP_SECRET", g.app_secret)
+    monkeypatch.setenv("ZING_CLOUD_VERIFY_TOKEN", g.verify_token)
+    args = ["--socket", str(demo_d.socket), "connections", "add", "Cloud env", *_ids(g, _number(g)),
+            "--access-token", "-", "--json"]
+    done = run_zingctl(*args, input=g.token)
+    assert done.returncode == 0, done
+    assert not [s for s in _secrets(g) if s in " ".join(args) + done.stdout + done.stderr]
+    assert json.loads(done.stdout)["cloud"]["app_secret_hint"] == "…" + g.app_secret[-4:]
+
+
 def test_bad_usage_is_refused_before_the_daemon_is_asked(cli, g):
     assert "--kind cloud" in cli("connections", "add", "Sim", "--phone-number-id", "1", code=2).stderr
     err = cli("connections", "add", "No id", "--kind", "cloud", "--business-account-id", g.waba_id, code=2).stderr

@@ -193,7 +193,8 @@ async def test_the_picker_fills_the_variables_previews_sends_and_shows_a_refusal
         [params] = [p for p in sent(app, "message.send_template") if "Hugo" in p["params"]]
         assert params["ticket_id"] == 42 and params["template_id"] == 7 and params["params"] == ["4471", "Hugo", "4471"]
         refused = next(p for p in sent(app, "message.send_template") if "recusa" in p["params"])
-        assert refused["client_ref"] == params["client_ref"]  # one dialog, one key: a lost answer sends once
+        # a refusal stored nothing: the next send is a new one (a lost answer keeps its key, sends once)
+        assert refused["client_ref"] != params["client_ref"]
         await until(pilot, lambda: any("Olá Hugo" in (m["body"] or "") for m in main.chat.messages()))
         assert "Template sent to Hugo Reis" in toasts(app)
 
@@ -351,7 +352,7 @@ async def test_a_closed_window_sends_a_template_that_reaches_meta(cd, g, tokens)
         dialog.inputs[1].value = "4471"
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is main)
-        [out] = g.wait_sent(1)
+        [out] = (await until(pilot, lambda: g.sent[:1] if len(g.sent) >= 1 else None, what="1 sent to Meta"))
         assert out["json"]["type"] == "template" and out["json"]["template"]["name"] == "pedido_saiu"
         body = out["json"]["template"]["components"][0]["parameters"]
         assert [p["text"] for p in body] == ["Iara", "4471"]
@@ -371,14 +372,15 @@ async def test_a_reaction_reaches_meta_and_the_customer_s_shows_on_the_message(c
         await pilot.press("l")
         await until(pilot, lambda: isinstance(app.screen, ReactDialog))
         await pilot.press("down", "enter")  # ❤️
-        [out] = g.wait_sent(1)
+        [out] = (await until(pilot, lambda: g.sent[:1] if len(g.sent) >= 1 else None, what="1 sent to Meta"))
         assert out["json"]["type"] == "reaction"
         assert out["json"]["reaction"] == {"message_id": theirs["wa_id"], "emoji": "❤️"}
         bubble = main.chat._bubbles[("m", theirs["id"])]
         await until(pilot, lambda: "❤️ You" in plain(bubble) and "◷" not in plain(bubble), what="sent, on it")
 
         mine = await answered(main, pilot, "já vou ver")
-        wamid = g.wait_sent(2)[1]["wamid"]  # Meta's id for it, the one the customer's phone reacts to
+        sent = await until(pilot, lambda: g.sent[:2] if len(g.sent) >= 2 else None, what="2 sent to Meta")
+        wamid = sent[1]["wamid"]  # Meta's id for it, the one the customer's phone reacts to
         value = W.value(W.reaction(wamid, "🙏", sender=NUMBER), contacts=[W.contact(NUMBER, "Iara")])
         status, text = await g.apost_webhook(cd.url, W.envelope(("messages", value)))
         assert status == 200, text

@@ -145,6 +145,13 @@ class TemplateDialog(Dialog):
     def say(self, text: str) -> None:
         self.query_one("#template-error", Static).update(text)
 
+    def action_cancel(self) -> None:
+        """Not while a send is out: zingd may be queueing it, and the console must see the answer."""
+        if self.sending:
+            self.say("Sending… (the answer comes first)")
+            return
+        super().action_cancel()
+
     def submit(self) -> None:
         template = self.chosen
         if template is None or self.sending:
@@ -164,6 +171,7 @@ class TemplateDialog(Dialog):
             sent = await self.send(params)
         except ZingError as e:
             self.say(e.message)
+            self.client_ref = f"tpl-{secrets.token_hex(8)}"  # refused: the next send is a new one
             return
         except ConnectionError:
             self.say("zingd is not reachable; try again once it is back")

@@ -258,7 +258,7 @@ class TicketActions:
             self.notify("WhatsApp's 24-hour window is closed: only an approved template can go",
                         title="window closed", severity="warning")
 
-    @work(group="act", exclusive=True)
+    @work(group="template", exclusive=True)  # its own group: "act"'s exclusivity would cancel an accept in flight
     async def template(self, ticket: dict[str, Any]) -> None:
         found = await self.app.call("template.list", {"connection_id": ticket["connection_id"], "status": "APPROVED"})
         if found is None:
