@@ -52,10 +52,11 @@ def fake():
 async def make_channel(fake, tmp_path):
     made: list[CloudChannel] = []
 
-    async def make(connected: bool = True, **override) -> CloudChannel:
+    async def make(connected: bool = True, request: float = 5, **override) -> CloudChannel:
         account = CloudAccount(**fake.cloud_params(**override))
         ch = CloudChannel(7, Sink(), account, tmp_path / "media", tmp_path / f"cloud-{len(made)}.db",
-                          timeouts=Timeouts(connect=2, request=5, download=5), retry_initial=0.01, retry_max=0.05)
+                          timeouts=Timeouts(connect=2, request=request, download=5), retry_initial=0.01,
+                          retry_max=0.05)
         made.append(ch)
         await ch.start()
         if connected:
@@ -308,7 +309,7 @@ async def test_blocked_and_locked_accounts_are_final(make_channel, fake):
 
 
 async def test_server_errors_retry_and_a_hang_is_unconfirmed(make_channel, fake):
-    ch = await make_channel()
+    ch = await make_channel(request=1)  # the hang below waits this long
     fake.fail_next(131000)
     with pytest.raises(SendError) as caught:
         await ch.send(out(body="oi"))
