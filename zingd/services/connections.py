@@ -29,8 +29,6 @@ CLOUD_ADVICE = {
               "Account quality says why and how to appeal; once it is unlocked, zingctl connections restart <id>",
     "banned": "Meta restricted the number (see the reason): WhatsApp Manager > Account tools > Account quality shows "
               "the restriction and lets you request a review; once it is lifted, zingctl connections restart <id>",
-    "outdated": f"Graph no longer serves this API version: zingctl connections update <id> --api-version "
-                f"{DEFAULT_API_VERSION}",
 }
 LOGGED_OUT = "logged out by an admin: zing forgot the access token"
 

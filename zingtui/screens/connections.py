@@ -23,6 +23,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.timer import Timer
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -119,6 +120,7 @@ class ConnectionsScreen(Dialog):
         self.connections = connections
         self.pairing: int | None = None
         self.loaded = False  # the fresh list from zingd is in
+        self._throttle_timer: Timer | None = None
 
     def body(self) -> ComposeResult:
         yield OptionList(id="numbers")
@@ -167,6 +169,19 @@ class ConnectionsScreen(Dialog):
             numbers.add_option(Option(line))
         if self.connections:
             numbers.highlighted = keep if keep is not None and keep < len(self.connections) else 0
+        self._redraw_when_throttles_end()
+
+    def _redraw_when_throttles_end(self) -> None:
+        """A throttle ends without an event: one local timer at the earliest end redraws the list."""
+        now = self.app.clock()
+        ends = [t["until"] for c in self.connections
+                if isinstance(t := (c.get("health") or {}).get("throttled"), dict)
+                and isinstance(t.get("until"), (int, float)) and t["until"] > now]
+        if self._throttle_timer is not None:
+            self._throttle_timer.stop()
+            self._throttle_timer = None
+        if ends:
+            self._throttle_timer = self.set_timer(min(ends) - now + 0.5, self.show)
 
     @property
     def current(self) -> dict[str, Any] | None:
