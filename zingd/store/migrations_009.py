@@ -24,7 +24,7 @@ def widen_check(db: sqlite_utils.Database, table: str, old: str, new: str, what:
     conn = db.conn
     sql = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
     if sql.count(old) != 1:
-        raise RuntimeError(f"{what}'s CHECK constraint is not the one this migration widens")
+        raise RuntimeError(f"the CHECK constraint of {what} is not the one this migration widens")
     version = conn.execute("PRAGMA schema_version").fetchone()[0]
     conn.execute("PRAGMA writable_schema = ON")
     try:
@@ -36,4 +36,4 @@ def widen_check(db: sqlite_utils.Database, table: str, old: str, new: str, what:
 
 
 def allow_unconfirmed_ack(db: sqlite_utils.Database) -> None:
-    widen_check(db, "messages", OLD, NEW, "messages.ack")
+    widen_check(db, "messages", OLD, NEW, "messages' ack column")

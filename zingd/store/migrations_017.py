@@ -17,4 +17,4 @@ NEW = "CHECK (kind IN ('sim', 'whatsapp', 'cloud'))"
 
 
 def allow_cloud_kind(db: sqlite_utils.Database) -> None:
-    widen_check(db, "connections", OLD, NEW, "connections.kind")
+    widen_check(db, "connections", OLD, NEW, "connections' kind column")
