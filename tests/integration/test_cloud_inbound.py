@@ -267,3 +267,13 @@ def test_a_file_url_that_redirects_elsewhere_gets_no_token(cd, g):
     post(cd, msg)
     refused = message(cd, msg["id"], media_error=lambda e: e and e != DOWNLOADING)
     assert refused["media_error"] == "not downloaded: refusing a redirect to files.example.net, a host Graph didn't name"
+
+
+def test_a_batch_is_stored_whole_and_in_its_order(cd):
+    """One change with many messages (handed to the database together): all committed before the 200,
+    in the order Meta sent them, one ticket."""
+    bodies = [f"parte {i}" for i in range(25)]
+    post(cd, *(W.text(b, sender=NUMBER) for b in bodies))
+    stored = inbound(cd)  # no wait: the 200 came after every commit
+    assert [m["body"] for m in stored] == bodies
+    assert len({m["ticket_id"] for m in stored}) == 1

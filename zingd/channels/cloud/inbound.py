@@ -201,13 +201,14 @@ class CloudInbound:
                 incoming.msg.media = media_of(row)
                 if row["state"] == "pending":
                     fetch.append(incoming.msg.wa_id)
-            await self.sink.message(self.connection_id, incoming.msg)
+        # Handed over together: the writer takes them in this order and commits them in groups, instead
+        # of one round trip each; the call returns once every one is committed (or raises).
+        await asyncio.gather(*(self.sink.message(self.connection_id, i.msg) for i in parsed.messages))
         if parsed.learned:
             await self.sink.learn_ids(self.connection_id, parsed.learned)
         for old, new in parsed.changed:
             await self.sink.number_changed(self.connection_id, old, new)
-        for receipt in parsed.receipts:
-            await self.sink.receipt(self.connection_id, receipt)
+        await asyncio.gather(*(self.sink.receipt(self.connection_id, r) for r in parsed.receipts))
         for notice in parsed.notices:
             if field == "phone_number_quality_update":
                 notice = await self._rated(notice)

@@ -112,7 +112,7 @@ def parse(field_name: str, value: dict[str, Any]) -> Parsed:
     out = Parsed()
     value = _obj(value)
     if field_name == "messages":
-        contacts = [_obj(c) for c in _list(value.get("contacts"))]
+        contacts = Contacts([_obj(c) for c in _list(value.get("contacts"))])
         for raw in _list(value.get("messages")):
             _message(out, _obj(raw), contacts, value.get("errors"))
         for raw in _list(value.get("statuses")):
@@ -121,7 +121,7 @@ def parse(field_name: str, value: dict[str, Any]) -> Parsed:
             out.skipped.append(f"errors from Meta: {error_text(value.get('errors'))}")
     elif field_name == "smb_message_echoes":  # written in the WhatsApp Business app on the same number
         for raw in _list(value.get("message_echoes")):
-            _message(out, _obj(raw), [], None, echo=True)
+            _message(out, _obj(raw), Contacts([]), None, echo=True)
     elif field_name == "message_template_status_update":
         out.notices.append(template_notice(value))
     elif field_name == "phone_number_quality_update":
@@ -157,15 +157,21 @@ def quality_notice(value: dict[str, Any]) -> AccountNotice:
                                      "messaging_limit": str(limit) if limit not in (None, "") else None})
 
 
-def _contact_of(contacts: list[dict[str, Any]], phone: str, user_id: str) -> dict[str, Any]:
-    """The ``contacts`` entry of a message's sender (the only one, or the one with its ids)."""
-    for c in contacts:
-        if (phone and digits(c.get("wa_id")) == phone) or (user_id and c.get("user_id") == user_id):
-            return c
-    return contacts[0] if len(contacts) == 1 else {}
+class Contacts:
+    """A change's ``contacts``, indexed once by phone and by user id (a batch of many senders would
+    otherwise scan them all for each message)."""
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.only = entries[0] if len(entries) == 1 else {}
+        self.by_phone = {digits(c.get("wa_id")): c for c in reversed(entries) if c.get("wa_id")}
+        self.by_user = {str(c["user_id"]): c for c in reversed(entries) if c.get("user_id")}
+
+    def of(self, phone: str, user_id: str) -> dict[str, Any]:
+        """The entry of a message's sender (the one with its ids, or the only one)."""
+        return (phone and self.by_phone.get(phone)) or (user_id and self.by_user.get(user_id)) or self.only
 
 
-def _message(out: Parsed, m: dict[str, Any], contacts: list[dict[str, Any]], change_errors: Any,
+def _message(out: Parsed, m: dict[str, Any], contacts: Contacts, change_errors: Any,
              echo: bool = False) -> None:
     wa_id = str(m.get("id") or "")
     kind = str(m.get("type") or "")
@@ -178,7 +184,7 @@ def _message(out: Parsed, m: dict[str, Any], contacts: list[dict[str, Any]], cha
     system = _obj(m.get("system"))
     phone = digits(m.get("to") if echo else m.get("from"))
     user_id = str((m.get("to_user_id") if echo else m.get("from_user_id")) or "")
-    contact = _contact_of(contacts, phone, user_id)
+    contact = contacts.of(phone, user_id)
     phone = phone or digits(contact.get("wa_id"))
     user_id = user_id or str(contact.get("user_id") or "") or str(system.get("previous_user_id") or "")
     chat, alt = address(phone, user_id)
