@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test crash soak powercut smoke-llm remote bench-assistant bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
+.PHONY: demo test crash soak powercut smoke-llm remote bench-assistant bench-cloud bench bench-ingest bench-rpc bench-scale bench-schedules bench-tui bench-window system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -60,10 +60,14 @@ remote: $(STAMP)
 	  if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then exit $$rc; fi
 	$(BIN)/python -m pytest -q -rs -m remote tests/remote
 
-bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui bench-window bench-assistant
+bench: bench-rpc bench-ingest bench-scale bench-schedules bench-tui bench-window bench-assistant bench-cloud
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
+
+# The Cloud API's webhook in, through a real zingd, against a raw aiohttp + sqlite3 receiver (bench/cloud.py).
+bench-cloud: $(STAMP)
+	$(BIN)/python -m bench.cloud
 
 bench-rpc: $(STAMP)
 	$(BIN)/python -m bench.rpc
