@@ -51,6 +51,16 @@ def sent_before(tx: Tx, actor: Actor, ticket_id: int, client_ref: str | None) ->
     return _same_ticket(tx.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id, client_ref)
 
 
+async def _repeated(db: Database, actor: Actor, ticket_id: int, client_ref: str | None) -> dict[str, Any] | None:
+    """A well-formed ``client_ref``'s first message, when this is a repeat of a send that went in."""
+    if client_ref is None:
+        return None
+    if not CLIENT_REF.fullmatch(client_ref):
+        raise Invalid("client_ref is 1 to 64 letters, digits, '-', '_' or '.'", field="client_ref")
+    return _same_ticket(await db.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id,
+                        client_ref)
+
+
 def _same_ticket(found: dict[str, Any] | None, ticket_id: int, client_ref: str) -> dict[str, Any] | None:
     if found is not None and found["ticket_id"] != ticket_id:
         raise Conflict(f"client_ref {client_ref!r} was used for a message in ticket {found['ticket_id']}",
@@ -102,13 +112,8 @@ async def send(db: Database, data_dir: Path, actor: Actor, ticket_id: int, body:
         raise Invalid("a message needs a body or an upload_id", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is {len(body)} characters; the limit is {MAX_BODY}", field="body")
-    if client_ref is not None:
-        if not CLIENT_REF.fullmatch(client_ref):
-            raise Invalid("client_ref is 1 to 64 letters, digits, '-', '_' or '.'", field="client_ref")
-        first = _same_ticket(await db.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id,
-                             client_ref)
-        if first is not None:
-            return first
+    if (first := await _repeated(db, actor, ticket_id, client_ref)) is not None:
+        return first
     async with uploads.as_media(db, data_dir, actor, upload_id) as media:
         return await db.write(uploads.consuming(send_unit, upload_id), actor, ticket_id, body, quoted_id, media,
                               signature, client_ref)
@@ -136,13 +141,8 @@ def send_template_unit(tx: Tx, actor: Actor, ticket_id: int, template_id: int, p
 
 async def send_template(db: Database, actor: Actor, ticket_id: int, template_id: int, params: list[str],
                         client_ref: str | None = None) -> dict[str, Any]:
-    if client_ref is not None:
-        if not CLIENT_REF.fullmatch(client_ref):
-            raise Invalid("client_ref is 1 to 64 letters, digits, '-', '_' or '.'", field="client_ref")
-        first = _same_ticket(await db.one(BY_CLIENT_REF, (actor.tenant_id, actor.user_id, client_ref)), ticket_id,
-                             client_ref)
-        if first is not None:
-            return first
+    if (first := await _repeated(db, actor, ticket_id, client_ref)) is not None:
+        return first
     return await db.write(send_template_unit, actor, ticket_id, template_id, params, client_ref)
 
 
