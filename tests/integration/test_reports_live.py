@@ -7,16 +7,7 @@ import sqlite3
 
 import pytest
 
-from tests.integration.desk import make_desk
 from tests.integration.support import FORBIDDEN, call_err, db_rows, wait_outbox_empty
-
-
-@pytest.fixture
-def desk(tmp_path):
-    d = make_desk(tmp_path)
-    yield d
-    d.close()
-    d.z.kill()
 
 
 def _by_name(rows: list[dict]) -> dict:

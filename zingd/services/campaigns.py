@@ -335,8 +335,7 @@ def _enqueue_template(tx: Tx, c: dict[str, Any], recipient_id: int, connection_i
     body, sent = templates.rendered(t, filled)
     ticket = outreach.outreach_ticket(tx, c["tenant_id"], connection_id, contact["id"], c["id"])
     C.map_jid(tx, c["tenant_id"], C.chat_jid(tx, contact), contact["id"])
-    msg = queue_outbound(tx, ticket, None, body, automated=True)
-    tx.execute("UPDATE messages SET template = ? WHERE id = ?", (dumps(sent), msg["id"]))
+    msg = queue_outbound(tx, ticket, None, body, automated=True, template=sent)
     tx.execute("UPDATE campaign_recipients SET state = 'queued', message_id = ?, variant = NULL, connection_id = ?, "
                "queued_at = ?, updated_at = ? WHERE id = ?", (msg["id"], connection_id, tx.now, tx.now, recipient_id))
     emit(tx, c["tenant_id"], c["id"])

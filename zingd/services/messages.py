@@ -23,7 +23,6 @@ from zingd.store import contacts as C
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Database, Tx
-from zingd.store.rows import dumps
 
 if TYPE_CHECKING:
     from zingd.channels.manager import Channels
@@ -131,10 +130,10 @@ def send_template_unit(tx: Tx, actor: Actor, ticket_id: int, template_id: int, p
     templates.require_sendable(template, t["connection_id"])
     body, sent = templates.rendered(template, templates.check_values(template, params))
     take_on_reply(tx, actor, t)
-    msg = queue_outbound(tx, t, actor, body)
-    tx.execute("UPDATE messages SET template = ?, client_ref = ? WHERE id = ?",
-               (dumps(sent), client_ref, msg["id"]))
-    msg = {**msg, "template": sent, **({"client_ref": client_ref} if client_ref is not None else {})}
+    msg = queue_outbound(tx, t, actor, body, template=sent)
+    if client_ref is not None:
+        tx.execute("UPDATE messages SET client_ref = ? WHERE id = ?", (client_ref, msg["id"]))
+        msg = {**msg, "client_ref": client_ref}
     tx.audit(actor, "message.send_template", "message", msg["id"], ticket_id=ticket_id, template_id=template_id)
     return msg
 
@@ -324,10 +323,7 @@ def send_to_unit(tx: Tx, actor: Actor, number: str, connection_id: int | None, b
         tx.emit(actor.tenant_id, "ticket.created", {"ticket": T.get(tx, actor.tenant_id, tid)}, ticket_id=tid)
     type_ = media_type(media["media_mime"]) if media else "text"
     msg = queue_outbound(tx, ticket, actor, body if sent else expand(tx, ticket, actor, body), type_, media,
-                         automated=due_at is not None, due_at=due_at)
-    if sent is not None:
-        tx.execute("UPDATE messages SET template = ? WHERE id = ?", (dumps(sent), msg["id"]))
-        msg = {**msg, "template": sent}
+                         automated=due_at is not None, due_at=due_at, template=sent)
     tx.audit(actor, "message.send_to", "message", msg["id"], number=number,
              **({"template_id": template[0]} if template else {}))
     return msg

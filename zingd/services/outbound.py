@@ -10,6 +10,7 @@ from zingd.services import sla
 from zingd.store import messages as M
 from zingd.store import tickets as T
 from zingd.store.db import Tx
+from zingd.store.rows import dumps
 
 
 def media_type(mime: str) -> str:
@@ -19,18 +20,25 @@ def media_type(mime: str) -> str:
 
 def queue_outbound(tx: Tx, ticket: dict[str, Any], actor: Actor | None, body: str, type_: str = "text",
                    media: dict[str, Any] | None = None, quoted_id: int | None = None,
-                   automated: bool = False, due_at: float | None = None, bot: bool = False) -> dict[str, Any]:
+                   automated: bool = False, due_at: float | None = None, bot: bool = False,
+                   template: dict[str, Any] | None = None) -> dict[str, Any]:
     """Store an outbound message as queued, with its outbox row, in the caller's transaction.
 
     ``bot``: the tenant's bot wrote it (``actor`` is the bot user): marked ``messages.bot``, and, as
     zing's own messages, it neither clears unread nor counts as the ticket's first response: the
-    customer still waits for a person."""
+    customer still waits for a person.
+
+    ``template``: the approved template it goes as ({"name", "language", "params", ...}; ``body`` is
+    its rendered text), stored on the message and carried in the answer and the event."""
     msg = M.insert(tx, {
         "tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"], "connection_id": ticket["connection_id"],
         "contact_id": ticket["contact_id"], "wa_id": M.new_wa_id(), "direction": "out", "type": type_,
         "body": body, "quoted_id": quoted_id, "user_id": actor.user_id if actor else None, "ack": "queued",
         "automated": int(automated), "bot": int(bot), **(media or {}),
+        **({"template": dumps(template)} if template else {}),
     })
+    if template:
+        msg["template"] = template
     tx.insert("outbox", {"message_id": msg["id"], "tenant_id": ticket["tenant_id"],
                          "connection_id": ticket["connection_id"], "next_attempt_at": max(tx.now, due_at or 0)})
     preview = body or f"[{type_}]"
