@@ -151,14 +151,12 @@ def store_sync(tx: Tx, actor: Actor, connection_id: int, fetched: list[dict[str,
                        "synced_at = ?, updated_at = ? WHERE id = ?", (tx.now, tx.now, old["id"]))
             deleted += 1
             _told(tx, actor.tenant_id, old["id"])
-    total = tx.value("SELECT count(*) FROM templates WHERE connection_id = ? AND status != 'DELETED'",
-                     (connection_id,))
-    approved = tx.value("SELECT count(*) FROM templates WHERE connection_id = ? AND status = 'APPROVED'",
-                        (connection_id,))
+    counts = tx.one("SELECT ifnull(sum(status != 'DELETED'), 0) AS total, ifnull(sum(status = 'APPROVED'), 0) "
+                    "AS approved FROM templates WHERE connection_id = ?", (connection_id,))
     tx.audit(actor, "template.sync", "connection", connection_id, fetched=len(fetched), added=added,
              updated=updated, deleted=deleted)
     return {"connection_id": connection_id, "fetched": len(fetched), "added": added, "updated": updated,
-            "deleted": deleted, "total": total, "approved": approved}
+            "deleted": deleted, **counts}
 
 
 def _told(tx: Tx, tenant_id: int, template_id: int) -> None:
